@@ -1,0 +1,98 @@
+"""What every task shares: the base task class, the stores, and the parameters built from the settings."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import luigi
+from pycarol.pipeline import Task
+
+from app.flow.targets import VerifiedPickleTarget
+from app.functions.carol_platform import open_app_storage
+from app.functions.identity import fingerprint_code, fingerprint_task
+from app.functions.settings import Settings
+from app.functions.stores import CarolStore, LocalStore, ObjectStore
+
+CLOUD_TARGET_PREFIX = "pipeline/"
+
+_carol_session: list[Any] = []
+
+
+def use_carol(carol) -> None:
+    """Hand the tasks the Carol session `run.py` opened (the only one the run uses)."""
+    _carol_session[:] = [carol]
+
+
+def carol_session():
+    if not _carol_session:
+        raise RuntimeError("Carol mode task run without a Carol session: call use_carol() first")
+    return _carol_session[0]
+
+
+def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool) -> dict:
+    """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
+    params = settings.as_dict()
+    params.update(data_fingerprint=data_fingerprint, carol_mode=carol_mode, cloud_targets=cloud_targets)
+    return params
+
+
+@cache
+def _code_fingerprint(task_class: type) -> str:
+    modules = [sys.modules[task_class.__module__], *task_class.code_modules]
+    return fingerprint_code(inspect.getsource(module) for module in modules)
+
+
+class AppTask(Task):
+    """A pipeline task whose output identity covers its parameters, its code and its upstream outputs."""
+
+    target_type = VerifiedPickleTarget
+    code_modules: tuple = ()
+
+    target_dir = luigi.Parameter(significant=False)
+    cloud_targets = luigi.BoolParameter(significant=False)
+    carol_mode = luigi.BoolParameter(significant=False)
+
+    @property
+    def TARGET_DIR(self) -> str:  # noqa: N802 (pycarol's name)
+        return self.target_dir
+
+    def code_fingerprint(self) -> str:
+        return _code_fingerprint(type(self))
+
+    def identity(self) -> str:
+        if not hasattr(self, "_identity"):
+            upstream = [task.identity() for task in luigi.task.flatten(self.requires())]
+            self._identity = fingerprint_task(
+                self.get_task_family(), self.to_str_params(only_significant=True), self.code_fingerprint(), upstream
+            )
+        return self._identity
+
+    def target_prefix(self) -> str:
+        return CLOUD_TARGET_PREFIX if self.cloud_targets else ""
+
+    def target_store(self) -> ObjectStore:
+        if self.cloud_targets:
+            carol = carol_session()
+            return CarolStore(open_app_storage(carol, carol.app_name), carol.app_name)
+        return LocalStore(Path(self.target_dir))
+
+    def save(self) -> None:
+        """Only the output: pycarol's metadata file would warn and duplicate the run record."""
+        self.output().dump(self.output_object)
+
+    def on_failure(self, exception: BaseException) -> str:
+        """Report the error in one line; a traceback only for what is not an input problem."""
+        if isinstance(exception, ValueError):
+            return f"{type(exception).__name__}: {exception}"
+        return super().on_failure(exception)
+
+
+def registry_store(carol_mode: bool, registry_dir: str, deploy_app: str) -> ObjectStore:
+    """The deploy app's Carol storage in Carol mode, else the local registry folder."""
+    if carol_mode:
+        return CarolStore(open_app_storage(carol_session(), deploy_app), deploy_app)
+    return LocalStore(Path(registry_dir))

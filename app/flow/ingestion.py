@@ -1,0 +1,45 @@
+"""IngestRecords: the validated records, from the data file or the Carol staging table."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import luigi
+from pycarol.pipeline import inherit_list
+
+from app.flow.commons import AppTask, carol_session
+from app.functions import sources
+from app.functions.carol_platform import query_staging
+from app.functions.sources import Records, build_staging_query, read_records, validate_records
+
+logger = logging.getLogger(__name__)
+
+
+@inherit_list()
+class IngestRecords(AppTask):
+    """Produces `Records`: id, float features and target, checked for training."""
+
+    code_modules = (sources,)
+
+    data_path = luigi.Parameter(significant=False)
+    input_connector = luigi.Parameter(significant=False)
+    input_staging = luigi.Parameter(significant=False)
+    # The fingerprint names the source and its content, so it alone decides reuse.
+    data_fingerprint = luigi.Parameter()
+    feature_columns = luigi.ListParameter()
+    target_column = luigi.Parameter()
+    id_column = luigi.Parameter()
+
+    def easy_run(self, inputs) -> Records:
+        columns = [self.id_column, *self.feature_columns, self.target_column]
+        if self.carol_mode:
+            source = f"Carol staging {self.input_connector}/{self.input_staging}"
+            sql = build_staging_query(self.input_connector, self.input_staging, columns)
+            frame = query_staging(carol_session(), sql)
+        else:
+            source = self.data_path
+            frame = read_records(Path(self.data_path), columns)
+        records = validate_records(frame, self.feature_columns, self.target_column, self.id_column, source)
+        logger.info("ingested %d records from %s", len(records.frame), source)
+        return records

@@ -1,0 +1,115 @@
+"""Everything that happens once before the tasks: settings, Carol session, data fingerprint, root task."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.flow.commons import pipeline_params, registry_store, use_carol
+from app.flow.deploy_model import DeployModel
+from app.flow.runner import build_pipeline
+from app.functions.carol_platform import (
+    CarolUnavailableError,
+    connect_carol,
+    credentials_from_environment,
+    fetch_app_settings,
+    query_staging,
+)
+from app.functions.logs import add_carol_task_log, use_json_console
+from app.functions.settings import (
+    Settings,
+    SettingsError,
+    build_settings,
+    parse_assignments,
+    read_settings_file,
+    settings_from_environment,
+)
+from app.functions.sources import (
+    RecordsError,
+    build_staging_probe_query,
+    fingerprint_staging,
+    fingerprint_with_cache,
+)
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FILE = "settings.toml"
+FINGERPRINT_CACHE = ".data-fingerprints.json"
+
+
+class StartupError(Exception):
+    """The run cannot start; `exit_code` is 2 for bad input, 1 for an unavailable platform."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    settings: Settings
+    carol_mode: bool
+    root: DeployModel
+    registry_location: str
+
+
+def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RunPlan:
+    """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root.
+
+    Raises:
+        StartupError: with the exit code the run should end with.
+    """
+    try:
+        credentials = credentials_from_environment(environ)
+    except ValueError as error:
+        raise StartupError(str(error), 2) from None
+    carol = None
+    app_settings: dict[str, str] = {}
+    if credentials is not None:
+        try:
+            carol = connect_carol(credentials)
+            app_settings = fetch_app_settings(carol)
+        except CarolUnavailableError as error:
+            raise StartupError(str(error).splitlines()[0], 1) from None
+        use_carol(carol)
+        use_json_console(environ.get("LONGTASKID"))
+        if environ.get("LONGTASKID"):
+            add_carol_task_log(carol, environ["LONGTASKID"])
+    try:
+        settings = build_settings([
+            (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),
+            ("Carol app settings", app_settings),
+            ("environment", settings_from_environment(environ)),
+            ("--set", parse_assignments(assignments)),
+        ])
+        fingerprint = _fingerprint_data(settings, carol)
+    except (SettingsError, RecordsError) as error:
+        raise StartupError(str(error), 2) from None
+    carol_mode = carol is not None
+    cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
+    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
+    location = registry_store(carol_mode, settings.registry_dir, settings.deploy_app).describe(settings.deploy_app)
+    logger.info("settings: %s", json.dumps(settings.as_dict()))
+    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location)
+
+
+def _fingerprint_data(settings: Settings, carol) -> str:
+    if carol is not None:
+        probe_sql = build_staging_probe_query(settings.input_connector, settings.input_staging)
+        probe = query_staging(carol, probe_sql)
+        return fingerprint_staging(settings.input_connector, settings.input_staging, probe)
+    cache_path = Path(settings.target_dir) / FINGERPRINT_CACHE
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    fingerprint, updated = fingerprint_with_cache(Path(settings.data_path), cache)
+    if updated != cache:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_path.with_suffix(".part")
+        temporary.write_text(json.dumps(updated))
+        temporary.replace(cache_path)
+    return fingerprint

@@ -1,0 +1,64 @@
+"""Logging: readable console lines locally, JSON lines and the Carol task log in Carol."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from pathlib import Path
+
+from pythonjsonlogger.json import JsonFormatter
+
+
+def configure_logging(config_path: Path) -> None:
+    """Apply `logging.cfg` (keeping loggers created at import time)."""
+    logging.config.fileConfig(config_path, disable_existing_loggers=False)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLineInputErrors())
+
+
+def use_json_console(task_id: str | None) -> None:
+    """Switch the root handlers to one JSON object per line, as Carol's log viewer reads them."""
+    formatter = JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"levelname": "severity", "asctime": "time"},
+        static_fields={"carol_task_id": task_id or ""},
+    )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+
+
+class SafeCarolHandler(logging.Handler):
+    """Forwards records to pycarol's `CarolHandler`; a failed log call is reported once, never raised."""
+
+    def __init__(self, carol, task_id: str, level: int = logging.INFO) -> None:
+        from pycarol.logger import CarolHandler
+
+        super().__init__(level)
+        self.carol_handler = CarolHandler(carol, task_id=task_id)
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.carol_handler.emit(record)
+        except Exception as error:  # the Carol log is a copy: losing a line must not stop training
+            if not self.failed:
+                self.failed = True
+                sys.stderr.write(f"warning: Carol task log unavailable, continuing without it: {error}\n")
+
+
+def add_carol_task_log(carol, task_id: str) -> None:
+    """Send INFO and above to the Carol long task `task_id` as well."""
+    logging.getLogger().addHandler(SafeCarolHandler(carol, task_id))
+
+
+class OneLineInputErrors(logging.Filter):
+    """Drop the traceback of a task that failed on bad input: the message says all there is to fix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ValueError):
+            record.msg = f"{record.getMessage()}: {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True

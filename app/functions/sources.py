@@ -1,0 +1,192 @@
+"""Reading and validating the records a model is trained on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+MIN_RECORDS = 10
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class RecordsError(ValueError):
+    """The records cannot be used for training."""
+
+
+@dataclass(frozen=True)
+class Records:
+    """Validated records: an id column, numeric features and a numeric target."""
+
+    frame: pd.DataFrame
+    source: str
+
+
+def read_records(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """Read the named columns of a CSV or Parquet file.
+
+    Args:
+        path: a `.csv` or `.parquet` file.
+        columns: the columns to read; others in the file are skipped.
+
+    Returns:
+        The columns as a DataFrame, in the order given.
+
+    Raises:
+        RecordsError: the file is missing, empty, unreadable or lacks a column.
+    """
+    if not path.is_file():
+        raise RecordsError(f"data file {path} not found")
+    if path.stat().st_size == 0:
+        raise RecordsError(f"data file {path} is empty")
+    try:
+        table = _read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise RecordsError(f"data file {path} cannot be read: {str(error).splitlines()[0]}") from None
+    missing = [name for name in columns if name not in table.column_names]
+    if missing:
+        raise RecordsError(f"data file {path} has no column {', '.join(missing)}")
+    return table.select(list(columns)).to_pandas()
+
+
+def _read_table(path: Path) -> pa.Table:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pq.read_table(path)
+    return pa_csv.read_csv(path)
+
+
+def build_staging_query(connector: str, staging: str, columns: Sequence[str]) -> str:
+    """BigQuery SQL reading the latest, non-deleted version of each staging record.
+
+    Raises:
+        RecordsError: a name is not a plain identifier (it is pasted into SQL).
+    """
+    for name in (connector, staging, *columns):
+        if not _IDENTIFIER.match(name):
+            raise RecordsError(f"{name!r} is not a valid staging or column name")
+    selected = ", ".join(f"`{name}`" for name in columns)
+    return (
+        f"SELECT {selected} FROM ("
+        f"SELECT *, ROW_NUMBER() OVER (PARTITION BY mdmId ORDER BY mdmCounterForEntity DESC) AS _rn "
+        f"FROM stg_{connector}_{staging}) "
+        f"WHERE _rn = 1 AND COALESCE(mdmDeleted, FALSE) = FALSE"
+    )
+
+
+def validate_records(
+    frame: pd.DataFrame, feature_columns: Sequence[str], target_column: str, id_column: str, source: str
+) -> Records:
+    """Check that the records can train a model and convert them to float features.
+
+    Args:
+        frame: the raw records (any column types).
+        feature_columns: numeric input columns.
+        target_column: numeric column to predict.
+        id_column: row key, kept as is.
+        source: where the records came from, for messages.
+
+    Returns:
+        Records with float64 features and target, in a fresh frame.
+
+    Raises:
+        RecordsError: a column is missing, not numeric or has missing values, or there are too few rows.
+    """
+    numeric_columns = [*feature_columns, target_column]
+    missing = [name for name in (id_column, *numeric_columns) if name not in frame.columns]
+    if missing:
+        raise RecordsError(f"{source} has no column {', '.join(missing)}")
+    if len(frame) < MIN_RECORDS:
+        raise RecordsError(f"{source} has {len(frame)} records; at least {MIN_RECORDS} are needed to split")
+    converted = {id_column: frame[id_column].to_numpy()}
+    for name in numeric_columns:
+        converted[name] = _numeric_column(frame[name], name, source)
+    return Records(frame=pd.DataFrame(converted, index=pd.RangeIndex(len(frame))), source=source)
+
+
+def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+    if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+        raise RecordsError(f"{source}: column {name} is not numeric (type {column.dtype})")
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    missing = int(np.count_nonzero(~np.isfinite(values)))
+    if missing:
+        raise RecordsError(f"{source}: column {name} has {missing} missing or infinite values")
+    return values
+
+
+def fingerprint_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks so any size fits in memory.
+
+    Raises:
+        RecordsError: the file does not exist.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(chunk_bytes):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise RecordsError(f"data file {path} not found") from None
+    return digest.hexdigest()
+
+
+def file_stamp(path: Path) -> dict[str, Any]:
+    """What changes whenever a file's content is rewritten: size, mtime and inode."""
+    status = os.stat(path)
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "inode": status.st_ino}
+
+
+def fingerprint_with_cache(path: Path, cache: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A file's fingerprint, rehashing only when its size, mtime or inode changed since `cache`.
+
+    Args:
+        path: the data file.
+        cache: `{absolute path: {"stamp": ..., "sha256": ...}}` from an earlier call (may be empty).
+
+    Returns:
+        `("file:<sha256>", updated cache)`; the input cache is not modified.
+
+    Raises:
+        RecordsError: the file does not exist.
+    """
+    if not path.is_file():
+        raise RecordsError(f"data file {path} not found")
+    key = str(path.resolve())
+    stamp = file_stamp(path)
+    entry = cache.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return f"file:{entry['sha256']}", cache
+    sha256 = fingerprint_file(path)
+    return f"file:{sha256}", {**cache, key: {"stamp": stamp, "sha256": sha256}}
+
+
+def build_staging_probe_query(connector: str, staging: str) -> str:
+    """BigQuery SQL returning what changes whenever the staging table's records change."""
+    build_staging_query(connector, staging, [])
+    return (
+        "SELECT COUNT(*) AS records, MAX(mdmCounterForEntity) AS counter, "
+        "CAST(MAX(mdmLastUpdated) AS STRING) AS updated, "
+        "COUNTIF(COALESCE(mdmDeleted, FALSE)) AS deleted "
+        f"FROM stg_{connector}_{staging}"
+    )
+
+
+def fingerprint_staging(connector: str, staging: str, probe: pd.DataFrame) -> str:
+    """Fingerprint of a staging table from the one-row result of its probe query."""
+    if len(probe) != 1:
+        raise RecordsError(f"staging {connector}/{staging}: probe returned {len(probe)} rows, expected 1")
+    values = json.dumps(probe.iloc[0].astype(str).to_dict(), sort_keys=True)
+    return f"staging:{connector}/{staging}:{hashlib.sha256(values.encode()).hexdigest()}"

@@ -1,0 +1,114 @@
+"""Named byte objects kept in a local folder or in a Carol app's storage, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ObjectStore(Protocol):
+    """The few operations targets and the model registry need from a storage."""
+
+    def write_file(self, name: str, local_path: Path) -> None:
+        """Publish a finished local file under `name`; readers never see a partial object."""
+
+    def local_copy(self, name: str) -> Path | None:
+        """A local path holding the object's bytes, or None when it does not exist."""
+
+    def exists(self, name: str) -> bool: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def list_names(self, prefix: str) -> list[str]: ...
+
+    def describe(self, name: str) -> str:
+        """Where `name` lives, for messages."""
+
+
+def write_bytes(store: ObjectStore, name: str, data: bytes) -> None:
+    """Write `data` under `name` through a temporary local file."""
+    with tempfile.NamedTemporaryFile(delete=False, suffix=".part") as handle:
+        handle.write(data)
+    try:
+        store.write_file(name, Path(handle.name))
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
+
+
+def read_bytes(store: ObjectStore, name: str) -> bytes | None:
+    """The bytes stored under `name`, or None when it does not exist."""
+    path = store.local_copy(name)
+    return None if path is None else path.read_bytes()
+
+
+class LocalStore:
+    """Objects as files below a root folder; each write is a rename of a complete, synced file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def write_file(self, name: str, local_path: Path) -> None:
+        final = self.path(name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+        try:
+            with os.fdopen(descriptor, "wb") as target, open(local_path, "rb") as source:
+                while chunk := source.read(1 << 22):
+                    target.write(chunk)
+                target.flush()
+                os.fsync(target.fileno())
+            os.replace(temporary, final)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def local_copy(self, name: str) -> Path | None:
+        path = self.path(name)
+        return path if path.is_file() else None
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def delete(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)
+
+    def list_names(self, prefix: str) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = (path.relative_to(self.root).as_posix() for path in self.root.rglob("*") if path.is_file())
+        return sorted(name for name in names if name.startswith(prefix) and not name.endswith(".part"))
+
+    def describe(self, name: str) -> str:
+        return str(self.path(name))
+
+
+class CarolStore:
+    """Objects in a Carol app's storage through `pycarol.Storage`; an upload appears whole or not at all."""
+
+    def __init__(self, storage: Any, app_name: str) -> None:
+        self.storage = storage
+        self.app_name = app_name
+
+    def write_file(self, name: str, local_path: Path) -> None:
+        self.storage.save(name, str(local_path), format="file", cache=False)
+
+    def local_copy(self, name: str) -> Path | None:
+        path = self.storage.load(name, format="file", cache=False)
+        return None if path is None else Path(path)
+
+    def exists(self, name: str) -> bool:
+        return bool(self.storage.exists(name))
+
+    def delete(self, name: str) -> None:
+        self.storage.delete(name)
+
+    def list_names(self, prefix: str) -> list[str]:
+        return sorted(self.storage.files_storage_list(prefix=prefix))
+
+    def describe(self, name: str) -> str:
+        return f"Carol storage of app {self.app_name}: {name}"
