@@ -1,0 +1,98 @@
+"""run.py in a subprocess: exit codes, the summary line, reuse between runs, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import SAMPLE_DATA, app_environment, run_app, summary_of
+
+
+def current_version(workdir):
+    pointer = workdir / "models" / "bostonhouseonline" / "current"
+    return pointer.read_text() if pointer.exists() else None
+
+
+def test_first_run_trains_and_deploys_then_rerun_reuses_everything(tmp_path):
+    first = run_app(tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = summary_of(first)
+    assert (summary["status"], summary["ran"], summary["reused"]) == ("SUCCESS", "4", "0")
+    version = summary["deployed"]
+    assert current_version(tmp_path) == version
+    metadata = json.loads((tmp_path / "models" / "bostonhouseonline" / version / "metadata.json").read_text())
+    assert metadata["metrics"]["test"]["rmse"] <= 3.6
+    for task in ("IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"):
+        assert f"running {task}" in first.stderr
+
+    second = run_app(tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert summary_of(second) | {"elapsed": ""} == {
+        "status": "SUCCESS", "ran": "0", "reused": "4", "deployed": "none", "elapsed": ""}
+    assert current_version(tmp_path) == version
+
+
+def test_changing_epochs_reuses_ingestion_only(tmp_path):
+    assert run_app(tmp_path).returncode == 0
+    result = run_app(tmp_path, "--set", "model_epochs=50")
+    assert result.returncode == 0, result.stderr
+    assert (summary_of(result)["ran"], summary_of(result)["reused"]) == ("3", "1")
+
+
+def write_data(tmp_path, edit) -> str:
+    frame = __import__("pandas").read_csv(SAMPLE_DATA)
+    path = tmp_path / "records.csv"
+    edit(frame).to_csv(path, index=False) if not isinstance(edit, str) else path.write_text(edit)
+    return str(path)
+
+
+BAD_INPUTS = {
+    "missing data file": (["--set", "data_path=does-not-exist.csv"], 2, "not found"),
+    "model_epochs=abc": (["--set", "model_epochs=abc"], 2, "model_epochs"),
+    "negative l2": (["--set", "model_l2regularization=-1"], 2, "model_l2regularization"),
+    "unknown setting": (["--set", "learning_rate=0.1"], 2, "unknown setting 'learning_rate'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_settings_stop_before_any_task_and_keep_the_deployed_model(tmp_path, case):
+    assert run_app(tmp_path).returncode == 0
+    before = current_version(tmp_path)
+    args, code, words = BAD_INPUTS[case]
+    result = run_app(tmp_path, *args)
+    assert result.returncode == code
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0]
+    assert summary_of(result)["status"] == "FAILED"
+    assert current_version(tmp_path) == before
+
+
+BAD_DATA = {
+    "missing column": (lambda frame: frame.drop(columns=["RM"]), "no column RM"),
+    "non-numeric column": (lambda frame: frame.assign(TAX="high"), "column TAX is not numeric"),
+    "NaN in target": (lambda frame: frame.assign(target=frame["target"].where(frame.index > 2)),
+                      "column target has 3 missing"),
+    "empty file": ("", "is empty"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_DATA, ids=list(BAD_DATA))
+def test_bad_data_fails_with_one_line_and_keeps_the_deployed_model(tmp_path, case):
+    assert run_app(tmp_path).returncode == 0
+    before = current_version(tmp_path)
+    edit, words = BAD_DATA[case]
+    path = write_data(tmp_path, edit)
+    result = run_app(tmp_path, "--set", f"data_path={path}")
+    assert result.returncode in (1, 2)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert summary_of(result)["status"] == "FAILED"
+    assert current_version(tmp_path) == before
+
+
+def test_usage_error_exits_2(tmp_path):
+    result = run_app(tmp_path, "--workers", "0")
+    assert result.returncode == 2
