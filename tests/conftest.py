@@ -62,3 +62,53 @@ def summary_of(result: subprocess.CompletedProcess) -> dict[str, str]:
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("summary: "), result.stdout + result.stderr
     return dict(field.split("=", 1) for field in last[len("summary: "):].split())
+
+
+class FakeCarolStorages:
+    """Autospecced `pycarol.Storage` instances, one per Carol app, keeping their objects in memory.
+
+    Every call goes through `create_autospec` of the real class, so a call that does not match
+    pycarol's signatures fails the test.
+    """
+
+    def __init__(self, download_dir: Path) -> None:
+        from pycarol import Storage
+
+        self.storage_class = Storage
+        self.download_dir = download_dir
+        self.objects: dict[str, dict[str, bytes]] = {}
+
+    def __call__(self, carol):
+        from unittest.mock import create_autospec
+
+        app_objects = self.objects.setdefault(carol.app_name, {})
+        storage = create_autospec(self.storage_class, instance=True)
+        storage.save.side_effect = lambda name, obj, format="pickle", **_: app_objects.__setitem__(
+            name, Path(obj).read_bytes())
+        storage.load.side_effect = lambda name, format="pickle", **_: self._download(app_objects, name)
+        storage.exists.side_effect = lambda name, **_: name in app_objects
+        storage.delete.side_effect = lambda name: app_objects.pop(name, None)
+        storage.files_storage_list.side_effect = lambda prefix="pipeline/", **_: [
+            name for name in app_objects if name.startswith(prefix)]
+        return storage
+
+    def _download(self, app_objects: dict[str, bytes], name: str) -> str | None:
+        if name not in app_objects:
+            return None
+        path = self.download_dir / name.replace("/", "-")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(app_objects[name])
+        return str(path)
+
+
+@pytest.fixture
+def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
+    """Patch `pycarol.Storage` with per-app in-memory autospecced storages."""
+    from unittest.mock import create_autospec
+
+    import pycarol
+
+    storages = FakeCarolStorages(tmp_path / "downloads")
+    storage_class = create_autospec(pycarol.Storage, side_effect=storages)
+    monkeypatch.setattr(pycarol, "Storage", storage_class)
+    return storages

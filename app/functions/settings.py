@@ -196,4 +196,10 @@ def build_settings(layers: Sequence[tuple[str, Mapping[str, Any]]]) -> Settings:
             parsed[name] = _PARSERS[name](value)
         except ValueError as allowed:
             raise SettingsError(f"setting {name}={value!r} (from {source}) is invalid: expected {allowed}") from None
-    return Settings(**parsed)
+    settings = Settings(**parsed)
+    if settings.target_column in settings.feature_columns or settings.id_column in settings.feature_columns:
+        raise SettingsError(
+            f"feature_columns must not contain target_column {settings.target_column!r} "
+            f"or id_column {settings.id_column!r}"
+        )
+    return settings

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.functions.settings import (
+    SettingsError,
+    build_settings,
+    parse_assignments,
+    read_settings_file,
+    settings_from_environment,
+)
+from tests.conftest import PROJECT_DIR, default_settings
+
+DEFAULTS = read_settings_file(PROJECT_DIR / "settings.toml")
+
+
+def test_committed_defaults_are_complete_and_valid():
+    settings = default_settings()
+    assert settings.model_epochs == 1000
+    assert settings.feature_columns[0] == "CRIM" and len(settings.feature_columns) == 13
+    assert settings.max_test_rmse is None
+
+
+def test_later_layers_win_and_strings_are_parsed():
+    settings = build_settings([
+        ("file", DEFAULTS),
+        ("Carol app settings", {"model_epochs": "200", "model_l2regularization": "0.5"}),
+        ("environment", {"model_epochs": "300"}),
+        ("--set", {"feature_columns": "RM, LSTAT", "max_test_rmse": "4.5"}),
+    ])
+    assert settings.model_epochs == 300
+    assert settings.model_l2regularization == 0.5
+    assert settings.feature_columns == ("RM", "LSTAT")
+    assert settings.max_test_rmse == 4.5
+
+
+@pytest.mark.parametrize("name, value, allowed", [
+    ("model_epochs", "abc", "whole number >= 1"),
+    ("model_epochs", "0", "whole number >= 1"),
+    ("model_epochs", "2.5", "whole number >= 1"),
+    ("model_l2regularization", "-1", "number >= 0"),
+    ("model_l2regularization", "nan", "number >= 0"),
+    ("test_size", "1", "< 1"),
+    ("feature_columns", "a,,b", "distinct, non-empty"),
+    ("feature_columns", "a,a", "distinct, non-empty"),
+    ("deploy_app", "  ", "non-empty"),
+])
+def test_bad_values_name_the_setting_the_value_and_what_is_allowed(name, value, allowed):
+    with pytest.raises(SettingsError) as raised:
+        build_settings([("file", DEFAULTS), ("--set", {name: value})])
+    message = str(raised.value)
+    assert f"{name}={value!r}" in message and allowed in message and "--set" in message
+
+
+def test_unknown_setting_is_an_error_naming_its_source():
+    with pytest.raises(SettingsError, match=r"unknown setting 'epochs' \(from environment\)"):
+        build_settings([("file", DEFAULTS), ("environment", {"epochs": "3"})])
+
+
+def test_missing_setting_is_an_error():
+    partial = {k: v for k, v in DEFAULTS.items() if k != "deploy_app"}
+    with pytest.raises(SettingsError, match="without a value: deploy_app"):
+        build_settings([("file", partial)])
+
+
+def test_target_among_features_is_an_error():
+    with pytest.raises(SettingsError, match="target_column"):
+        build_settings([("file", DEFAULTS), ("--set", {"feature_columns": "RM,target"})])
+
+
+def test_environment_takes_only_prefixed_names():
+    assert settings_from_environment({"APP_MODEL_EPOCHS": "5", "MODEL_EPOCHS": "6", "PATH": "/bin"}) == {
+        "model_epochs": "5"}
+
+
+def test_assignments_need_a_name_and_an_equals_sign():
+    assert parse_assignments(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
+    with pytest.raises(SettingsError, match="NAME=VALUE"):
+        parse_assignments(["model_epochs"])
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        default_settings().model_epochs = 3
+
+
+@given(st.integers(min_value=1, max_value=10**9))
+def test_any_positive_epoch_count_round_trips_from_text(epochs):
+    assert build_settings([("file", DEFAULTS), ("Carol", {"model_epochs": f" {epochs} "})]).model_epochs == epochs
+
+
+@given(st.text(max_size=12))
+def test_epochs_text_is_either_a_positive_integer_or_a_settings_error(text):
+    try:
+        epochs = build_settings([("file", DEFAULTS), ("Carol", {"model_epochs": text})]).model_epochs
+    except SettingsError as error:
+        assert "model_epochs" in str(error)
+    else:
+        assert epochs >= 1 and int(text.strip()) == epochs
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), min_size=1, max_size=6, unique=True))
+def test_comma_separated_columns_parse_to_the_same_names(names):
+    if "target" in names:
+        names = [name for name in names if name != "target"] or ["x"]
+    settings = build_settings([("file", DEFAULTS), ("--set", {"feature_columns": ",".join(names)})])
+    assert settings.feature_columns == tuple(names)
