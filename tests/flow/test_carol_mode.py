@@ -1,0 +1,83 @@
+"""The whole pipeline in Carol mode at pycarol's boundary: settings from Apps, records through BQ,
+targets and the deployed model through Storage (all autospecced from the real pycarol classes)."""
+
+from __future__ import annotations
+
+import logging
+from unittest.mock import create_autospec
+
+import pandas as pd
+import pycarol
+import pycarol.bigquery
+import pytest
+
+from app.flow.runner import run_pipeline
+from app.flow.startup import prepare_run
+from tests.conftest import PROJECT_DIR, SAMPLE_DATA
+
+ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
+               "CAROLCONNECTORID": "connector1"}
+
+
+@pytest.fixture
+def carol_platform(monkeypatch, fake_storages, tmp_path):
+    carol_class = create_autospec(pycarol.Carol)
+    carol_class.return_value.app_name = "bostonhousebatch"
+    apps_class = create_autospec(pycarol.Apps)
+    apps_class.return_value.get_settings.return_value = {
+        "model_epochs": "800", "deploy_app": "bostononline", "input_connector": "boston_house_price"}
+    bq_class = create_autospec(pycarol.bigquery.BQ)
+    queries: list[str] = []
+
+    def answer(sql):
+        queries.append(sql)
+        if "COUNT(*)" in sql:
+            return pd.DataFrame({"records": [506], "counter": [506], "updated": ["2026-01-01"], "deleted": [0]})
+        return pd.read_csv(SAMPLE_DATA)
+
+    bq_class.return_value.query.side_effect = answer
+    for owner, name, value in ((pycarol, "Carol", carol_class), (pycarol, "Apps", apps_class),
+                               (pycarol.bigquery, "BQ", bq_class)):
+        monkeypatch.setattr(owner, name, value)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    formatters = [(handler, handler.formatter) for handler in root.handlers]
+    yield {"carol": carol_class, "apps": apps_class, "queries": queries, "storages": fake_storages}
+    for handler, formatter in formatters:
+        handler.setFormatter(formatter)
+
+
+def test_carol_mode_reads_settings_and_staging_and_deploys_to_the_deploy_app(carol_platform, tmp_path):
+    plan = prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
+    assert plan.carol_mode and plan.settings.model_epochs == 800 and plan.settings.deploy_app == "bostononline"
+    assert carol_platform["carol"].call_args.kwargs["domain"] == "tenant1"
+
+    outcome = run_pipeline(plan.root, workers=1, scheduler_host=None, scheduler_port=8082)
+
+    assert outcome.succeeded and len(outcome.ran) == 4 and outcome.deployed
+    ingestion_sql = carol_platform["queries"][-1]
+    assert "stg_boston_house_price_samples" in ingestion_sql and "ROW_NUMBER()" in ingestion_sql
+    assert "mdmDeleted" in ingestion_sql
+    objects = carol_platform["storages"].objects
+    batch_targets = [name for name in objects["bostonhousebatch"] if name.endswith(".pkl")]
+    assert len(batch_targets) == 4 and all(name.startswith("pipeline/") for name in batch_targets)
+    assert objects["bostononline"]["bostononline/current"].decode() == outcome.deployed
+    assert f"bostononline/{outcome.deployed}/model.pkl" in objects["bostononline"]
+    assert "bostononline/model.pkl" in objects["bostononline"]
+    assert not (tmp_path / "t").exists() or not any((tmp_path / "t").rglob("*.pkl"))
+
+
+def test_carol_mode_reuses_targets_from_carol_storage(carol_platform, tmp_path):
+    environment = {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}
+    first = run_pipeline(prepare_run(PROJECT_DIR, environment, []).root, 1, None, 8082)
+    second = run_pipeline(prepare_run(PROJECT_DIR, environment, []).root, 1, None, 8082)
+    assert first.succeeded and second.succeeded
+    assert (len(second.ran), len(second.reused)) == (0, 4)
+
+
+def test_carol_mode_with_cloud_target_false_keeps_targets_local(carol_platform, tmp_path):
+    environment = {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "CLOUD_TARGET": "false"}
+    outcome = run_pipeline(prepare_run(PROJECT_DIR, environment, []).root, 1, None, 8082)
+    assert outcome.succeeded
+    assert len(list((tmp_path / "t").rglob("*.pkl"))) == 4
+    assert "bostonhousebatch" not in carol_platform["storages"].objects
