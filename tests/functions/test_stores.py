@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from app.functions.stores import LocalStore, read_bytes, write_bytes
+
+
+def test_local_store_round_trip_and_listing(tmp_path):
+    store = LocalStore(tmp_path / "root")
+    assert store.list_names("") == [] and read_bytes(store, "a/b.txt") is None
+    write_bytes(store, "a/b.txt", b"one")
+    write_bytes(store, "a/c.txt", b"two")
+    write_bytes(store, "z.txt", b"three")
+    assert read_bytes(store, "a/b.txt") == b"one"
+    assert store.list_names("a/") == ["a/b.txt", "a/c.txt"]
+    assert store.exists("z.txt") and store.describe("z.txt") == str(tmp_path / "root" / "z.txt")
+    store.delete("z.txt")
+    store.delete("z.txt")
+    assert not store.exists("z.txt")
+
+
+def test_overwrite_replaces_whole_content(tmp_path):
+    store = LocalStore(tmp_path)
+    write_bytes(store, "x", b"a" * 1000)
+    write_bytes(store, "x", b"b")
+    assert read_bytes(store, "x") == b"b"
+
+
+def test_failed_write_keeps_the_old_object_and_leaves_no_temporary_file(tmp_path):
+    store = LocalStore(tmp_path / "root")
+    write_bytes(store, "model", b"old")
+    with pytest.raises(FileNotFoundError):
+        store.write_file("model", tmp_path / "missing-source")
+    assert read_bytes(store, "model") == b"old"
+    assert sorted(path.name for path in (tmp_path / "root").iterdir()) == ["model"]
+
+
+def test_listing_hides_unfinished_temporary_files(tmp_path):
+    store = LocalStore(tmp_path)
+    (tmp_path / ".model.abc.part").write_bytes(b"half")
+    write_bytes(store, "model", b"whole")
+    assert store.list_names("") == ["model"]
