@@ -1,28 +1,39 @@
-"""EvaluateModel: train and test metrics of the trained model and the deployment decision."""
+"""EvaluateModel: metrics of the trained model and of a mean predictor, the threshold check, and the report."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
+import luigi
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask
+from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from app.functions import evaluation
-from app.functions.evaluation import Evaluation, evaluate_model, format_metrics_table
+from app.functions import evaluation, report
+from app.functions.evaluation import Evaluation, Thresholds, evaluate_model
+from app.functions.report import build_report_files, format_metrics_table, metric_rows
 
 logger = logging.getLogger(__name__)
 
 
-@inherit_list(TrainModel)
+@inherit_list(TrainModel, IngestRecords)
 class EvaluateModel(AppTask):
-    """Produces an `Evaluation`: MSE, MAE, RMSE and R² for train and test, and whether to deploy."""
+    """Produces an `Evaluation`: metrics of model and baseline, the threshold check, report.html and plots."""
 
-    code_modules = (evaluation,)
+    code_modules = (evaluation, report)
+
+    max_test_rmse = luigi.OptionalFloatParameter(default=None)
+    min_test_r2 = luigi.OptionalFloatParameter(default=None)
 
     def easy_run(self, inputs) -> Evaluation:
-        (trained,) = inputs
-        result = evaluate_model(trained)
-        logger.info("model metrics:\n%s", format_metrics_table(result))
-        logger.info("deployment %s: %s", "approved" if result.approved else "refused", result.reason)
-        return result
+        trained, records = inputs
+        result = evaluate_model(trained, Thresholds(self.max_test_rmse, self.min_test_r2))
+        logger.info("model metrics:\n%s", format_metrics_table(metric_rows(result)))
+        logger.info("thresholds %s: %s", "passed" if result.approved else "failed", result.reason)
+        snapshot = {"source": records.source, "data_fingerprint": self.data_fingerprint, "records": len(records.frame),
+                    "train_rows": len(trained.split.train_rows), "test_rows": len(trained.split.test_rows),
+                    "epochs_run": trained.epochs_run}
+        files = build_report_files(trained, result, self.get_execution_params(), snapshot)
+        return dataclasses.replace(result, files=files)

@@ -1,12 +1,15 @@
-"""Scoring a trained model and deciding whether it may be deployed."""
+"""Scoring models and the deployment gate: thresholds on the new model, then a comparison with the champion."""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from app.functions.modeling import TrainedModel
@@ -28,20 +31,43 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """Optional absolute limits a new model's test metrics must meet before it may be deployed."""
+
+    max_test_rmse: float | None = None
+    min_test_r2: float | None = None
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """Train and test metrics of a model, with the deployment decision taken on them."""
+    """Metrics of a model and of a mean predictor on the same split, whether the model passed the
+    thresholds, and the report files (`report.html`, PNG plots) by file name."""
 
     train: Metrics
     test: Metrics
+    baseline_train: Metrics
+    baseline_test: Metrics
     approved: bool
     reason: str
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """All metrics as plain dicts, keyed by part (`train`, `test`, `baseline_train`, `baseline_test`)."""
+        parts = ("train", "test", "baseline_train", "baseline_test")
+        return {part: asdict(getattr(self, part)) for part in parts}
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The deployed model scored on the challenger's test rows; `test` is None when it cannot be."""
+
+    version: str
+    test: Metrics | None
+    problem: str = ""
 
 
 def score_predictions(y_true: np.ndarray, y_predicted: np.ndarray) -> Metrics:
-    """MSE, MAE, RMSE and R² of predictions.
+    """MSE, MAE, RMSE and R² of predictions (R² is NaN for a single value).
 
     Raises:
         ValueError: the arrays are empty or of different lengths.
@@ -53,25 +79,76 @@ def score_predictions(y_true: np.ndarray, y_predicted: np.ndarray) -> Metrics:
     return Metrics(mse=mse, mae=float(mean_absolute_error(y_true, y_predicted)), rmse=math.sqrt(mse), r2=r2)
 
 
-def decide_deployment(train: Metrics, test: Metrics) -> tuple[bool, str]:
-    """Approve a model unless a metric is not a finite number."""
+def score_baseline(y_train: np.ndarray, y_true: np.ndarray) -> Metrics:
+    """Metrics of always predicting the train mean: what a model has to beat to be worth anything."""
+    return score_predictions(y_true, np.full(len(y_true), float(np.mean(y_train))))
+
+
+def check_thresholds(train: Metrics, test: Metrics, thresholds: Thresholds) -> tuple[bool, str]:
+    """Approve metrics that are finite and within the thresholds; the reason names the failed limit."""
     for part, metrics in (("train", train), ("test", test)):
         if not metrics.is_finite():
             return False, f"{part} metrics are not finite: {asdict(metrics)}"
-    return True, "all metrics finite"
+    if thresholds.max_test_rmse is not None and test.rmse > thresholds.max_test_rmse:
+        return False, f"test RMSE {test.rmse:.3f} is above max_test_rmse={thresholds.max_test_rmse:g}"
+    if thresholds.min_test_r2 is not None and test.r2 < thresholds.min_test_r2:
+        return False, f"test R² {test.r2:.3f} is below min_test_r2={thresholds.min_test_r2:g}"
+    return True, "metrics finite and within the thresholds"
 
 
-def evaluate_model(trained: TrainedModel) -> Evaluation:
-    """Score both parts of a trained model's split and decide on deployment."""
+def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
+    """Score both parts of a trained model's split, and a mean predictor on it, and check the thresholds."""
     train = score_predictions(trained.y_train, trained.y_train_predicted)
     test = score_predictions(trained.y_test, trained.y_test_predicted)
-    approved, reason = decide_deployment(train, test)
-    return Evaluation(train=train, test=test, approved=approved, reason=reason)
+    approved, reason = check_thresholds(train, test, thresholds)
+    return Evaluation(
+        train=train,
+        test=test,
+        baseline_train=score_baseline(trained.y_train, trained.y_train),
+        baseline_test=score_baseline(trained.y_train, trained.y_test),
+        approved=approved,
+        reason=reason,
+    )
 
 
-def format_metrics_table(evaluation: Evaluation) -> str:
-    """The metrics as a small aligned text table for the log."""
-    lines = [f"{'part':<6}{'MSE':>10}{'MAE':>10}{'RMSE':>10}{'R2':>10}"]
-    for part, metrics in (("train", evaluation.train), ("test", evaluation.test)):
-        lines.append(f"{part:<6}{metrics.mse:>10.3f}{metrics.mae:>10.3f}{metrics.rmse:>10.3f}{metrics.r2:>10.3f}")
-    return "\n".join(lines)
+def score_champion(
+    version: str, model: Any, feature_columns: Sequence[str], frame: pd.DataFrame, target_column: str,
+    rows: np.ndarray,
+) -> Champion:
+    """Score the deployed model on `rows` of `frame`, with the feature columns it was trained on.
+
+    A champion that cannot predict these records (its features are gone, the shapes differ) is
+    returned with `test=None` and the problem, rather than raised: the data moved on without it.
+    """
+    try:
+        features = frame[list(feature_columns)].to_numpy(dtype="float64")[rows]
+        predicted = model.predict(features)
+        test = score_predictions(frame[target_column].to_numpy(dtype="float64")[rows], predicted)
+    except (KeyError, ValueError) as error:
+        logger.warning("deployed model %s cannot be scored on these records: %s", version, error)
+        return Champion(version=version, test=None, problem=f"{type(error).__name__}: {error}")
+    return Champion(version=version, test=test)
+
+
+def decide_deployment(evaluation: Evaluation, champion: Champion | None, tolerance: float) -> tuple[bool, str]:
+    """Deploy a challenger that passed its thresholds and whose test RMSE is at most `tolerance` above the champion's.
+
+    Args:
+        evaluation: the challenger's evaluation (its `approved` covers the thresholds).
+        champion: the deployed model scored on the challenger's test rows, or None when none is deployed.
+        tolerance: how much higher (worse) the challenger's test RMSE may be.
+
+    Returns:
+        Whether to deploy, and why, in words fit for a log line.
+    """
+    if not evaluation.approved:
+        return False, evaluation.reason
+    rmse = evaluation.test.rmse
+    if champion is None:
+        return True, f"test RMSE {rmse:.3f} passes the thresholds and no model is deployed yet"
+    if champion.test is None:
+        return True, f"deployed model {champion.version} cannot be scored on these records ({champion.problem})"
+    difference = f"test RMSE {rmse:.3f} vs {champion.test.rmse:.3f} of deployed model {champion.version}"
+    if rmse > champion.test.rmse + tolerance:
+        return False, f"{difference}: worse by more than champion_tolerance={tolerance:g}"
+    return True, f"{difference}: not worse by more than champion_tolerance={tolerance:g}"

@@ -3,16 +3,18 @@
 Layout inside a store (a local folder or the deploy app's Carol storage)::
 
     <deploy_app>/<version>/model.pkl       joblib dump of the fitted scikit-learn pipeline
-    <deploy_app>/<version>/metadata.json   settings, metrics, row counts, source
-    <deploy_app>/current                   the current version id (text)
+    <deploy_app>/<version>/metadata.json   settings, metrics, row counts, source, deployment decision
+    <deploy_app>/<version>/report.html     evaluation report (plots embedded), beside the plots' PNG files
+    <deploy_app>/current                   the current version id (text), replaced atomically
     <deploy_app>/model.pkl                 a copy of the current model, at a name that never changes
+    <deploy_app>/history.jsonl             one line per change of `current` (deploy or rollback)
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -21,7 +23,7 @@ from typing import Any
 
 import joblib
 
-from app.functions.evaluation import Evaluation
+from app.functions.evaluation import Champion, Evaluation
 from app.functions.modeling import TrainedModel
 from app.functions.stores import ObjectStore, read_bytes, write_bytes
 
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
-SOURCE_SETTINGS = ("carol_mode", "data_path", "input_connector", "input_staging", "data_fingerprint")
+HISTORY_FILE = "history.jsonl"
 
 
 class RegistryError(RuntimeError):
@@ -51,11 +53,7 @@ def make_version_id(created_at: datetime, digest: str) -> str:
 
 
 def publish_model(
-    store: ObjectStore,
-    deploy_app: str,
-    version: str,
-    model: Any,
-    metadata: Mapping[str, Any],
+    store: ObjectStore, deploy_app: str, version: str, model: Any, metadata: Mapping[str, Any],
     attachments: Mapping[str, bytes] | None = None,
 ) -> None:
     """Store a new model version and make it current; `current` moves last, so a failure leaves it as it was.
@@ -74,16 +72,27 @@ def publish_model(
     version_metadata = f"{deploy_app}/{version}/{METADATA_FILE}"
     if store.exists(version_metadata):
         raise RegistryError(f"model version {version} of {deploy_app} already exists")
-    with tempfile.TemporaryDirectory() as folder:
-        model_path = Path(folder) / MODEL_FILE
-        joblib.dump(model, model_path)
-        store.write_file(f"{deploy_app}/{version}/{MODEL_FILE}", model_path)
-        for file_name, data in (attachments or {}).items():
-            write_bytes(store, f"{deploy_app}/{version}/{file_name}", data)
-        write_bytes(store, version_metadata, json.dumps(metadata, indent=2, default=str).encode())
-        store.write_file(stable_model_name(deploy_app), model_path)
-    write_bytes(store, current_pointer(deploy_app), version.encode())
+    for file_name, data in (attachments or {}).items():
+        write_bytes(store, f"{deploy_app}/{version}/{file_name}", data)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    write_bytes(store, f"{deploy_app}/{version}/{MODEL_FILE}", buffer.getvalue())
+    # The metadata file is what makes a version exist, so it comes after everything it describes.
+    write_bytes(store, version_metadata, json.dumps(metadata, indent=2, default=str).encode())
+    _point_current(store, deploy_app, version, "deploy")
     logger.info("published model version %s to %s", version, store.describe(f"{deploy_app}/{version}"))
+
+
+def _point_current(store: ObjectStore, deploy_app: str, version: str, action: str) -> None:
+    model_path = store.local_copy(f"{deploy_app}/{version}/{MODEL_FILE}")
+    if model_path is None:
+        raise RegistryError(f"model version {version} of {deploy_app} has no {MODEL_FILE}")
+    previous = read_current_version(store, deploy_app)
+    store.write_file(stable_model_name(deploy_app), Path(model_path))
+    write_bytes(store, current_pointer(deploy_app), version.encode())
+    entry = {"at": datetime.now(timezone.utc).isoformat(), "action": action, "version": version, "previous": previous}
+    history = read_bytes(store, f"{deploy_app}/{HISTORY_FILE}") or b""
+    write_bytes(store, f"{deploy_app}/{HISTORY_FILE}", history + json.dumps(entry).encode() + b"\n")
 
 
 def read_current_version(store: ObjectStore, deploy_app: str) -> str | None:
@@ -104,40 +113,114 @@ def read_version_metadata(store: ObjectStore, deploy_app: str, version: str) -> 
     return json.loads(data)
 
 
-def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
-    """Load the model an online app should serve: the current version of `deploy_app`.
+def list_versions(store: ObjectStore, deploy_app: str) -> list[dict[str, Any]]:
+    """The metadata of every version of `deploy_app`, oldest first."""
+    names = store.list_names(f"{deploy_app}/")
+    versions = sorted(
+        parts[1] for parts in (name.split("/") for name in names) if len(parts) == 3 and parts[2] == METADATA_FILE
+    )
+    return [read_version_metadata(store, deploy_app, version) for version in versions]
 
-    Works the same on a local registry folder (`LocalStore`) and on the deploy app's Carol storage
-    (`CarolStore`). Returns None when nothing has been deployed yet.
+
+def rollback_model(store: ObjectStore, deploy_app: str, version: str | None = None) -> str:
+    """Make `version`, or else the version before the current one, current again.
+
+    Returns:
+        The version now current.
 
     Raises:
-        RegistryError: `current` names a version whose model file is missing.
+        RegistryError: the version does not exist, or there is no earlier version to go back to.
+    """
+    current = read_current_version(store, deploy_app)
+    if version is None:
+        known = [entry["version"] for entry in list_versions(store, deploy_app)]
+        earlier = [known_version for known_version in known if current is None or known_version < current]
+        if not earlier:
+            raise RegistryError(f"no model version of {deploy_app} older than the current one ({current})")
+        version = earlier[-1]
+    read_version_metadata(store, deploy_app, version)
+    _point_current(store, deploy_app, version, "rollback")
+    logger.info("current model of %s moved from %s to %s", deploy_app, current, version)
+    return version
+
+
+@dataclass(frozen=True)
+class CurrentModel:
+    """The deployed model with its version id and the feature columns it predicts from, in order."""
+
+    version: str
+    model: Any
+    feature_columns: tuple[str, ...]
+
+
+def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
+    """The current version of `deploy_app` with its model and metadata, or None before the first deployment.
+
+    Raises:
+        RegistryError: `current` names a version whose model file or metadata is missing.
     """
     version = read_current_version(store, deploy_app)
     if version is None:
         return None
+    metadata = read_version_metadata(store, deploy_app, version)
     path = store.local_copy(f"{deploy_app}/{version}/{MODEL_FILE}")
     if path is None:
         raise RegistryError(f"current model version {version} of {deploy_app} has no {MODEL_FILE}")
-    return joblib.load(path)
+    columns = metadata.get("feature_columns") or metadata["settings"]["feature_columns"]
+    return CurrentModel(version=version, model=joblib.load(path), feature_columns=tuple(columns))
+
+
+def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
+    """Load the model an online app should serve: the current version of `deploy_app`.
+
+    The same call works on a local registry folder and on the deploy app's Carol storage::
+
+        model = load_current_model(LocalStore(Path("models")), "bostonhouseonline")
+        model = load_current_model(CarolStore(Storage(carol), "bostonhouseonline"), "bostonhouseonline")
+        predictions = model.predict(features)  # columns: the version's metadata.json feature_columns
+
+    Returns:
+        The fitted scikit-learn pipeline, or None when nothing has been deployed yet.
+
+    Raises:
+        RegistryError: `current` names a version whose model file or metadata is missing.
+    """
+    current = load_current(store, deploy_app)
+    return None if current is None else current.model
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """What a deploy step did: the version it published (None when it published nothing) and why."""
+    """What a deploy step did: the version it published (None when it published nothing), why, and
+    the champion version it was compared with (None when there was none)."""
 
     version: str | None
     reason: str
+    champion: str | None = None
 
 
-def build_metadata(version: str, settings: Mapping[str, Any], trained: TrainedModel, evaluation: Evaluation) -> dict:
+def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deployment) -> bool:
+    """Whether a past deploy decision still holds: its version is still in the registry, or, for a
+    refusal, the champion it lost to is still the current model."""
+    if deployment.version is not None:
+        return store.exists(f"{deploy_app}/{deployment.version}/{METADATA_FILE}")
+    return deployment.champion == read_current_version(store, deploy_app)
+
+
+def build_metadata(
+    version: str, settings: Mapping[str, Any], trained: TrainedModel, evaluation: Evaluation,
+    source: Mapping[str, Any], decision: Deployment, champion: Champion | None,
+) -> dict:
     """The facts kept beside a model version."""
     return {
         "version": version,
         "created_at": datetime.now(timezone.utc).isoformat(),
         "settings": dict(settings),
-        "metrics": {"train": asdict(evaluation.train), "test": asdict(evaluation.test)},
+        "metrics": evaluation.metrics(),
         "rows": {"train": len(trained.split.train_rows), "test": len(trained.split.test_rows)},
         "epochs_run": trained.epochs_run,
-        "source": {key: settings.get(key) for key in SOURCE_SETTINGS},
+        "feature_columns": list(trained.feature_columns),
+        "source": dict(source),
+        "decision": {"reason": decision.reason, "champion": decision.champion,
+                     "champion_test": None if champion is None or champion.test is None else asdict(champion.test)},
     }
