@@ -33,6 +33,7 @@ from app.functions.sources import (
     fingerprint_staging,
     fingerprint_with_cache,
 )
+from app.functions.stores import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,38 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     Raises:
         StartupError: with the exit code the run should end with.
     """
+    carol, settings = _open_session(project_dir, environ, assignments)
+    try:
+        fingerprint = _fingerprint_data(settings, carol)
+    except (SettingsError, RecordsError) as error:
+        raise StartupError(str(error), 2) from None
+    carol_mode = carol is not None
+    cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
+    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
+    location = registry_store(carol_mode, settings.registry_dir, settings.deploy_app).describe(settings.deploy_app)
+    logger.info("settings: %s", json.dumps(settings.as_dict()))
+    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location)
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    settings: Settings
+    store: ObjectStore
+
+
+def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RegistryAccess:
+    """Settings and the deploy app's model registry only, for commands that do not run the pipeline.
+
+    Raises:
+        StartupError: with the exit code the command should end with.
+    """
+    carol, settings = _open_session(project_dir, environ, assignments)
+    store = registry_store(carol is not None, settings.registry_dir, settings.deploy_app)
+    return RegistryAccess(settings=settings, store=store)
+
+
+def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:
+    """The Carol session (None without credentials) and the validated settings of every layer."""
     try:
         credentials = credentials_from_environment(environ)
     except ValueError as error:
@@ -79,21 +112,14 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         if environ.get("LONGTASKID"):
             add_carol_task_log(carol, environ["LONGTASKID"])
     try:
-        settings = build_settings([
+        return carol, build_settings([
             (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),
             ("Carol app settings", app_settings),
             ("environment", settings_from_environment(environ)),
             ("--set", parse_assignments(assignments)),
         ])
-        fingerprint = _fingerprint_data(settings, carol)
-    except (SettingsError, RecordsError) as error:
+    except SettingsError as error:
         raise StartupError(str(error), 2) from None
-    carol_mode = carol is not None
-    cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
-    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
-    location = registry_store(carol_mode, settings.registry_dir, settings.deploy_app).describe(settings.deploy_app)
-    logger.info("settings: %s", json.dumps(settings.as_dict()))
-    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location)
 
 
 def _fingerprint_data(settings: Settings, carol) -> str:
