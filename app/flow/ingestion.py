@@ -9,7 +9,7 @@ import luigi
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask, carol_session
-from app.functions import sources
+from app.functions import columnar, sources
 from app.functions.carol_platform import query_staging
 from app.functions.sources import Records, build_staging_query, read_records, validate_records
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 class IngestRecords(AppTask):
     """Produces `Records`: id, float features and target, checked for training."""
 
-    code_modules = (sources,)
+    code_modules = (sources, columnar)
 
     data_path = luigi.Parameter(significant=False)
     input_connector = luigi.Parameter(significant=False)
@@ -30,6 +30,11 @@ class IngestRecords(AppTask):
     feature_columns = luigi.ListParameter()
     target_column = luigi.Parameter()
     id_column = luigi.Parameter()
+    float32 = luigi.BoolParameter()
+
+    @property
+    def float_dtype(self) -> str:
+        return "float32" if self.float32 else "float64"
 
     def easy_run(self, inputs) -> Records:
         columns = [self.id_column, *self.feature_columns, self.target_column]
@@ -39,7 +44,9 @@ class IngestRecords(AppTask):
             frame = query_staging(carol_session(), sql)
         else:
             source = self.data_path
-            frame = read_records(Path(self.data_path), columns)
-        records = validate_records(frame, self.feature_columns, self.target_column, self.id_column, source)
+            frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype)
+        records = validate_records(
+            frame, self.feature_columns, self.target_column, self.id_column, source, self.float_dtype
+        )
         logger.info("ingested %d records from %s", len(records.frame), source)
         return records

@@ -21,9 +21,12 @@ class TrainModel(AppTask):
     random_state = luigi.IntParameter()
     model_l2regularization = luigi.FloatParameter()
     model_epochs = luigi.IntParameter()
+    max_in_memory_rows = luigi.IntParameter()
 
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs
         split = split_records(len(records.frame), self.test_size, self.random_state)
         model = build_model(self.model_l2regularization, self.model_epochs, self.random_state)
-        return train_model(records.frame, self.feature_columns, self.target_column, split, model)
+        return train_model(
+            records.frame, self.feature_columns, self.target_column, split, model, self.max_in_memory_rows
+        )

@@ -37,6 +37,8 @@ class Settings:
     deploy_app: str
     target_dir: str
     registry_dir: str
+    float32: bool
+    max_in_memory_rows: int
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-friendly values (lists for tuples)."""
@@ -97,6 +99,15 @@ def _real(low: float, high: float = math.inf, low_open: bool = False, high_open:
     return parse
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("true or false")
+    return text in ("true", "1", "yes")
+
+
 def _optional(parse):
     def parse_optional(value: Any):
         if value is None or str(value).strip().lower() in ("", "none", "null"):
@@ -123,6 +134,8 @@ _PARSERS = {
     "deploy_app": _text,
     "target_dir": _text,
     "registry_dir": _text,
+    "float32": _boolean,
+    "max_in_memory_rows": _integer(1),
 }
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
 assert set(_PARSERS) == set(SETTING_NAMES)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
+
+from app.functions.columnar import ColumnError, read_columns
 
 logger = logging.getLogger(__name__)
 
@@ -35,38 +35,56 @@ class Records:
     frame: pd.DataFrame
     source: str
 
+    def __reduce__(self):
+        # Stored as plain arrays, one per column: joblib writes and reads their bytes directly, and
+        # loading builds no consolidated block (which would copy every float column once more).
+        columns = {name: _column_payload(self.frame[name]) for name in self.frame.columns}
+        return (_rebuild_records, (columns, self.source))
 
-def read_records(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """Read the named columns of a CSV or Parquet file.
+
+def _column_payload(column: pd.Series) -> np.ndarray | pd.Series:
+    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column
+
+
+def _rebuild_records(columns: dict[str, Any], source: str) -> Records:
+    return Records(frame=_frame_of(columns), source=source)
+
+
+def _frame_of(columns: dict[str, Any]) -> pd.DataFrame:
+    """A frame over the given arrays without copying or consolidating them."""
+    length = len(next(iter(columns.values()))) if columns else 0
+    return pd.DataFrame(columns, index=pd.RangeIndex(length), copy=False)
+
+
+def read_records(
+    path: Path, columns: Sequence[str], float_columns: Sequence[str] = (), float_dtype: str = "float64"
+) -> pd.DataFrame:
+    """Read the named columns of a CSV or Parquet file, streaming it in batches.
 
     Args:
         path: a `.csv` or `.parquet` file.
         columns: the columns to read; others in the file are skipped.
+        float_columns: columns converted to `float_dtype` while reading (missing values become NaN),
+            so the data is held once, already in the type training uses.
+        float_dtype: "float64" or "float32".
 
     Returns:
-        The columns as a DataFrame, in the order given.
+        The columns as a DataFrame, in the order given, one unconsolidated array per column.
 
     Raises:
-        RecordsError: the file is missing, empty, unreadable or lacks a column.
+        RecordsError: the file is missing, empty or unreadable, lacks a column, or a float column
+            is not numeric.
     """
     if not path.is_file():
         raise RecordsError(f"data file {path} not found")
     if path.stat().st_size == 0:
         raise RecordsError(f"data file {path} is empty")
     try:
-        table = _read_table(path)
+        return _frame_of(read_columns(path, columns, float_columns, float_dtype))
+    except ColumnError as error:
+        raise RecordsError(f"data file {path}: {error}") from None
     except (pa.ArrowInvalid, OSError) as error:
         raise RecordsError(f"data file {path} cannot be read: {str(error).splitlines()[0]}") from None
-    missing = [name for name in columns if name not in table.column_names]
-    if missing:
-        raise RecordsError(f"data file {path} has no column {', '.join(missing)}")
-    return table.select(list(columns)).to_pandas()
-
-
-def _read_table(path: Path) -> pa.Table:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pq.read_table(path)
-    return pa_csv.read_csv(path)
 
 
 def build_staging_query(connector: str, staging: str, columns: Sequence[str]) -> str:
@@ -88,7 +106,12 @@ def build_staging_query(connector: str, staging: str, columns: Sequence[str]) ->
 
 
 def validate_records(
-    frame: pd.DataFrame, feature_columns: Sequence[str], target_column: str, id_column: str, source: str
+    frame: pd.DataFrame,
+    feature_columns: Sequence[str],
+    target_column: str,
+    id_column: str,
+    source: str,
+    float_dtype: str = "float64",
 ) -> Records:
     """Check that the records can train a model and convert them to float features.
 
@@ -98,9 +121,10 @@ def validate_records(
         target_column: numeric column to predict.
         id_column: row key, kept as is.
         source: where the records came from, for messages.
+        float_dtype: "float64" or "float32", the type of features and target.
 
     Returns:
-        Records with float64 features and target, in a fresh frame.
+        Records with float features and target; columns already of that type are shared, not copied.
 
     Raises:
         RecordsError: a column is missing, not numeric or has missing values, or there are too few rows.
@@ -111,17 +135,20 @@ def validate_records(
         raise RecordsError(f"{source} has no column {', '.join(missing)}")
     if len(frame) < MIN_RECORDS:
         raise RecordsError(f"{source} has {len(frame)} records; at least {MIN_RECORDS} are needed to split")
-    converted = {id_column: frame[id_column].to_numpy()}
+    converted = {id_column: _column_payload(frame[id_column])}
     for name in numeric_columns:
-        converted[name] = _numeric_column(frame[name], name, source)
-    return Records(frame=pd.DataFrame(converted, index=pd.RangeIndex(len(frame))), source=source)
+        converted[name] = _numeric_column(frame[name], name, source, np.dtype(float_dtype))
+    return Records(frame=_frame_of(converted), source=source)
 
 
-def _numeric_column(column: pd.Series, name: str, source: str) -> np.ndarray:
+def _numeric_column(column: pd.Series, name: str, source: str, dtype: np.dtype) -> np.ndarray:
     if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
         raise RecordsError(f"{source}: column {name} is not numeric (type {column.dtype})")
-    values = column.to_numpy(dtype="float64", na_value=np.nan)
-    missing = int(np.count_nonzero(~np.isfinite(values)))
+    if column.dtype == dtype:
+        values = column.to_numpy()
+    else:
+        values = column.to_numpy(dtype=dtype, na_value=np.nan)
+    missing = values.size - int(np.count_nonzero(np.isfinite(values)))
     if missing:
         raise RecordsError(f"{source}: column {name} has {missing} missing or infinite values")
     return values

@@ -1,0 +1,116 @@
+"""Streaming a CSV or Parquet file into one NumPy array per column, holding the data only once.
+
+A file is read in record batches, each converted straight into arrays allocated up front, so the
+peak memory is the result plus one batch, not an Arrow table plus a copy of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+BATCH_ROWS = 1 << 17
+CSV_BLOCK_BYTES = 1 << 24
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class ColumnError(ValueError):
+    """A column is absent, or is not numeric where numbers are required."""
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
+def read_columns(
+    path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int = BATCH_ROWS
+) -> dict[str, np.ndarray | pd.Series]:
+    """Read `columns` of a file; those in `float_columns` become `float_dtype` arrays (nulls as NaN).
+
+    Args:
+        path: a `.csv` or `.parquet` file.
+        columns: the columns to read, in the order returned.
+        float_columns: the subset converted to floats while reading.
+        float_dtype: "float64" or "float32".
+        batch_rows: rows converted at a time (Parquet; CSV batches follow its block size).
+
+    Returns:
+        Column name to a NumPy array (float and plain numeric columns) or a pandas Series (others).
+
+    Raises:
+        ColumnError: a column is missing, or a float column holds something other than numbers.
+        pyarrow.ArrowInvalid, OSError: the file cannot be parsed.
+    """
+    capacity, schema, batches = _open_batches(path, columns, batch_rows)
+    floats = {name: np.empty(capacity, dtype=float_dtype) for name in float_columns}
+    others: dict[str, list[pa.Array]] = {name: [] for name in columns if name not in floats}
+    filled = 0
+    for batch in batches:
+        if filled + batch.num_rows > capacity:
+            raise ColumnError(f"more rows than the {capacity} counted")
+        for name, target in floats.items():
+            target[filled:filled + batch.num_rows] = _float_values(batch.column(name), name, float_dtype)
+        for name, chunks in others.items():
+            chunks.append(batch.column(name))
+        filled += batch.num_rows
+    result: dict[str, np.ndarray | pd.Series] = {}
+    for name in columns:
+        if name in floats:
+            # A view: the unused tail of the upper bound (CSV) costs no pages that were never written.
+            result[name] = floats[name][:filled]
+        else:
+            result[name] = _plain_column(others.pop(name), schema.field(name).type)
+    return result
+
+
+def _open_batches(
+    path: Path, columns: Sequence[str], batch_rows: int
+) -> tuple[int, pa.Schema, Iterator[pa.RecordBatch]]:
+    """Row capacity (exact for Parquet, an upper bound for CSV), schema and record batches of `columns`."""
+    if is_parquet(path):
+        parquet = pq.ParquetFile(path)
+        _require(parquet.schema_arrow.names, columns)
+        batches = parquet.iter_batches(batch_size=batch_rows, columns=list(columns))
+        return parquet.metadata.num_rows, parquet.schema_arrow, batches
+    reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES))
+    _require(reader.schema.names, columns)
+    return _count_lines(path), reader.schema, (batch.select(list(columns)) for batch in reader)
+
+
+def _require(available: Sequence[str], columns: Sequence[str]) -> None:
+    missing = [name for name in columns if name not in available]
+    if missing:
+        raise ColumnError(f"no column {', '.join(missing)}")
+
+
+def _count_lines(path: Path) -> int:
+    """An upper bound of a CSV's data rows: its line count, read in large chunks."""
+    lines = 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            lines += chunk.count(b"\n")
+    return lines
+
+
+def _float_values(array: pa.Array, name: str, float_dtype: str) -> np.ndarray:
+    if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type)):
+        raise ColumnError(f"column {name} is not numeric (type {array.type})")
+    target = pa.float32() if float_dtype == "float32" else pa.float64()
+    if array.type != target:
+        array = pc.cast(array, target, safe=False)
+    return array.to_numpy(zero_copy_only=False)
+
+
+def _plain_column(chunks: list[pa.Array], data_type: pa.DataType) -> np.ndarray | pd.Series:
+    column = pa.chunked_array(chunks, type=data_type)
+    if (pa.types.is_integer(data_type) or pa.types.is_floating(data_type)) and column.null_count == 0:
+        return column.to_numpy()
+    # Strings become pandas' Arrow-backed `str` dtype, never a column of Python objects.
+    return column.to_pandas()
