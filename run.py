@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Train, evaluate and deploy the model: `python run.py [--set NAME=VALUE ...]`.
 
+`--plan` shows what a run would do and why, `--force TASK` recomputes a task and its downstream,
+`--gc [--keep N] [--dry-run]` removes targets no current or recent run uses.
+
 Exit codes: 0 success, 1 a task failed or Carol could not be reached, 2 bad settings or usage.
 The last line printed is always the run summary.
 """
@@ -24,9 +27,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scheduler-host", default=os.environ.get("LUIGI_SCHEDULER_HOST"),
                         help="use the central luigid at HOST instead of a local scheduler")
     parser.add_argument("--scheduler-port", type=int, default=8082, help="port of the central luigid")
+    parser.add_argument("--plan", action="store_true", help="print RUN or SKIP and why for each task; run nothing")
+    parser.add_argument("--force", action="append", default=[], metavar="TASK",
+                        help="recompute TASK and everything downstream of it (repeatable)")
+    parser.add_argument("--gc", action="store_true", help="remove targets no current or recent run uses")
+    parser.add_argument("--keep", type=int, default=5, metavar="N", help="with --gc: keep the last N runs' targets")
+    parser.add_argument("--dry-run", action="store_true", help="with --gc: list what would be removed")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.keep < 0 or (args.dry_run and not args.gc) or (args.gc and (args.plan or args.force)):
+        parser.error("--dry-run and --keep N>=0 go with --gc, which goes with neither --plan nor --force")
     return args
 
 
@@ -51,7 +62,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.flow.runner import run_pipeline
 
-    outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port)
+    from app.flow.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
+
+    try:
+        check_task_names(plan.root, args.force)
+        if args.plan or args.gc:
+            lines = describe_plan(plan.root, args.force) if args.plan else describe_clean_up(
+                plan.root, args.keep, args.dry_run)
+            print("\n".join(lines))
+            print_summary("PLANNED" if args.plan else "CLEANED", 0, 0, None, started)
+            return 0
+    except MaintenanceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print_summary("FAILED", 0, 0, None, started)
+        return error.exit_code
+    outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
     for family, message in outcome.failed.items():
         print(f"error: {family} failed: {message}", file=sys.stderr)
     if outcome.deploy_reason and outcome.deployed is None:

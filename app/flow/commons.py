@@ -18,6 +18,8 @@ from app.functions.settings import Settings
 from app.functions.stores import CarolStore, LocalStore, ObjectStore
 
 CLOUD_TARGET_PREFIX = "pipeline/"
+# Key of the deployed model's target lineage inside its registry metadata `settings`.
+LINEAGE_KEY = "target_lineage"
 
 _carol_session: list[Any] = []
 
@@ -70,6 +72,35 @@ class AppTask(Task):
                 self.get_task_family(), self.to_str_params(only_significant=True), self.code_fingerprint(), upstream
             )
         return self._identity
+
+    def upstream_tasks(self) -> list[AppTask]:
+        """Every task this one depends on, directly or not, each once."""
+        found: list[AppTask] = []
+        for task in luigi.task.flatten(self.requires()):
+            found.extend(t for t in [task, *task.upstream_tasks()] if t not in found)
+        return found
+
+    def lineage(self) -> dict[str, str]:
+        """The identity of this task's output and of every output it was computed from, by task family."""
+        return {task.get_task_family(): task.identity() for task in [*self.upstream_tasks(), self]}
+
+    def complete(self) -> bool:
+        """Own output verified, and no upstream output visibly damaged: a broken input reruns its consumers.
+
+        Upstream outputs get only the cheap look of `looks_damaged`, so a no-op run reads no big target.
+        """
+        return self.output().exists() and not any(task.output().looks_damaged() for task in self.upstream_tasks())
+
+    def get_execution_params(self, only_significant: bool = False, only_public: bool = True) -> dict:
+        """pycarol's parameter values, plus the lineage when all are asked for.
+
+        DeployModel hands these to the registry metadata: `settings["target_lineage"]` tells clean-up
+        which targets produced a deployed model.
+        """
+        params = super().get_execution_params(only_significant=only_significant, only_public=only_public)
+        if not only_significant:
+            params[LINEAGE_KEY] = self.lineage()
+        return params
 
     def target_prefix(self) -> str:
         return CLOUD_TARGET_PREFIX if self.cloud_targets else ""

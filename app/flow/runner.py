@@ -1,18 +1,25 @@
-"""Building the pipeline from its parameters and running it with Luigi."""
+"""Building the pipeline from its parameters, running it with Luigi, and recording the run."""
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import luigi
 from luigi.execution_summary import LuigiStatusCode, _partition_tasks
 
 from app.flow.commons import AppTask
 from app.flow.deploy_model import DeployModel
+from app.flow.maintenance import affected_tasks, all_tasks, plan_pipeline, run_records, task_facts
+from app.functions.planning import Decision
+from app.functions.runlog import RUN_LOG_NAME, append_run_record, make_run_id
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["RunOutcome", "all_tasks", "build_pipeline", "run_pipeline"]
+
+_seconds: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -25,19 +32,13 @@ class RunOutcome:
     failed: dict[str, str]
     deployed: str | None
     deploy_reason: str | None
+    reasons: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None
 
 
 def build_pipeline(params: dict) -> DeployModel:
     """The root task; pycarol hands every task the parameters it declares."""
     return DeployModel(**params)
-
-
-def all_tasks(root: AppTask) -> list[AppTask]:
-    """The root and everything upstream of it, upstream first."""
-    ordered: list[AppTask] = []
-    for task in luigi.task.flatten(root.requires()):
-        ordered.extend(t for t in all_tasks(task) if t not in ordered)
-    return [*ordered, root]
 
 
 @AppTask.event_handler(luigi.Event.START)
@@ -47,15 +48,34 @@ def _log_start(task: AppTask) -> None:
 
 @AppTask.event_handler(luigi.Event.PROCESSING_TIME)
 def _log_done(task: AppTask, seconds: float) -> None:
+    _seconds[task.task_id] = seconds
     logger.info("finished %s in %.2fs", task.get_task_family(), seconds)
 
 
-def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, scheduler_port: int) -> RunOutcome:
-    """Run the pipeline and classify each task as ran, reused or failed."""
+def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, scheduler_port: int,
+                 forced: list[str] = ()) -> RunOutcome:
+    """Plan, run and record the pipeline; classify each task as ran, reused or failed.
+
+    Args:
+        forced: task families to recompute with everything downstream; their targets are removed first.
+    """
+    started_at = datetime.now(timezone.utc)
+    records = run_records(root)
+    decisions = plan_pipeline(root, records, forced)
+    for decision in decisions:
+        logger.info("%s %s: %s", "RUN " if decision.run else "SKIP", decision.family, decision.reason)
+    for task in affected_tasks(root, list(forced)):
+        task.output().remove()
     scheduler = {"local_scheduler": True}
     if scheduler_host:
         scheduler = {"scheduler_host": scheduler_host, "scheduler_port": scheduler_port}
     result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
+    outcome = _classify(root, result, decisions, make_run_id(started_at))
+    _record_run(root, outcome, decisions, started_at, list(forced))
+    return outcome
+
+
+def _classify(root: DeployModel, result, decisions: list[Decision], run_id: str) -> RunOutcome:
     partition = _partition_tasks(result.worker)
     ran = {task.task_id for task in partition["completed"]}
     failed_tasks = partition["ever_failed"] - partition["completed"]
@@ -72,7 +92,56 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         failed=failed,
         deployed=deployment.version if deployment else None,
         deploy_reason=deployment.reason if deployment else None,
+        reasons={decision.family: decision.reason for decision in decisions},
+        run_id=run_id,
     )
+
+
+def _record_run(root: DeployModel, outcome: RunOutcome, decisions: list[Decision], started_at: datetime,
+                forced: list[str]) -> None:
+    """Append the run record; a run log that cannot be written costs the next plan its reasons, not this run."""
+    planned = {decision.family: decision for decision in decisions}
+    entries = [_task_entry(task, outcome, planned[task.get_task_family()]) for task in all_tasks(root)]
+    record = {
+        "run_id": outcome.run_id,
+        "started_at": started_at.isoformat(),
+        "ended_at": datetime.now(timezone.utc).isoformat(),
+        "status": "SUCCESS" if outcome.succeeded else "FAILED",
+        "settings": {name: value for name, value in root.param_kwargs.items()},
+        "data_fingerprint": root.data_fingerprint,
+        "forced": forced,
+        "deployed": outcome.deployed,
+        "tasks": entries,
+    }
+    try:
+        append_run_record(root.target_store(), root.target_prefix() + RUN_LOG_NAME, record)
+    except Exception as error:  # noqa: BLE001 (any storage failure)
+        logger.warning("could not write the run record: %s", error)
+
+
+def _task_entry(task: AppTask, outcome: RunOutcome, decision: Decision) -> dict:
+    family = task.get_task_family()
+    if family in outcome.failed:
+        result = "failed"
+    elif family in outcome.ran:
+        result = "ran"
+    else:
+        result = "reused" if family in outcome.reused else "not run"
+    if result == "reused" and decision.reason == "not needed":
+        result = "not needed"
+    facts = task_facts(task)
+    return {
+        "family": family,
+        "identity": facts.identity,
+        "target": task.output().name,
+        "params": dict(facts.params),
+        "code": facts.code,
+        "upstream": dict(facts.upstream),
+        "outcome": result,
+        "reason": decision.reason,
+        "seconds": round(_seconds[task.task_id], 3) if task.task_id in _seconds else None,
+        "output_bytes": task.output().size() if result in ("ran", "reused") else None,
+    }
 
 
 def _failure_message(worker, task) -> str:

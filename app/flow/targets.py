@@ -5,7 +5,15 @@ from __future__ import annotations
 import luigi
 from pycarol.pipeline import PickleTarget
 
-from app.functions.artifacts import artifact_is_valid, delete_artifact, load_artifact, save_artifact
+from app.functions.artifacts import (
+    artifact_is_valid,
+    artifact_looks_damaged,
+    artifact_size,
+    delete_artifact,
+    inspect_artifact,
+    load_artifact,
+    save_artifact,
+)
 
 
 class VerifiedPickleTarget(PickleTarget):
@@ -23,6 +31,17 @@ class VerifiedPickleTarget(PickleTarget):
 
     def exists(self) -> bool:
         return artifact_is_valid(self.store, self.name)
+
+    def state(self) -> str:
+        """`valid`, `missing` or `corrupt` (see `inspect_artifact`)."""
+        return inspect_artifact(self.store, self.name)
+
+    def looks_damaged(self) -> bool:
+        """A cheap check that reads no artifact bytes (see `artifact_looks_damaged`)."""
+        return artifact_looks_damaged(self.store, self.name)
+
+    def size(self) -> int | None:
+        return artifact_size(self.store, self.name)
 
     def load(self):
         return load_artifact(self.store, self.name)

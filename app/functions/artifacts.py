@@ -9,18 +9,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 
-from app.functions.stores import ObjectStore, read_bytes, write_bytes
+from app.functions.stores import LocalStore, ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".sha256"
+# Test hook, read only here: seconds to pause after an artifact's bytes are published and before its
+# record is, so a test can kill the process inside that window. Unset in real runs.
+WRITE_DELAY_VARIABLE = "PIPELINE_TEST_WRITE_DELAY"
+
+# Files this process has verified, by path, stat and record: planning, Luigi's completeness check and
+# loading would otherwise hash the same big target three times. Damage is reported once per object.
+_verified: set[tuple] = set()
+_reported: set[str] = set()
 
 
 class CorruptArtifactError(RuntimeError):
@@ -45,12 +55,18 @@ def digest_file(path: Path) -> ArtifactRecord:
 
 
 def save_artifact(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
-    """Serialise `value`, publish it under `name`, then publish its checksum record."""
+    """Serialise `value`, publish it under `name`, then publish its checksum record.
+
+    A record left from an earlier write is removed first: until the new record lands, the artifact
+    reads as unfinished, never as the old record vouching for new bytes.
+    """
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "artifact.pkl"
         joblib.dump(value, path)
         record = digest_file(path)
+        store.delete(name + RECORD_SUFFIX)
         store.write_file(name, path)
+    time.sleep(float(os.environ.get(WRITE_DELAY_VARIABLE) or 0))
     write_bytes(store, name + RECORD_SUFFIX, json.dumps(record.__dict__).encode())
     return record
 
@@ -77,25 +93,66 @@ def verified_copy(store: ObjectStore, name: str) -> Path:
     path = store.local_copy(name) if record is not None else None
     if record is None or path is None:
         raise CorruptArtifactError(f"{store.describe(name)} is missing or has no checksum record")
-    actual = digest_file(path)
-    if actual != record:
-        raise CorruptArtifactError(
-            f"{store.describe(name)} does not match its checksum record "
-            f"(size {actual.size}, expected {record.size})"
-        )
+    status = path.stat()
+    seen = (str(path), status.st_size, status.st_mtime_ns, status.st_ino, record)
+    if seen not in _verified:
+        actual = digest_file(path)
+        if actual != record:
+            raise CorruptArtifactError(
+                f"{store.describe(name)} does not match its checksum record "
+                f"(size {actual.size}, expected {record.size})"
+            )
+        _verified.add(seen)
     return path
+
+
+def _report_damage(store: ObjectStore, name: str, problem: str) -> None:
+    if store.describe(name) not in _reported:
+        _reported.add(store.describe(name))
+        logger.warning("%s; it will be recomputed", problem)
+
+
+def inspect_artifact(store: ObjectStore, name: str) -> str:
+    """`"valid"`, `"missing"` (never finished) or `"corrupt"` (its bytes disagree with its record, logged)."""
+    if read_record(store, name) is None:
+        return "missing"
+    try:
+        verified_copy(store, name)
+    except CorruptArtifactError as error:
+        _report_damage(store, name, str(error))
+        return "corrupt"
+    return "valid"
 
 
 def artifact_is_valid(store: ObjectStore, name: str) -> bool:
     """True when the artifact is complete and intact; a damaged one is logged and reported as missing."""
-    if read_record(store, name) is None:
+    return inspect_artifact(store, name) == "valid"
+
+
+def artifact_looks_damaged(store: ObjectStore, name: str) -> bool:
+    """True when a finished artifact is visibly broken, judged without reading its bytes.
+
+    Damaged means it has a record but its object is gone or, in a local folder, has another size.
+    An unfinished artifact (no record) is not damaged: it is simply missing.
+    """
+    record = read_record(store, name)
+    if record is None:
         return False
-    try:
-        verified_copy(store, name)
-    except CorruptArtifactError as error:
-        logger.warning("%s; it will be recomputed", error)
-        return False
-    return True
+    if isinstance(store, LocalStore):
+        path = store.path(name)
+        size = path.stat().st_size if path.is_file() else None
+    else:
+        size = record.size if store.exists(name) else None
+    if size != record.size:
+        found = "is missing" if size is None else f"has {size} bytes"
+        _report_damage(store, name, f"{store.describe(name)} {found}, its checksum record says {record.size}")
+    return size != record.size
+
+
+def artifact_size(store: ObjectStore, name: str) -> int | None:
+    """Bytes of a finished artifact as its record states, or None when it has no record."""
+    record = read_record(store, name)
+    return None if record is None else record.size
 
 
 def load_artifact(store: ObjectStore, name: str) -> Any:

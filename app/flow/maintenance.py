@@ -1,0 +1,176 @@
+"""Looking at the stored targets of a pipeline: the plan of a run, forced recomputation, clean-up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import luigi
+
+from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
+from app.functions.artifacts import RECORD_SUFFIX, artifact_size
+from app.functions.planning import (
+    Decision,
+    TaskFacts,
+    explain_rerun,
+    format_plan,
+    identities_to_keep,
+    own_parameters,
+    select_garbage,
+)
+from app.functions.registry import RegistryError, read_current_version, read_version_metadata
+from app.functions.runlog import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
+from app.functions.stores import LocalStore, read_bytes
+
+logger = logging.getLogger(__name__)
+
+
+class MaintenanceError(RuntimeError):
+    """A maintenance request is wrong (`exit_code` 2) or cannot be carried out safely (1)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def all_tasks(root: AppTask) -> list[AppTask]:
+    """The root and everything upstream of it, upstream first."""
+    ordered: list[AppTask] = []
+    for task in luigi.task.flatten(root.requires()):
+        ordered.extend(t for t in all_tasks(task) if t not in ordered)
+    return [*ordered, root]
+
+
+def run_records(root: AppTask) -> list[dict]:
+    """The run log of the store the root's targets live in."""
+    return read_run_records(root.target_store(), root.target_prefix() + RUN_LOG_NAME)
+
+
+def task_facts(task: AppTask) -> TaskFacts:
+    """The parts of a task's identity, as the run log records them."""
+    upstream = list(luigi.task.flatten(task.requires()))
+    inherited = [name for parent in upstream for name in parent.to_str_params(only_significant=True)]
+    params = task.to_str_params(only_significant=True)
+    return TaskFacts(
+        family=task.get_task_family(),
+        identity=task.identity(),
+        params=params,
+        code=task.code_fingerprint(),
+        upstream={parent.get_task_family(): parent.identity() for parent in upstream},
+        own_params=own_parameters(params, inherited),
+    )
+
+
+def check_task_names(root: AppTask, names: list[str]) -> None:
+    """Raises `MaintenanceError` when a name is not a task of the pipeline."""
+    families = [task.get_task_family() for task in all_tasks(root)]
+    unknown = [name for name in names if name not in families]
+    if unknown:
+        raise MaintenanceError(f"unknown task {', '.join(unknown)}; tasks are {', '.join(families)}", 2)
+
+
+def affected_tasks(root: AppTask, forced: list[str]) -> list[AppTask]:
+    """The tasks named in `forced` and every task downstream of them."""
+    tasks = all_tasks(root)
+    named = {task for task in tasks if task.get_task_family() in forced}
+    return [task for task in tasks if task in named or named & set(task.upstream_tasks())]
+
+
+def plan_pipeline(root: AppTask, records: list[dict], forced: list[str] = ()) -> list[Decision]:
+    """What a run of `root` will do to each task, and why, mirroring how Luigi decides.
+
+    Like Luigi, the walk descends only from tasks that are not complete, so a complete root means no
+    other target is read.
+    """
+    previous = latest_task_entries(records)
+    affected = set(affected_tasks(root, list(forced)))
+    decided: dict[AppTask, Decision] = {}
+
+    def visit(task: AppTask) -> bool:
+        if task not in decided:
+            state = task.output().state()
+            damaged = any([upstream.output().looks_damaged() for upstream in task.upstream_tasks()])
+            if state == "valid" and not damaged and task not in affected:
+                decided[task] = Decision(task.get_task_family(), False, "output exists")
+            else:
+                upstream_runs = [visit(upstream) for upstream in luigi.task.flatten(task.requires())]
+                reason = explain_rerun(task_facts(task), previous.get(task.get_task_family()), state,
+                                       any(upstream_runs), task.get_task_family() in forced)
+                decided[task] = Decision(task.get_task_family(), True, reason)
+        return decided[task].run
+
+    visit(root)
+    return [decided.get(task) or _unvisited(task) for task in all_tasks(root)]
+
+
+def describe_plan(root: AppTask, forced: list[str] = ()) -> list[str]:
+    """The plan of a run as printed lines, ending with the counts."""
+    decisions = plan_pipeline(root, run_records(root), forced)
+    running = sum(decision.run for decision in decisions)
+    return [*format_plan(decisions), f"plan: {running} to run, {len(decisions) - running} to reuse"]
+
+
+def describe_clean_up(root: AppTask, keep_runs: int, dry_run: bool) -> list[str]:
+    """Run clean-up and describe it as printed lines, ending with the bytes freed."""
+    clean_up = collect_garbage(root, keep_runs, dry_run)
+    verb = "would remove" if dry_run else "removed"
+    lines = [f"{verb} {name} ({size} bytes)" for name, size in clean_up.removed]
+    freed = "would free" if dry_run else "freed"
+    return [*lines, f"gc: {verb} {len(clean_up.removed)} files, {freed} {clean_up.freed} bytes"]
+
+
+def _unvisited(task: AppTask) -> Decision:
+    exists = task.output().size() is not None
+    return Decision(task.get_task_family(), False, "output exists" if exists else "not needed")
+
+
+@dataclass(frozen=True)
+class CleanUp:
+    """What clean-up removed (or would remove) and how many bytes that frees."""
+
+    removed: list[tuple[str, int]]
+    freed: int
+
+
+def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
+    """Remove targets that neither the current settings, the last `keep_runs` runs nor the deployed model use.
+
+    Raises:
+        MaintenanceError: a model is deployed but no record tells which targets produced it.
+    """
+    store, records = root.target_store(), run_records(root)
+    keep = identities_to_keep(root.lineage().values(), records[-keep_runs:] if keep_runs else [],
+                              _deployed_lineage(root, records))
+    families = [task.get_task_family() for task in all_tasks(root)]
+    garbage = select_garbage(store.list_names(root.target_prefix()), families, keep)
+    # Records first: an interrupted clean-up leaves unfinished targets, never unverifiable ones.
+    garbage.sort(key=lambda name: (not name.endswith(RECORD_SUFFIX), name))
+    removed = [(name, _stored_bytes(store, name)) for name in garbage]
+    if not dry_run:
+        for name in garbage:
+            store.delete(name)
+    return CleanUp(removed=removed, freed=sum(size for _, size in removed))
+
+
+def _deployed_lineage(root: AppTask, records: list[dict]) -> list[str]:
+    registry = registry_store(root.carol_mode, root.registry_dir, root.deploy_app)
+    version = read_current_version(registry, root.deploy_app)
+    if version is None:
+        return []
+    try:
+        recorded = read_version_metadata(registry, root.deploy_app, version).get("settings", {}).get(LINEAGE_KEY)
+    except RegistryError:
+        recorded = None
+    lineage = list((recorded or {}).values()) + deployed_lineage_from_runs(records, version)
+    if not lineage:
+        raise MaintenanceError(f"deployed model {version} has no recorded target lineage; nothing removed")
+    return lineage
+
+
+def _stored_bytes(store, name: str) -> int:
+    if isinstance(store, LocalStore):
+        path = store.path(name)
+        return path.stat().st_size if path.is_file() else 0
+    if name.endswith(RECORD_SUFFIX):
+        return len(read_bytes(store, name) or b"")
+    return artifact_size(store, name) or 0
