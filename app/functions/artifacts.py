@@ -26,6 +26,7 @@ RECORD_SUFFIX = ".sha256"
 # Test hook, read only here: seconds to pause after an artifact's bytes are published and before its
 # record is, so a test can kill the process inside that window. Unset in real runs.
 WRITE_DELAY_VARIABLE = "PIPELINE_TEST_WRITE_DELAY"
+MMAP_MIN_BYTES = 1 << 26
 
 # Files this process has verified, by path, stat and record: planning, Luigi's completeness check and
 # loading would otherwise hash the same big target three times. Damage is reported once per object.
@@ -54,18 +55,70 @@ def digest_file(path: Path) -> ArtifactRecord:
     return ArtifactRecord(size=size, sha256=digest.hexdigest())
 
 
+class _HashingWriter:
+    """A binary file that hashes what is written to it, so a large artifact is never read back to digest it."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        self.size += len(memoryview(data).cast("B"))
+        return self.handle.write(data)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def record(self) -> ArtifactRecord:
+        return ArtifactRecord(size=self.size, sha256=self.digest.hexdigest())
+
+
+def _dump(value: Any, handle) -> ArtifactRecord:
+    # joblib writes NumPy arrays as raw bytes (no pickled Python objects), in 16 MiB pieces.
+    writer = _HashingWriter(handle)
+    joblib.dump(value, writer)
+    handle.flush()
+    os.fsync(handle.fileno())
+    return writer.record()
+
+
+def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
+    """Write the dump where it will live when the store is a folder (one write, then a rename)."""
+    if not isinstance(store, LocalStore):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "artifact.pkl"
+            with open(path, "wb") as handle:
+                record = _dump(value, handle)
+            store.write_file(name, path)
+        return record
+    final = store.path(name)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            record = _dump(value, handle)
+        os.replace(temporary, final)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    status = final.stat()
+    _verified.add((str(final), status.st_size, status.st_mtime_ns, status.st_ino, record))
+    return record
+
+
 def save_artifact(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     """Serialise `value`, publish it under `name`, then publish its checksum record.
 
     A record left from an earlier write is removed first: until the new record lands, the artifact
     reads as unfinished, never as the old record vouching for new bytes.
     """
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "artifact.pkl"
-        joblib.dump(value, path)
-        record = digest_file(path)
-        store.delete(name + RECORD_SUFFIX)
-        store.write_file(name, path)
+    store.delete(name + RECORD_SUFFIX)
+    record = _publish(store, name, value)
     time.sleep(float(os.environ.get(WRITE_DELAY_VARIABLE) or 0))
     write_bytes(store, name + RECORD_SUFFIX, json.dumps(record.__dict__).encode())
     return record
@@ -94,8 +147,9 @@ def verified_copy(store: ObjectStore, name: str) -> Path:
     if record is None or path is None:
         raise CorruptArtifactError(f"{store.describe(name)} is missing or has no checksum record")
     status = path.stat()
+    # Only a local store's path is the object itself; a download path is reused for other bytes.
     seen = (str(path), status.st_size, status.st_mtime_ns, status.st_ino, record)
-    if seen not in _verified:
+    if seen not in _verified or not isinstance(store, LocalStore):
         actual = digest_file(path)
         if actual != record:
             raise CorruptArtifactError(
@@ -161,7 +215,10 @@ def load_artifact(store: ObjectStore, name: str) -> Any:
     Raises:
         CorruptArtifactError: the artifact is missing or damaged.
     """
-    return joblib.load(verified_copy(store, name))
+    path = verified_copy(store, name)
+    # Large outputs (the records) are mapped read-only instead of copied: loading costs no time and the
+    # page cache holds their bytes once, instead of once there and once more in this process.
+    return joblib.load(path, mmap_mode="r" if path.stat().st_size >= MMAP_MIN_BYTES else None)
 
 
 def delete_artifact(store: ObjectStore, name: str) -> None:
