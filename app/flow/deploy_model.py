@@ -51,17 +51,17 @@ class DeployModel(AppTask):
         champion = current and score_champion(current.version, current.model, current.feature_columns,
                                               records.frame, self.target_column, trained.split.test_rows)
         if champion and champion.test:
-            rows = [("challenger test", result.test), (f"champion test ({champion.version})", champion.test)]
-            logger.info("challenger vs champion:\n%s", format_metrics_table(rows))
+            rows = [("challenger test", result.test), ("champion test", champion.test)]
+            logger.info("challenger vs champion %s:\n%s", champion.version, format_metrics_table(rows))
         approved, reason = decide_deployment(result, champion, self.champion_tolerance)
         champion_version = champion.version if champion else None
         if not approved:
             logger.warning("model not deployed: %s", reason)
             return Deployment(version=None, reason=reason, champion=champion_version)
         decision = Deployment(make_version_id(datetime.now(timezone.utc), self.identity()), reason, champion_version)
+        logger.info("deploying model version %s: %s", decision.version, reason)
         source = {"source": records.source, "data_fingerprint": self.data_fingerprint}
         metadata = build_metadata(decision.version, self.get_execution_params(), trained, result, source, decision,
                                   champion)
         publish_model(store, self.deploy_app, decision.version, trained.model, metadata, result.files)
-        logger.info("deploying model version %s: %s", decision.version, reason)
         return decision

@@ -1,0 +1,133 @@
+"""The model registry on a local folder and on Carol storage: publish, load, list, roll back, history."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import create_autospec
+
+import numpy as np
+import pycarol
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from app.functions.registry import (
+    Deployment,
+    RegistryError,
+    deployment_is_current,
+    list_versions,
+    load_current,
+    load_current_model,
+    publish_model,
+    read_current_version,
+    rollback_model,
+)
+from app.functions.stores import CarolStore, LocalStore
+
+APP = "onlineapp"
+X = np.arange(12, dtype=float).reshape(6, 2)
+
+
+def fitted(slope: float) -> LinearRegression:
+    return LinearRegression().fit(X, X[:, 0] * slope)
+
+
+def metadata(version: str, rmse: float) -> dict:
+    return {"version": version, "metrics": {"test": {"rmse": rmse, "r2": 0.9}}, "feature_columns": ["a", "b"],
+            "created_at": version}
+
+
+@pytest.fixture(params=["local", "carol"])
+def store(request, tmp_path):
+    """The same registry tests on a local folder and on an autospecced pycarol Storage."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "models")
+    request.getfixturevalue("fake_storages")
+    carol = create_autospec(pycarol.Carol, instance=True)
+    carol.app_name = APP
+    return CarolStore(pycarol.Storage(carol), APP)
+
+
+def publish(store, version: str, slope: float, rmse: float = 1.0) -> None:
+    publish_model(store, APP, version, fitted(slope), metadata(version, rmse), {"report.html": b"<html>"})
+
+
+def predict(model) -> float:
+    return float(model.predict(X[:1] + 1)[0])
+
+
+def test_nothing_deployed_yet(store):
+    assert load_current_model(store, APP) is None
+    assert read_current_version(store, APP) is None and list_versions(store, APP) == []
+
+
+def test_published_version_is_current_and_loadable(store):
+    publish(store, "v1", slope=2.0)
+    assert read_current_version(store, APP) == "v1"
+    assert predict(load_current_model(store, APP)) == pytest.approx(2.0)
+    current = load_current(store, APP)
+    assert (current.version, current.feature_columns) == ("v1", ("a", "b"))
+    assert store.exists(f"{APP}/v1/report.html") and store.exists(f"{APP}/v1/metadata.json")
+
+
+def test_a_version_is_never_overwritten(store):
+    publish(store, "v1", slope=2.0)
+    with pytest.raises(RegistryError, match="already exists"):
+        publish(store, "v1", slope=5.0)
+    assert predict(load_current_model(store, APP)) == pytest.approx(2.0)
+
+
+def test_rollback_goes_to_the_previous_version_and_updates_the_stable_copy(store, tmp_path):
+    publish(store, "v1", slope=2.0, rmse=4.0)
+    publish(store, "v2", slope=3.0, rmse=3.5)
+    assert [entry["version"] for entry in list_versions(store, APP)] == ["v1", "v2"]
+
+    assert rollback_model(store, APP) == "v1"
+
+    assert read_current_version(store, APP) == "v1"
+    assert predict(load_current_model(store, APP)) == pytest.approx(2.0)
+    assert store.local_copy(f"{APP}/model.pkl").read_bytes() == store.local_copy(f"{APP}/v1/model.pkl").read_bytes()
+    history = [json.loads(line) for line in store.local_copy(f"{APP}/history.jsonl").read_text().splitlines()]
+    assert [(entry["action"], entry["version"], entry["previous"]) for entry in history] == [
+        ("deploy", "v1", None), ("deploy", "v2", "v1"), ("rollback", "v1", "v2")]
+
+
+def test_rollback_to_a_named_version_can_also_go_forward(store):
+    publish(store, "v1", slope=2.0)
+    publish(store, "v2", slope=3.0)
+    rollback_model(store, APP, "v1")
+    assert rollback_model(store, APP, "v2") == "v2"
+    assert predict(load_current_model(store, APP)) == pytest.approx(3.0)
+
+
+def test_rollback_refuses_unknown_versions_and_a_missing_predecessor(store):
+    with pytest.raises(RegistryError, match="older than the current"):
+        rollback_model(store, APP)
+    publish(store, "v1", slope=2.0)
+    with pytest.raises(RegistryError, match="older than the current"):
+        rollback_model(store, APP)
+    with pytest.raises(RegistryError, match="version nope of onlineapp not found"):
+        rollback_model(store, APP, "nope")
+    assert read_current_version(store, APP) == "v1"
+
+
+def test_a_deployment_stays_current_while_its_version_exists(store):
+    publish(store, "v1", slope=2.0)
+    assert deployment_is_current(store, APP, Deployment("v1", "better"))
+    assert not deployment_is_current(store, APP, Deployment("v9", "better"))
+
+
+def test_a_refusal_goes_stale_when_the_champion_changes(store):
+    publish(store, "v1", slope=2.0)
+    refusal = Deployment(None, "worse than v1", champion="v1")
+    assert deployment_is_current(store, APP, refusal)
+    publish(store, "v2", slope=3.0)
+    assert not deployment_is_current(store, APP, refusal)
+    assert not deployment_is_current(store, APP, Deployment(None, "thresholds", champion=None))
+
+
+def test_current_pointing_at_a_missing_model_is_an_error(tmp_path):
+    store = LocalStore(tmp_path / "models")
+    publish(store, "v1", slope=2.0)
+    (tmp_path / "models" / APP / "v1" / "model.pkl").unlink()
+    with pytest.raises(RegistryError, match="has no model.pkl"):
+        load_current_model(store, APP)

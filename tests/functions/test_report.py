@@ -1,0 +1,96 @@
+"""Plots, the self-contained HTML report and the text tables."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from app.functions.evaluation import Thresholds, evaluate_model
+from app.functions.modeling import build_model, split_records, train_model
+from app.functions.report import (
+    PREDICTED_PLOT,
+    REPORT_FILE,
+    RESIDUALS_PLOT,
+    build_report_files,
+    format_metrics_table,
+    format_versions_table,
+    metric_rows,
+    plot_residuals,
+)
+from tests.conftest import FEATURES
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def trained(tiny_frame):
+    split = split_records(len(tiny_frame), 0.25, 0)
+    return train_model(tiny_frame, FEATURES, "y", split, build_model(0.001, 200, 0))
+
+
+@pytest.fixture
+def files(trained):
+    result = evaluate_model(trained, Thresholds(min_test_r2=0.5))
+    settings = {"model_epochs": 200, "data_path": "<data>.csv"}
+    snapshot = {"source": "tiny frame", "data_fingerprint": "file:abc123"}
+    return result, build_report_files(trained, result, settings, snapshot)
+
+
+def test_plots_are_valid_png_images_of_the_figure_size(files):
+    _, report_files = files
+    for name in (RESIDUALS_PLOT, PREDICTED_PLOT):
+        data = report_files[name]
+        assert data.startswith(PNG_SIGNATURE)
+        image = Image.open(io.BytesIO(data))
+        image.verify()
+        assert image.format == "PNG" and image.size == (640, 480)
+
+
+def test_the_two_plots_differ(files):
+    _, report_files = files
+    assert report_files[RESIDUALS_PLOT] != report_files[PREDICTED_PLOT]
+
+
+def test_report_embeds_both_plots_and_lists_metrics_settings_and_data(files):
+    result, report_files = files
+    page = report_files[REPORT_FILE].decode()
+    embedded = [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    assert embedded == [report_files[RESIDUALS_PLOT], report_files[PREDICTED_PLOT]]
+    for label, metrics in metric_rows(result):
+        assert f"<th>{label}</th><td>{metrics.mse:.4f}</td>" in page
+        assert f"{metrics.rmse:.4f}" in page and f"{metrics.r2:.4f}" in page
+    assert "file:abc123" in page and "tiny frame" in page and "model_epochs" in page
+    assert "Thresholds passed" in page
+    assert "&lt;data&gt;.csv" in page and "<data>" not in page
+
+
+def test_report_says_when_thresholds_failed(trained):
+    result = evaluate_model(trained, Thresholds(max_test_rmse=1e-6))
+    page = build_report_files(trained, result, {}, {})[REPORT_FILE].decode()
+    assert "Thresholds failed" in page and "max_test_rmse=1e-06" in page
+
+
+def test_plot_of_constant_predictions_still_renders(trained):
+    flat = type(trained)(**{**vars(trained), "y_test_predicted": trained.y_test * 0 + 1.0})
+    assert Image.open(io.BytesIO(plot_residuals(flat))).size == (640, 480)
+
+
+def test_metrics_table_has_one_aligned_line_per_part(files):
+    result, _ = files
+    lines = format_metrics_table(metric_rows(result)).splitlines()
+    assert [line.split()[0] for line in lines] == ["part", "train", "test", "baseline", "baseline"]
+    assert len({len(line) for line in lines}) == 1
+    assert f"{result.test.rmse:.3f}" in lines[2]
+
+
+def test_versions_table_marks_the_current_version():
+    versions = [{"version": "v1", "metrics": {"test": {"rmse": 3.96, "r2": 0.84}}, "created_at": "t1"},
+                {"version": "v2", "metrics": {"test": {"rmse": 3.5, "r2": 0.88}}, "created_at": "t2"}]
+    lines = format_versions_table(versions, "v1").splitlines()
+    assert lines[1].startswith("* v1") and "3.960" in lines[1]
+    assert lines[2].startswith("  v2") and "3.500" in lines[2]
+    assert not any(line.startswith("*") for line in format_versions_table(versions, None).splitlines())
