@@ -69,6 +69,8 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
     scheduler = {"local_scheduler": True}
     if scheduler_host:
         scheduler = {"scheduler_host": scheduler_host, "scheduler_port": scheduler_port}
+        # Another process may be running tasks of this pipeline: wait for it instead of giving up on them.
+        luigi.configuration.get_config().set("worker", "keep_alive", "true")
     result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
     outcome = _classify(root, result, decisions, make_run_id(started_at))
     _record_run(root, outcome, decisions, started_at, list(forced))

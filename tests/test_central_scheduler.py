@@ -1,0 +1,86 @@
+"""Several run.py processes share one pipeline through a central luigid and never run a task twice."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR, app_environment, summary_of
+
+LUIGID = Path(sys.executable).with_name("luigid")
+TASKS = ("IngestRecords", "TrainModel", "EvaluateModel", "DeployModel")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "luigid exited at start"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"luigid did not listen on port {port} within {timeout}s")
+
+
+@pytest.fixture
+def luigid(tmp_path):
+    """A central scheduler on a free local port, configured by the project's luigi.cfg; yields its port."""
+    if not LUIGID.exists():
+        pytest.skip(f"{LUIGID} is not installed")
+    port = free_port()
+    folder = tmp_path / "luigid"
+    folder.mkdir()
+    env = {**app_environment(tmp_path), "LUIGI_CONFIG_PATH": str(PROJECT_DIR / "luigi.cfg")}
+    process = subprocess.Popen(
+        [str(LUIGID), "--port", str(port), "--address", "127.0.0.1", "--pidfile", str(folder / "pid"),
+         "--logdir", str(folder), "--state-path", str(folder / "state.pickle")],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "w"),
+    )
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def start_run(workdir: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "run.py"), "--scheduler-host", "127.0.0.1", "--scheduler-port", str(port)],
+        cwd=workdir, env=app_environment(workdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_processes_run_each_task_once_through_a_central_scheduler(tmp_path, luigid):
+    first, second = start_run(tmp_path, luigid), start_run(tmp_path, luigid)
+    results = []
+    for process in (first, second):
+        stdout, stderr = process.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+
+    for result in results:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert summary_of(result)["status"] == "SUCCESS"
+    finished = Counter(
+        name for result in results for name in re.findall(r"finished (\w+) in [\d.]+s", result.stderr)
+    )
+    assert finished == Counter(TASKS), finished
+    assert sum(int(summary_of(result)["ran"]) for result in results) == len(TASKS)
+    deployed = [summary_of(result)["deployed"] for result in results if summary_of(result)["deployed"] != "none"]
+    assert len(deployed) == 1
+    versions = [path for path in (tmp_path / "models" / "bostonhouseonline").iterdir() if path.is_dir()]
+    assert [path.name for path in versions] == deployed
