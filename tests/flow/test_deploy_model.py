@@ -1,0 +1,114 @@
+"""DeployModel's gate: the challenger against the champion on the same test rows, locally and in Carol mode
+(pycarol's Carol, BQ and Storage autospecced from the real classes)."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import create_autospec
+
+import pandas as pd
+import pycarol
+import pycarol.bigquery
+import pytest
+
+from app.flow.commons import pipeline_params, use_carol
+from app.flow.runner import build_pipeline, run_pipeline
+from app.functions.evaluation import score_predictions
+from app.functions.registry import load_current, read_current_version, rollback_model
+from app.functions.stores import CarolStore, LocalStore
+from tests.conftest import SAMPLE_DATA, default_settings
+
+GOOD, BAD = 300, 5
+APP = "bostonhouseonline"
+
+
+def pipeline(tmp_path, carol_mode: bool = False, **overrides):
+    settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
+                                registry_dir=str(tmp_path / "m"), **overrides)
+    return build_pipeline(pipeline_params(settings, "file:sample", carol_mode=carol_mode, cloud_targets=False))
+
+
+def run(root):
+    outcome = run_pipeline(root, 1, None, 8082)
+    assert outcome.succeeded, outcome.failed
+    return outcome
+
+
+def test_worse_challenger_is_scored_against_the_champion_and_not_deployed(tmp_path):
+    store = LocalStore(tmp_path / "m")
+    champion = run(pipeline(tmp_path, model_epochs=GOOD)).deployed
+    challenger = pipeline(tmp_path, model_epochs=BAD)
+
+    outcome = run(challenger)
+
+    assert outcome.deployed is None and read_current_version(store, APP) == champion
+    deployment = challenger.output().load()
+    assert deployment.champion == champion
+    trained = challenger.requires()[0].output().load()
+    records = challenger.requires()[2].output().load()
+    current = load_current(store, APP)
+    champion_rmse = score_predictions(
+        trained.y_test, current.model.predict(records.frame[list(current.feature_columns)].to_numpy()[
+            trained.split.test_rows])).rmse
+    assert f"vs {champion_rmse:.3f} of deployed model {champion}" in outcome.deploy_reason
+    assert "worse by more than champion_tolerance=0" in outcome.deploy_reason
+
+
+def test_a_large_tolerance_lets_the_worse_challenger_replace_the_champion(tmp_path):
+    run(pipeline(tmp_path, model_epochs=GOOD))
+    outcome = run(pipeline(tmp_path, model_epochs=BAD, champion_tolerance=1000))
+    assert outcome.deployed and read_current_version(LocalStore(tmp_path / "m"), APP) == outcome.deployed
+    assert "not worse by more than champion_tolerance=1000" in outcome.deploy_reason
+
+
+def test_a_refusal_is_decided_again_once_the_champion_changes(tmp_path):
+    store = LocalStore(tmp_path / "m")
+    first = run(pipeline(tmp_path, model_epochs=BAD)).deployed
+    better = run(pipeline(tmp_path, model_epochs=GOOD)).deployed
+    middle = pipeline(tmp_path, model_epochs=30)
+    assert run(middle).deployed is None
+    assert run(pipeline(tmp_path, model_epochs=30)).ran == []
+
+    rollback_model(store, APP, first)
+    again = run(pipeline(tmp_path, model_epochs=30))
+
+    assert again.ran == ["DeployModel"] and again.deployed and again.deployed not in (first, better)
+    assert read_current_version(store, APP) == again.deployed
+
+
+def test_published_version_carries_report_plots_and_the_decision(tmp_path):
+    outcome = run(pipeline(tmp_path, model_epochs=GOOD))
+    folder = tmp_path / "m" / APP / outcome.deployed
+    assert {path.name for path in folder.iterdir()} == {
+        "model.pkl", "metadata.json", "report.html", "residuals.png", "predicted_vs_true.png"}
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert metadata["decision"] == {"reason": outcome.deploy_reason, "champion": None, "champion_test": None}
+    assert metadata["source"] == {"source": str(SAMPLE_DATA), "data_fingerprint": "file:sample"}
+
+
+@pytest.fixture
+def carol_session(monkeypatch, fake_storages):
+    """A Carol session whose staging query answers with the sample data and whose storages live in memory."""
+    carol = create_autospec(pycarol.Carol, instance=True)
+    carol.app_name = "bostonhousebatch"
+    bq_class = create_autospec(pycarol.bigquery.BQ)
+    bq_class.return_value.query.side_effect = lambda sql: pd.read_csv(SAMPLE_DATA)
+    monkeypatch.setattr(pycarol.bigquery, "BQ", bq_class)
+    use_carol(carol)
+    return fake_storages
+
+
+def test_carol_mode_gate_loads_the_champion_from_the_deploy_app_storage(tmp_path, carol_session):
+    champion = run(pipeline(tmp_path, carol_mode=True, model_epochs=GOOD)).deployed
+    deploy_objects = carol_session.objects[APP]
+    assert deploy_objects[f"{APP}/current"].decode() == champion
+    objects_before = len(deploy_objects)
+
+    outcome = run(pipeline(tmp_path, carol_mode=True, model_epochs=BAD))
+
+    assert outcome.deployed is None and f"of deployed model {champion}" in outcome.deploy_reason
+    assert deploy_objects[f"{APP}/current"].decode() == champion and len(deploy_objects) == objects_before
+    assert not (tmp_path / "m").exists()
+    online_app = create_autospec(pycarol.Carol, instance=True)
+    online_app.app_name = APP
+    assert load_current(CarolStore(pycarol.Storage(online_app), APP), APP).version == champion

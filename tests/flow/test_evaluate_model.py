@@ -1,0 +1,42 @@
+"""EvaluateModel run by Luigi on the sample data: metrics, threshold check and report files in its output."""
+
+from __future__ import annotations
+
+import luigi
+
+from app.flow.commons import pipeline_params
+from app.flow.evaluate_model import EvaluateModel
+from app.functions.evaluation import score_predictions
+from app.functions.report import PREDICTED_PLOT, REPORT_FILE, RESIDUALS_PLOT
+from tests.conftest import SAMPLE_DATA, default_settings
+
+
+def evaluate_task(tmp_path, **overrides) -> EvaluateModel:
+    settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
+                                registry_dir=str(tmp_path / "m"), model_epochs=300, **overrides)
+    return EvaluateModel(**pipeline_params(settings, "file:sample", carol_mode=False, cloud_targets=False))
+
+
+def test_evaluation_holds_metrics_of_the_trained_model_and_its_report(tmp_path):
+    task = evaluate_task(tmp_path)
+    assert luigi.build([task], local_scheduler=True, workers=1)
+    result = task.output().load()
+    trained = task.requires()[0].output().load()
+    assert result.test == score_predictions(trained.y_test, trained.y_test_predicted)
+    assert result.approved and result.baseline_test.rmse > result.test.rmse
+    assert set(result.files) == {RESIDUALS_PLOT, PREDICTED_PLOT, REPORT_FILE}
+    page = result.files[REPORT_FILE].decode()
+    assert "file:sample" in page and str(SAMPLE_DATA) in page and f"{result.test.rmse:.4f}" in page
+
+
+def test_thresholds_are_checked_and_changing_one_reuses_training(tmp_path):
+    assert luigi.build([evaluate_task(tmp_path)], local_scheduler=True, workers=1)
+    strict = evaluate_task(tmp_path, max_test_rmse=1.0)
+    training_target = strict.requires()[0].output()
+    trained_before = training_target.store.local_copy(training_target.name).stat().st_mtime_ns
+
+    assert luigi.build([strict], local_scheduler=True, workers=1)
+
+    result = strict.output().load()
+    assert not result.approved and "above max_test_rmse=1" in result.reason
+    assert training_target.store.local_copy(training_target.name).stat().st_mtime_ns == trained_before
