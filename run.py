@@ -3,6 +3,7 @@
 
 `--plan` shows what a run would do and why, `--force TASK` recomputes a task and its downstream,
 `--gc [--keep N] [--dry-run]` removes targets no current or recent run uses.
+`--models` lists the deployed model versions, `--rollback [VERSION]` makes an earlier one current.
 
 Exit codes: 0 success, 1 a task failed or Carol could not be reached, 2 bad settings or usage.
 The last line printed is always the run summary.
@@ -33,11 +34,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gc", action="store_true", help="remove targets no current or recent run uses")
     parser.add_argument("--keep", type=int, default=5, metavar="N", help="with --gc: keep the last N runs' targets")
     parser.add_argument("--dry-run", action="store_true", help="with --gc: list what would be removed")
+    registry = parser.add_mutually_exclusive_group()
+    registry.add_argument("--models", action="store_true", help="list the deploy app's model versions; run nothing")
+    registry.add_argument("--rollback", nargs="?", const="", metavar="VERSION",
+                          help="make VERSION (default: the one before the current) the current model; run nothing")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.keep < 0 or (args.dry_run and not args.gc) or (args.gc and (args.plan or args.force)):
         parser.error("--dry-run and --keep N>=0 go with --gc, which goes with neither --plan nor --force")
+    if (args.models or args.rollback is not None) and (args.plan or args.force or args.gc):
+        parser.error("--models and --rollback go with neither --plan, --force nor --gc")
     return args
 
 
@@ -53,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     from app.functions.logs import configure_logging
 
     configure_logging(PROJECT_DIR / "logging.cfg")
+    if args.models or args.rollback is not None:
+        return manage_models(args, started)
     try:
         plan = prepare_run(PROJECT_DIR, dict(os.environ), args.assignments)
     except StartupError as error:
@@ -86,6 +95,29 @@ def main(argv: list[str] | None = None) -> int:
     print_summary("SUCCESS" if outcome.succeeded else "FAILED", len(outcome.ran), len(outcome.reused),
                   outcome.deployed, started)
     return 0 if outcome.succeeded else 1
+
+
+def manage_models(args: argparse.Namespace, started: float) -> int:
+    """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
+    from app.flow.startup import StartupError, open_registry
+    from app.functions.registry import RegistryError, list_versions, read_current_version, rollback_model
+    from app.functions.report import format_versions_table
+
+    try:
+        registry = open_registry(PROJECT_DIR, dict(os.environ), args.assignments)
+        app, store = registry.settings.deploy_app, registry.store
+        if args.models:
+            print(format_versions_table(list_versions(store, app), read_current_version(store, app)))
+            print_summary("LISTED", 0, 0, None, started)
+            return 0
+        version = rollback_model(store, app, args.rollback or None)
+    except (StartupError, RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        print_summary("FAILED", 0, 0, None, started)
+        return getattr(error, "exit_code", 2)
+    print(f"current model of {app} is now {version} ({store.describe(app)})")
+    print_summary("ROLLEDBACK", 0, 0, version, started)
+    return 0
 
 
 def print_summary(status: str, ran: int, reused: int, deployed: str | None, started: float) -> None:
