@@ -12,17 +12,10 @@ from app.flow.commons import AppTask, registry_store
 from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from app.functions import evaluation, registry
+from app.functions import evaluation, registry, report
 from app.functions.evaluation import decide_deployment, score_champion
-from app.functions.registry import (
-    Deployment,
-    build_metadata,
-    deployment_is_current,
-    load_current,
-    make_version_id,
-    publish_model,
-)
-from app.functions.report import format_metrics_table
+from app.functions.registry import Deployment, deployment_is_current, load_current, make_version_id, publish_model
+from app.functions.report import build_metadata, format_metrics_table
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +24,24 @@ logger = logging.getLogger(__name__)
 class DeployModel(AppTask):
     """Produces a `Deployment`: the version published, or none and why."""
 
-    code_modules = (evaluation, registry)
+    code_modules = (evaluation, registry, report)
 
     deploy_app = luigi.Parameter()
     champion_tolerance = luigi.FloatParameter()
     registry_dir = luigi.Parameter(significant=False)
 
-    def registry(self):
+    def model_registry(self):
         return registry_store(self.carol_mode, self.registry_dir, self.deploy_app)
 
     def complete(self) -> bool:
         """Done only while the decision holds: the champion can change (a rollback, another run) after it."""
-        return super().complete() and deployment_is_current(self.registry(), self.deploy_app, self.output().load())
+        if not super().complete():
+            return False
+        return deployment_is_current(self.model_registry(), self.deploy_app, self.output().load())
 
     def easy_run(self, inputs) -> Deployment:
         trained, result, records = inputs
-        store = self.registry()
+        store = self.model_registry()
         current = load_current(store, self.deploy_app)
         champion = current and score_champion(current.version, current.model, current.feature_columns,
                                               records.frame, self.target_column, trained.split.test_rows)

@@ -16,15 +16,13 @@ import io
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import joblib
 
-from app.functions.evaluation import Champion, Evaluation
-from app.functions.modeling import TrainedModel
 from app.functions.stores import ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
@@ -113,13 +111,16 @@ def read_version_metadata(store: ObjectStore, deploy_app: str, version: str) -> 
     return json.loads(data)
 
 
+def list_version_ids(store: ObjectStore, deploy_app: str) -> list[str]:
+    """The versions of `deploy_app`, oldest first (a version exists once its metadata does)."""
+    parts = (name.split("/") for name in store.list_names(f"{deploy_app}/"))
+    return sorted(part[1] for part in parts if len(part) == 3 and part[2] == METADATA_FILE)
+
+
 def list_versions(store: ObjectStore, deploy_app: str) -> list[dict[str, Any]]:
-    """The metadata of every version of `deploy_app`, oldest first."""
-    names = store.list_names(f"{deploy_app}/")
-    versions = sorted(
-        parts[1] for parts in (name.split("/") for name in names) if len(parts) == 3 and parts[2] == METADATA_FILE
-    )
-    return [read_version_metadata(store, deploy_app, version) for version in versions]
+    """The metadata of every version of `deploy_app`, oldest first, each with its `version` id."""
+    ids = list_version_ids(store, deploy_app)
+    return [{**read_version_metadata(store, deploy_app, version), "version": version} for version in ids]
 
 
 def rollback_model(store: ObjectStore, deploy_app: str, version: str | None = None) -> str:
@@ -133,8 +134,7 @@ def rollback_model(store: ObjectStore, deploy_app: str, version: str | None = No
     """
     current = read_current_version(store, deploy_app)
     if version is None:
-        known = [entry["version"] for entry in list_versions(store, deploy_app)]
-        earlier = [known_version for known_version in known if current is None or known_version < current]
+        earlier = [known for known in list_version_ids(store, deploy_app) if current is None or known < current]
         if not earlier:
             raise RegistryError(f"no model version of {deploy_app} older than the current one ({current})")
         version = earlier[-1]
@@ -205,22 +205,3 @@ def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deplo
     if deployment.version is not None:
         return store.exists(f"{deploy_app}/{deployment.version}/{METADATA_FILE}")
     return deployment.champion == read_current_version(store, deploy_app)
-
-
-def build_metadata(
-    version: str, settings: Mapping[str, Any], trained: TrainedModel, evaluation: Evaluation,
-    source: Mapping[str, Any], decision: Deployment, champion: Champion | None,
-) -> dict:
-    """The facts kept beside a model version."""
-    return {
-        "version": version,
-        "created_at": datetime.now(timezone.utc).isoformat(),
-        "settings": dict(settings),
-        "metrics": evaluation.metrics(),
-        "rows": {"train": len(trained.split.train_rows), "test": len(trained.split.test_rows)},
-        "epochs_run": trained.epochs_run,
-        "feature_columns": list(trained.feature_columns),
-        "source": dict(source),
-        "decision": {"reason": decision.reason, "champion": decision.champion,
-                     "champion_test": None if champion is None or champion.test is None else asdict(champion.test)},
-    }

@@ -1,4 +1,5 @@
-"""What people read about a model: PNG plots, a self-contained HTML report, and small text tables for the log."""
+"""What people read about a model: PNG plots, a self-contained HTML report, the metadata kept beside a
+registry version, and small text tables for the log."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import html
 import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from app.functions.evaluation import Evaluation, Metrics
+from app.functions.evaluation import Champion, Evaluation, Metrics
 from app.functions.modeling import TrainedModel
+from app.functions.registry import Deployment
 
 RESIDUALS_PLOT = "residuals.png"
 PREDICTED_PLOT = "predicted_vs_true.png"
@@ -139,3 +143,22 @@ def format_versions_table(versions: Sequence[Mapping[str, Any]], current: str | 
         lines.append(f"{marker} {entry['version']:<28}{test.get('rmse', float('nan')):>10.3f}"
                      f"{test.get('r2', float('nan')):>10.3f}  {entry.get('created_at', '?')}")
     return "\n".join(lines)
+
+
+def build_metadata(
+    version: str, settings: Mapping[str, Any], trained: TrainedModel, evaluation: Evaluation,
+    source: Mapping[str, Any], decision: Deployment, champion: Champion | None,
+) -> dict:
+    """The facts kept beside a model version."""
+    return {
+        "version": version,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "settings": dict(settings),
+        "metrics": evaluation.metrics(),
+        "rows": {"train": len(trained.split.train_rows), "test": len(trained.split.test_rows)},
+        "epochs_run": trained.epochs_run,
+        "feature_columns": list(trained.feature_columns),
+        "source": dict(source),
+        "decision": {"reason": decision.reason, "champion": decision.champion,
+                     "champion_test": None if champion is None or champion.test is None else asdict(champion.test)},
+    }
