@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from app.functions.modeling import TrainedModel
+from app.functions.modeling import CHUNK_ROWS, TrainedModel, predict_rows
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +121,9 @@ def score_champion(
     returned with `test=None` and the problem, rather than raised: the data moved on without it.
     """
     try:
-        features = frame[list(feature_columns)].to_numpy(dtype="float64")[rows]
-        predicted = model.predict(features)
-        test = score_predictions(frame[target_column].to_numpy(dtype="float64")[rows], predicted)
+        columns = [frame[name].to_numpy() for name in feature_columns]
+        predicted = predict_rows(model, columns, rows, CHUNK_ROWS)
+        test = score_predictions(frame[target_column].to_numpy()[rows].astype("float64"), predicted)
     except (KeyError, ValueError) as error:
         logger.warning("deployed model %s cannot be scored on these records: %s", version, error)
         return Champion(version=version, test=None, problem=f"{type(error).__name__}: {error}")
