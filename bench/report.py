@@ -1,0 +1,100 @@
+"""Turn the benchmark's measurements (bench/results.json) into bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+TASKS = ("IngestRecords", "TrainModel", "EvaluateModel", "DeployModel")
+MIB = 1 << 20
+REFERENCE_ROWS = 1_000_000
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _table(header, rows) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(row) for row in rows)]
+
+
+def _main_rows(results: list[dict]) -> list[list]:
+    rows = []
+    for result in results:
+        tasks, baseline = result["tasks"], result["baseline"]
+        floor = baseline["read_s"] + baseline["write_s"]
+        rows.append([
+            f"{result['rows']:.0e}", f"{result['float64_bytes'] / MIB:,.0f}", f"{result['file_bytes'] / MIB:,.0f}",
+            f"{baseline['read_s']:.2f}", f"{baseline['write_s']:.2f}",
+            f"{tasks.get('IngestRecords', float('nan')):.2f}",
+            f"{tasks.get('IngestRecords', float('nan')) / floor:.2f}x",
+            *(f"{tasks.get(name, float('nan')):.2f}" for name in TASKS[1:]),
+            f"{result['wall_s']:.1f}", f"{result['peak_rss'] / MIB:,.0f}",
+            f"{result['peak_rss'] / result['float64_bytes']:.2f}x",
+        ])
+    return rows
+
+
+def _linearity_rows(results: list[dict]) -> list[list]:
+    reference = next((result for result in results if result["rows"] == REFERENCE_ROWS), None)
+    if reference is None:
+        return []
+    rows = []
+    for result in results:
+        if result["rows"] < REFERENCE_ROWS:
+            continue
+        scale = result["rows"] / REFERENCE_ROWS
+        cells = [f"{result['rows']:.0e}"]
+        for name in TASKS:
+            expected = reference["tasks"].get(name, float("nan")) * scale
+            cells.append(f"{result['tasks'].get(name, float('nan')) / expected:.2f}")
+        cells.append(f"{result['wall_s'] / (reference['wall_s'] * scale):.2f}")
+        rows.append(cells)
+    return rows
+
+
+def _noop_rows(results: list[dict]) -> list[list]:
+    return [[
+        f"{result['rows']:.0e}", result["rerun_summary"].split(" elapsed")[0].replace("summary: ", ""),
+        f"{result['rerun_wall_s']:.2f}", f"{result['imports_wall_s']:.2f}",
+        f"{result['rerun_wall_s'] - result['imports_wall_s']:+.2f}",
+        f"{result['rerun_read_bytes'] / MIB:.1f}", f"{result['imports_read_bytes'] / MIB:.1f}",
+        f"{result['file_bytes'] / MIB:,.0f}",
+    ] for result in results]
+
+
+def write_results(results: dict[str, dict], path: Path) -> None:
+    """Write the Markdown report of all measured sizes, smallest first."""
+    ordered = sorted(results.values(), key=lambda result: (result["format"], result["rows"]))
+    settings = sorted({(result["epochs"], result["max_in_memory_rows"], result["format"]) for result in ordered})
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run_bench.py` (do not edit by hand). Machine: "
+        f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, shared with other work while "
+        "measured (load average at each measurement in bench/results.json).",
+        f"Settings (model_epochs, max_in_memory_rows, format): {settings}. Times in seconds, sizes in MiB.",
+        "",
+        "## End to end, against the physical baseline",
+        "",
+        "Baseline: pyarrow reads the 15 needed columns of the same file (`read`), then writes those bytes to "
+        "disk with fsync (`write`). `float64` is the records' in-memory size as 15 float64 columns.",
+        "",
+        *_table(["records", "float64", "file", "read", "write", "Ingest", "Ingest / (read+write)", "Train",
+                 "Evaluate", "Deploy", "run wall", "peak RSS", "RSS / float64"], _main_rows(ordered)),
+        "",
+        "## Growth against linear (time at N / (time at 1e6 x N/1e6); 1.00 is linear)",
+        "",
+        *_table(["records", *TASKS, "run wall"], _linearity_rows(ordered)),
+        "",
+        "## No-op rerun",
+        "",
+        "The same command run again: it must reuse every task. `imports` is a process that only imports what "
+        "run.py imports; `read` counts every byte the process read (rchar: .py/.pyc files, config, targets' "
+        "checksum records).",
+        "",
+        *_table(["records", "rerun summary", "rerun wall", "imports wall", "rerun - imports", "rerun read",
+                 "imports read", "data file"], _noop_rows(ordered)),
+        "",
+    ]
+    path.write_text("\n".join(lines))
