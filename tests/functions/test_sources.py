@@ -1,0 +1,193 @@
+"""Reading files into per-column arrays, validating records, and fingerprinting sources."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from app.functions import columnar
+from app.functions.artifacts import load_artifact, save_artifact
+from app.functions.sources import (
+    Records,
+    RecordsError,
+    build_staging_query,
+    fingerprint_file,
+    fingerprint_staging,
+    fingerprint_with_cache,
+    read_records,
+    validate_records,
+)
+from app.functions.stores import LocalStore
+from tests.conftest import FEATURES
+
+COLUMNS = ["id", *FEATURES, "y"]
+
+
+def write(frame: pd.DataFrame, path):
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False, row_group_size=7)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(params=["csv", "parquet"])
+def suffix(request) -> str:
+    return request.param
+
+
+def test_read_records_returns_the_columns_in_order_with_float_columns_converted(tmp_path, tiny_frame, suffix):
+    path = write(tiny_frame[["y", "c", "id", "a", "b"]], tmp_path / f"data.{suffix}")
+    frame = read_records(path, COLUMNS, COLUMNS[1:])
+    assert list(frame.columns) == COLUMNS
+    assert frame["id"].dtype == np.int64
+    assert all(frame[name].dtype == np.float64 for name in COLUMNS[1:])
+    np.testing.assert_array_equal(frame["a"].to_numpy(), tiny_frame["a"].to_numpy())
+
+
+def test_float32_halves_the_float_columns(tmp_path, tiny_frame, suffix):
+    frame = read_records(write(tiny_frame, tmp_path / f"data.{suffix}"), COLUMNS, COLUMNS[1:], "float32")
+    assert all(frame[name].dtype == np.float32 for name in COLUMNS[1:])
+    np.testing.assert_allclose(frame["y"].to_numpy(), tiny_frame["y"].to_numpy(), rtol=1e-6)
+
+
+def test_many_small_batches_fill_every_row(tmp_path, monkeypatch, suffix):
+    rows = 1000
+    frame = pd.DataFrame({"id": np.arange(rows), "a": np.arange(rows) * 0.5, "b": np.arange(rows) % 7,
+                          "c": -np.arange(rows, dtype=float), "y": np.ones(rows)})
+    path = write(frame, tmp_path / f"data.{suffix}")
+    monkeypatch.setattr(columnar, "CSV_BLOCK_BYTES", 256)
+    read = columnar.read_columns(path, COLUMNS, COLUMNS[1:], "float64", batch_rows=33)
+    assert len(read["a"]) == rows
+    np.testing.assert_array_equal(read["a"], frame["a"].to_numpy())
+    np.testing.assert_array_equal(read["b"], frame["b"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(read["id"], frame["id"].to_numpy())
+
+
+def test_text_ids_are_not_python_object_columns(tmp_path, tiny_frame, suffix):
+    frame = tiny_frame.assign(id=[f"row-{number}" for number in range(len(tiny_frame))])
+    read = read_records(write(frame, tmp_path / f"data.{suffix}"), COLUMNS, COLUMNS[1:])
+    assert read["id"].dtype != object
+    assert read["id"].tolist() == frame["id"].tolist()
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [(None, "not found"), (b"", "is empty"), (b"\x00\x01garbage\n\xff", "cannot be read")],
+    ids=["missing", "empty", "garbage"],
+)
+def test_unusable_files_are_records_errors(tmp_path, content, words):
+    path = tmp_path / "data.parquet"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(RecordsError, match=words):
+        read_records(path, COLUMNS, COLUMNS[1:])
+
+
+def test_missing_and_text_columns_are_named(tmp_path, tiny_frame, suffix):
+    path = write(tiny_frame.drop(columns=["b"]), tmp_path / f"data.{suffix}")
+    with pytest.raises(RecordsError, match="no column b"):
+        read_records(path, COLUMNS, COLUMNS[1:])
+    path = write(tiny_frame.assign(b="high"), tmp_path / f"text.{suffix}")
+    with pytest.raises(RecordsError, match="column b is not numeric"):
+        read_records(path, COLUMNS, COLUMNS[1:])
+
+
+def test_missing_values_survive_reading_and_are_counted_by_validation(tmp_path, tiny_frame, suffix):
+    frame = tiny_frame.assign(y=tiny_frame["y"].where(tiny_frame.index > 2))
+    read = read_records(write(frame, tmp_path / f"data.{suffix}"), COLUMNS, COLUMNS[1:])
+    with pytest.raises(RecordsError, match="column y has 3 missing"):
+        validate_records(read, FEATURES, "y", "id", "test data")
+
+
+def test_validation_shares_float_columns_instead_of_copying(tiny_frame):
+    records = validate_records(tiny_frame, FEATURES, "y", "id", "test data")
+    assert np.shares_memory(records.frame["a"].to_numpy(), tiny_frame["a"].to_numpy())
+    assert records.frame["id"].dtype == np.int64
+
+
+def test_validation_converts_integer_columns_to_floats(tiny_frame):
+    records = validate_records(tiny_frame.assign(b=np.arange(20)), FEATURES, "y", "id", "test data", "float32")
+    assert records.frame["b"].dtype == np.float32 and records.frame["b"].tolist() == list(range(20))
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda frame: frame.drop(columns=["c"]), "has no column c"),
+        (lambda frame: frame.head(5), "at least 10"),
+        (lambda frame: frame.assign(a="x"), "column a is not numeric"),
+        (lambda frame: frame.assign(b=True), "column b is not numeric"),
+        (lambda frame: frame.assign(c=np.inf), "column c has 20 missing or infinite"),
+    ],
+    ids=["missing column", "too few rows", "text", "boolean", "infinite"],
+)
+def test_validation_failures(tiny_frame, edit, words):
+    with pytest.raises(RecordsError, match=words):
+        validate_records(edit(tiny_frame), FEATURES, "y", "id", "test data")
+
+
+def test_records_are_stored_as_plain_arrays_and_load_back_equal(tmp_path, tiny_frame):
+    records = validate_records(tiny_frame, FEATURES, "y", "id", "test data")
+    _, (columns, source) = records.__reduce__()
+    assert source == "test data" and all(type(value) is np.ndarray for value in columns.values())
+    store = LocalStore(tmp_path)
+    save_artifact(store, "records.pkl", records)
+    loaded = load_artifact(store, "records.pkl")
+    assert isinstance(loaded, Records) and loaded.source == "test data"
+    pd.testing.assert_frame_equal(loaded.frame, records.frame)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=hnp.arrays(np.float64, st.tuples(st.integers(10, 40), st.just(4)), elements=finite))
+def test_any_finite_floats_round_trip_through_both_formats(tmp_path, values):
+    frame = pd.DataFrame(values, columns=["a", "b", "c", "y"]).assign(id=np.arange(len(values)))
+    for name in ("data.csv", "data.parquet"):
+        path = write(frame[COLUMNS], tmp_path / name)
+        records = validate_records(read_records(path, COLUMNS, COLUMNS[1:]), FEATURES, "y", "id", name)
+        np.testing.assert_array_equal(records.frame[COLUMNS].to_numpy(), frame[COLUMNS].to_numpy(dtype=float))
+
+
+def test_staging_query_refuses_names_that_are_not_identifiers():
+    sql = build_staging_query("conn", "stage", ["id", "x"])
+    assert "FROM stg_conn_stage" in sql and "`id`, `x`" in sql
+    with pytest.raises(RecordsError, match="not a valid"):
+        build_staging_query("conn", "stage; DROP", ["id"])
+
+
+def test_file_fingerprint_is_reused_until_the_file_changes(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a\n1\n")
+    fingerprint, cache = fingerprint_with_cache(path, {})
+    assert fingerprint == f"file:{fingerprint_file(path)}"
+    key = str(path.resolve())
+    planted = {key: {**cache[key], "sha256": "planted"}}
+    assert fingerprint_with_cache(path, planted)[0] == "file:planted"
+    path.write_text("a\n2\n")
+    assert fingerprint_with_cache(path, planted)[0] == f"file:{fingerprint_file(path)}"
+    with pytest.raises(RecordsError, match="not found"):
+        fingerprint_with_cache(tmp_path / "gone.csv", {})
+
+
+def test_staging_fingerprint_needs_exactly_one_probe_row():
+    probe = pd.DataFrame({"records": [3], "counter": [7]})
+    assert fingerprint_staging("c", "s", probe) != fingerprint_staging("c", "s", probe.assign(counter=8))
+    with pytest.raises(RecordsError, match="2 rows"):
+        fingerprint_staging("c", "s", pd.concat([probe, probe]))
+
+
+def test_arrow_tables_with_nulls_in_integer_columns_read_as_missing_floats(tmp_path):
+    table = pa.table({"id": list(range(12)), "a": [1] * 11 + [None], "b": [0.5] * 12, "c": [2.0] * 12,
+                      "y": [1.0] * 12})
+    pq.write_table(table, tmp_path / "data.parquet")
+    frame = read_records(tmp_path / "data.parquet", COLUMNS, COLUMNS[1:])
+    assert np.isnan(frame["a"].iloc[-1])
