@@ -43,6 +43,15 @@ def read_bytes(store: ObjectStore, name: str) -> bytes | None:
     return None if path is None else path.read_bytes()
 
 
+def _published_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_PUBLISHED_MODE = _published_mode()
+
+
 class LocalStore:
     """Objects as files below a root folder; each write is a rename of a complete, synced file."""
 
@@ -57,6 +66,8 @@ class LocalStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
         try:
+            # mkstemp makes owner-only files; a registry is read by other users (the online app).
+            os.fchmod(descriptor, _PUBLISHED_MODE)
             with os.fdopen(descriptor, "wb") as target, open(local_path, "rb") as source:
                 while chunk := source.read(1 << 22):
                     target.write(chunk)

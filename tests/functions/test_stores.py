@@ -40,3 +40,17 @@ def test_listing_hides_unfinished_temporary_files(tmp_path):
     (tmp_path / ".model.abc.part").write_bytes(b"half")
     write_bytes(store, "model", b"whole")
     assert store.list_names("") == ["model"]
+
+
+def test_published_files_are_readable_by_others_as_umask_allows(tmp_path):
+    store = LocalStore(tmp_path)
+    write_bytes(store, "model", b"x")
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
