@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,17 +57,27 @@ def digest_file(path: Path) -> ArtifactRecord:
 
 
 class _HashingWriter:
-    """A binary file that hashes what is written to it, so a large artifact is never read back to digest it."""
+    """A binary file that hashes what is written to it, so a large artifact is never read back to digest it.
 
-    def __init__(self, handle) -> None:
+    Hashing runs in a helper thread (hashlib releases the GIL) while the next piece is written, so it
+    costs little on top of the write; at most one piece waits to be hashed.
+    """
+
+    def __init__(self, handle, hasher: ThreadPoolExecutor) -> None:
         self.handle = handle
+        self.hasher = hasher
         self.digest = hashlib.sha256()
         self.size = 0
+        self.pending: Future | None = None
 
     def write(self, data) -> int:
-        self.digest.update(data)
-        self.size += len(memoryview(data).cast("B"))
-        return self.handle.write(data)
+        # Only immutable bytes may be hashed while the caller goes on; joblib hands over fresh bytes.
+        piece = data if isinstance(data, bytes) else bytes(data)
+        if self.pending is not None:
+            self.pending.result()
+        self.pending = self.hasher.submit(self.digest.update, piece)
+        self.size += len(piece)
+        return self.handle.write(piece)
 
     def tell(self) -> int:
         return self.handle.tell()
@@ -75,16 +86,20 @@ class _HashingWriter:
         self.handle.flush()
 
     def record(self) -> ArtifactRecord:
+        if self.pending is not None:
+            self.pending.result()
         return ArtifactRecord(size=self.size, sha256=self.digest.hexdigest())
 
 
 def _dump(value: Any, handle) -> ArtifactRecord:
     # joblib writes NumPy arrays as raw bytes (no pickled Python objects), in 16 MiB pieces.
-    writer = _HashingWriter(handle)
-    joblib.dump(value, writer)
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        writer = _HashingWriter(handle, hasher)
+        joblib.dump(value, writer)
+        record = writer.record()
     handle.flush()
     os.fsync(handle.fileno())
-    return writer.record()
+    return record
 
 
 def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:

@@ -67,6 +67,8 @@ def read_columns(
             result[name] = floats[name][:filled]
         else:
             result[name] = _plain_column(others.pop(name), schema.field(name).type)
+    # Arrow's allocator keeps freed batch memory for reuse; the records need it more than Arrow does.
+    pa.default_memory_pool().release_unused()
     return result
 
 
@@ -77,11 +79,16 @@ def _open_batches(
     if is_parquet(path):
         parquet = pq.ParquetFile(path)
         _require(parquet.schema_arrow.names, columns)
-        batches = parquet.iter_batches(batch_size=batch_rows, columns=list(columns))
-        return parquet.metadata.num_rows, parquet.schema_arrow, batches
+        return parquet.metadata.num_rows, parquet.schema_arrow, _row_group_batches(parquet, columns, batch_rows)
     reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES))
     _require(reader.schema.names, columns)
     return _count_lines(path), reader.schema, (batch.select(list(columns)) for batch in reader)
+
+
+def _row_group_batches(parquet: pq.ParquetFile, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    # One row group at a time, decoded on all cores; `iter_batches` reads ahead several row groups.
+    for group in range(parquet.num_row_groups):
+        yield from parquet.read_row_group(group, columns=list(columns)).to_batches(max_chunksize=batch_rows)
 
 
 def _require(available: Sequence[str], columns: Sequence[str]) -> None:
