@@ -1,0 +1,78 @@
+"""`python -m sandbox [serve|ls]`: run the local Carol stand-in, or list what its apps' storage holds."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=("serve", "ls"), default="serve",
+                        help="serve (default): start the stand-in; ls: list the apps' storage of a running one")
+    parser.add_argument("--folder", type=Path, default=Path("sandbox_data"),
+                        help="keeps settings, staging tables, storage and task logs (default ./sandbox_data)")
+    parser.add_argument("--carol-port", type=int, default=8443, help="HTTPS port of the Carol API (0: any free)")
+    parser.add_argument("--storage-port", type=int, default=9023, help="port of the storage emulator (0: any free)")
+    parser.add_argument("--env-file", type=Path, default=Path(".env.sandbox"),
+                        help="where to write the environment to export (default ./.env.sandbox)")
+    parser.add_argument("--no-sample", action="store_true",
+                        help="do not stage the bundled sample data in a new sandbox")
+    return parser.parse_args(argv)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from sandbox.server import start_sandbox, write_environment
+
+    sandbox = start_sandbox(args.folder, args.carol_port, args.storage_port, None if args.no_sample else SAMPLE_DATA)
+    environment = sandbox.environment()
+    write_environment(args.env_file, environment)
+    print(f"Carol sandbox running; its files are in {sandbox.folder}", flush=True)
+    print("Export this environment (also written to %s), then run `python run.py`:" % args.env_file)
+    for name, value in environment.items():
+        print(f"export {name}={value}")
+    print(f"Edit {sandbox.folder / 'apps.json'} to change app settings. Stop with Ctrl-C.", flush=True)
+    stopped = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopped.set())
+    stopped.wait()
+    sandbox.stop()
+    print("Carol sandbox stopped", flush=True)
+    return 0
+
+
+def list_storage(args: argparse.Namespace) -> int:
+    from dotenv import dotenv_values
+
+    from sandbox.storage import list_app_objects
+    from sandbox.tenant import open_tenant, read_apps
+
+    environment = dotenv_values(args.env_file)
+    if not environment.get("STORAGE_EMULATOR_HOST"):
+        print(f"error: {args.env_file} has no STORAGE_EMULATOR_HOST; start the sandbox first", file=sys.stderr)
+        return 2
+    tenant = open_tenant(args.folder)
+    for app_name in read_apps(args.folder):
+        names = list_app_objects(environment["STORAGE_EMULATOR_HOST"], tenant.bucket, app_name)
+        print(f"{app_name}: {len(names)} objects")
+        for name in names:
+            print(f"  {name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    return serve(args) if args.command == "serve" else list_storage(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

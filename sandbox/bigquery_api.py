@@ -1,0 +1,110 @@
+"""The part of the BigQuery v2 REST API google-cloud-bigquery uses to run a query and read its rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from sandbox.carol_api import AccessTokens
+from sandbox.https_server import Reply, Request, Route
+from sandbox.staging import QueryError, QueryResult, encode_value, run_query
+
+PAGE_ROWS = 10_000
+_PROJECT = r"/bigquery/v2/projects/(?P<project>[^/]+)"
+
+
+class BigQueryStandIn:
+    """Runs each query when its job is created (jobs finish at once) and keeps results for paging."""
+
+    def __init__(self, folder: Path, tokens: AccessTokens) -> None:
+        self.folder = folder
+        self.tokens = tokens
+        self._jobs: dict[str, dict] = {}
+        self._results: dict[str, QueryResult] = {}
+        self._lock = threading.Lock()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", _PROJECT + r"/jobs", self._authorized(self.insert_job)),
+            Route("GET", _PROJECT + r"/jobs/(?P<job>[^/]+)", self._authorized(self.get_job)),
+            Route("GET", _PROJECT + r"/queries/(?P<job>[^/]+)", self._authorized(self.query_results)),
+            Route("POST", _PROJECT + r"/queries", self._authorized(self.query)),
+        ]
+
+    def _authorized(self, answer):
+        def checked(request: Request) -> Reply:
+            if not self.tokens.valid(request.headers.get("authorization", "")):
+                return Reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "invalid token"}})
+            return answer(request)
+        return checked
+
+    def insert_job(self, request: Request) -> Reply:
+        body = request.json() or {}
+        reference = body.get("jobReference") or {}
+        job_id = reference.get("jobId") or uuid.uuid4().hex
+        sql = ((body.get("configuration") or {}).get("query") or {}).get("query", "")
+        job = self._run(request.match["project"], job_id, reference.get("location") or "US", sql)
+        job["configuration"] = body.get("configuration", {})
+        return Reply(200, job)
+
+    def get_job(self, request: Request) -> Reply:
+        job = self._jobs.get(request.match["job"])
+        return Reply(200, job) if job else _not_found(request.match["job"])
+
+    def query_results(self, request: Request) -> Reply:
+        job_id = request.match["job"]
+        job = self._jobs.get(job_id)
+        if job is None:
+            return _not_found(job_id)
+        if "errorResult" in job["status"]:
+            return Reply(400, {"error": {"code": 400, "message": job["status"]["errorResult"]["message"],
+                                         "errors": job["status"]["errors"]}})
+        return Reply(200, self._page(job, request.query))
+
+    def query(self, request: Request) -> Reply:
+        """`jobs.query`: run and answer with the first page at once."""
+        body = request.json() or {}
+        job = self._run(request.match["project"], uuid.uuid4().hex, body.get("location") or "US", body.get("query", ""))
+        if "errorResult" in job["status"]:
+            return Reply(400, {"error": {"code": 400, "message": job["status"]["errorResult"]["message"]}})
+        return Reply(200, self._page(job, {"maxResults": str(body.get("maxResults", PAGE_ROWS))}))
+
+    def _run(self, project: str, job_id: str, location: str, sql: str) -> dict:
+        now = str(int(time.time() * 1000))
+        job = {
+            "kind": "bigquery#job", "id": f"{project}:{location}.{job_id}",
+            "jobReference": {"projectId": project, "jobId": job_id, "location": location},
+            "status": {"state": "DONE"},
+            "statistics": {"creationTime": now, "startTime": now, "endTime": now,
+                           "query": {"statementType": "SELECT", "totalBytesProcessed": "0"}},
+        }
+        try:
+            result = run_query(self.folder, sql)
+        except QueryError as error:
+            problem = {"reason": "invalidQuery", "location": "query", "message": str(error)}
+            job["status"].update(errorResult=problem, errors=[problem])
+        else:
+            with self._lock:
+                self._results[job_id] = result
+        with self._lock:
+            self._jobs[job_id] = job
+        return job
+
+    def _page(self, job: dict, query: dict[str, str]) -> dict:
+        result = self._results[job["jobReference"]["jobId"]]
+        start = int(query.get("pageToken") or query.get("startIndex") or 0)
+        size = int(query.get("maxResults") or PAGE_ROWS)
+        int64_timestamps = query.get("formatOptions.useInt64Timestamp", "false").lower() == "true"
+        rows = [{"f": [{"v": encode_value(value, int64_timestamps)} for value in row]}
+                for row in result.rows[start:start + size]]
+        page = {"kind": "bigquery#getQueryResultsResponse", "jobReference": job["jobReference"], "jobComplete": True,
+                "schema": {"fields": result.fields}, "totalRows": str(len(result.rows)), "rows": rows}
+        if start + size < len(result.rows):
+            page["pageToken"] = str(start + size)
+        return page
+
+
+def _not_found(job_id: str) -> Reply:
+    return Reply(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": f"job {job_id} not found"}})

@@ -1,0 +1,86 @@
+"""Start and stop the whole stand-in: Carol's HTTPS API with BigQuery, and the storage emulator."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+from pathlib import Path
+
+import pandas as pd
+
+from sandbox.bigquery_api import BigQueryStandIn
+from sandbox.carol_api import AccessTokens, CarolStandIn
+from sandbox.certificates import ensure_certificates
+from sandbox.https_server import HOST, HTTPSServer
+from sandbox.staging import stage_records, staging_tables, with_metadata
+from sandbox.storage import StorageEmulator, forget_query_keys
+from sandbox.tenant import Tenant, open_tenant
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_STAGING = ("boston_house_price", "samples")
+
+
+class Sandbox:
+    """A running stand-in; `environment()` is what a Carol batch container would get."""
+
+    def __init__(self, folder: Path, tenant: Tenant, carol: HTTPSServer, storage: StorageEmulator, ca_file: Path) -> None:
+        self.folder = folder
+        self.tenant = tenant
+        self.carol = carol
+        self.storage = storage
+        self.ca_file = ca_file
+
+    def environment(self) -> dict[str, str]:
+        base_url = f"https://{HOST}:{self.carol.port}"
+        return {
+            "CAROLTENANT": self.tenant.name, "CAROLAPPNAME": self.tenant.app_name,
+            "CAROLAPPOAUTH": self.tenant.api_key, "CAROLCONNECTORID": self.tenant.connector_id,
+            "CAROL_HOST": HOST, "CAROL_PORT": str(self.carol.port), "REQUESTS_CA_BUNDLE": str(self.ca_file),
+            "STORAGE_EMULATOR_HOST": self.storage.url, "BIGQUERY_EMULATOR_HOST": base_url,
+        }
+
+    def stop(self) -> None:
+        self.carol.stop()
+        self.storage.stop()
+
+
+def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, sample: Path | None = None) -> Sandbox:
+    """Start the stand-in on 127.0.0.1, creating the folder's tenant, certificates and buckets on first use.
+
+    Args:
+        folder: the sandbox folder (settings, staging files, storage, task logs).
+        carol_port: port of the HTTPS API; 0 picks a free one.
+        storage_port: port of the storage emulator; 0 picks a free one.
+        sample: a CSV staged as `boston_house_price/samples` when the sandbox has no staging table yet.
+    """
+    folder = folder.resolve()
+    tenant = open_tenant(folder)
+    certificates = ensure_certificates(folder / "certificates")
+    if sample is not None and not staging_tables(folder):
+        records = with_metadata(pd.read_csv(sample), "sample", datetime.datetime.now(datetime.timezone.utc))
+        stage_records(folder, *SAMPLE_STAGING, records)
+    storage = StorageEmulator(folder, storage_port or free_port(), [tenant.bucket])
+    forget_query_keys(storage.url, tenant.bucket, tenant.tenant_id)
+    tokens = AccessTokens()
+    carol = HTTPSServer(carol_port, [], certificates.server_certificate, certificates.server_key)
+    api = CarolStandIn(folder, tenant, certificates.service_account_key, f"https://{HOST}:{carol.port}", tokens)
+    carol.set_routes([*api.routes(), *BigQueryStandIn(folder, tokens).routes()])
+    logger.info("sandbox %s: Carol API on port %d, storage on port %d", folder, carol.port, storage.port)
+    return Sandbox(folder, tenant, carol, storage, certificates.ca_file)
+
+
+def free_port() -> int:
+    """A port nothing listens on now (another process could still take it before us)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def write_environment(path: Path, environment: dict[str, str]) -> None:
+    """Write `NAME=value` lines that `set -a; . FILE` and python-dotenv both read."""
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
+    os.replace(temporary, path)
