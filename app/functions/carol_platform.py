@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,13 @@ class CarolCredentials:
     organization: str | None = None
     host: str | None = None
     port: int = 443
+    domain: str = "carol.ai"
+
+    @property
+    def address(self) -> str:
+        """`host:port` pycarol calls: `CAROL_HOST`, else `{organization or tenant}.{CAROL_DOMAIN}`."""
+        host = self.host or f"{self.organization or self.tenant}.{self.domain}"
+        return f"{host}:{self.port}"
 
 
 def credentials_from_environment(environ: Mapping[str, str]) -> CarolCredentials | None:
@@ -55,7 +63,38 @@ def credentials_from_environment(environ: Mapping[str, str]) -> CarolCredentials
         organization=environ.get("CAROLORGANIZATION") or None,
         host=environ.get("CAROL_HOST") or None,
         port=int(port_text),
+        domain=environ.get("CAROL_DOMAIN") or "carol.ai",
     )
+
+
+def check_carol_reachable(credentials: CarolCredentials, timeout_seconds: float = 10.0) -> None:
+    """Fail fast when Carol does not answer, instead of pycarol's two minutes of retries.
+
+    Any HTTP answer counts as reachable (this call carries no credentials, so it is refused);
+    `requests` trusts the same certificates (`REQUESTS_CA_BUNDLE`) as pycarol's own calls.
+
+    Raises:
+        CarolUnavailableError: no connection, no TLS handshake, or no answer within the timeout.
+    """
+    import requests
+
+    try:
+        requests.head(f"https://{credentials.address}/api/v1/tenants/current", timeout=timeout_seconds)
+    except requests.RequestException as error:
+        raise CarolUnavailableError(
+            f"Carol could not be reached at {credentials.address}: {_unreachable_reason(error, timeout_seconds)}"
+        ) from None
+
+
+def _unreachable_reason(error: Exception, timeout_seconds: float) -> str:
+    import requests
+
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS handshake failed (is its certificate trusted? see REQUESTS_CA_BUNDLE)"
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"no answer within {timeout_seconds:g} s"
+    cause = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+    return cause.group(1).strip() if cause else type(error).__name__
 
 
 def connect_carol(credentials: CarolCredentials):
@@ -78,6 +117,7 @@ def connect_carol(credentials: CarolCredentials):
             auth=auth,
             connector_id=credentials.connector_id,
             organization=credentials.organization,
+            environment=credentials.domain,
             host=credentials.host,
             port=credentials.port,
         )
