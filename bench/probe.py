@@ -2,7 +2,8 @@
 """Run `run.py` (or, with `--imports-only`, only import what it imports) in this process, then write
 this process's I/O counters (/proc/self/io) and peak RSS as JSON to the file named by $BENCH_PROBE_OUT.
 
-Luigi runs the tasks inside this process (one worker), so the peak RSS is the whole pipeline's.
+Luigi runs the tasks inside this process (one worker), so the peak RSS is the whole pipeline's; per
+task it also records the peak RSS while the task ran and the CPU seconds it used.
 
 The benchmark launches this instead of `run.py` so it can tell how many bytes a run read.
 """
@@ -15,15 +16,49 @@ import os
 import resource
 import runpy
 import sys
+import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+_task_stats: dict[str, dict] = {}
+_task_start: dict[str, tuple[float, float]] = {}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return -1
+
+
+def _watch_tasks() -> None:
+    """Per task: its peak RSS (the kernel's high-water mark is reset when it starts) and CPU seconds."""
+    import luigi
+
+    @luigi.Task.event_handler(luigi.Event.START)
+    def started(task) -> None:
+        Path("/proc/self/clear_refs").write_text("5")
+        _task_start[task.task_id] = (_cpu_seconds(), time.perf_counter())
+
+    @luigi.Task.event_handler(luigi.Event.SUCCESS)
+    def finished(task) -> None:
+        cpu, wall = _task_start.pop(task.task_id)
+        _task_stats[task.get_task_family()] = {"peak_rss": _peak_rss(), "cpu_s": _cpu_seconds() - cpu,
+                                               "wall_s": time.perf_counter() - wall}
 
 
 def _write_counters() -> None:
     counters = {key: int(value) for key, value in
                 (line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())}
     counters["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    counters["tasks"] = _task_stats
     Path(os.environ["BENCH_PROBE_OUT"]).write_text(json.dumps(counters))
 
 
@@ -34,5 +69,6 @@ if __name__ == "__main__":
         import run  # noqa: F401
         from app.flow import runner, startup  # noqa: F401
     else:
+        _watch_tasks()
         sys.argv = [str(PROJECT_DIR / "run.py"), *sys.argv[1:]]
         runpy.run_path(str(PROJECT_DIR / "run.py"), run_name="__main__")

@@ -35,7 +35,26 @@ def _main_rows(results: list[dict]) -> list[list]:
     return rows
 
 
-def _linearity_rows(results: list[dict]) -> list[list]:
+def _task_rows(results: list[dict]) -> list[list]:
+    rows = []
+    for result in results:
+        stats = result.get("task_stats", {})
+        peaks = [stats.get(name, {}).get("peak_rss", float("nan")) for name in TASKS]
+        rows.append([
+            f"{result['rows']:.0e}",
+            *(f"{peak / MIB:,.0f} ({peak / result['float64_bytes']:.2f}x)" for peak in peaks),
+            *(f"{stats.get(name, {}).get('cpu_s', float('nan')):.2f}" for name in TASKS),
+        ])
+    return rows
+
+
+def _seconds(result: dict, name: str, measure: str) -> float:
+    if measure == "wall":
+        return result["tasks"].get(name, float("nan"))
+    return result.get("task_stats", {}).get(name, {}).get("cpu_s", float("nan"))
+
+
+def _linearity_rows(results: list[dict], measure: str) -> list[list]:
     reference = next((result for result in results if result["rows"] == REFERENCE_ROWS), None)
     if reference is None:
         return []
@@ -44,11 +63,10 @@ def _linearity_rows(results: list[dict]) -> list[list]:
         if result["rows"] < REFERENCE_ROWS:
             continue
         scale = result["rows"] / REFERENCE_ROWS
-        cells = [f"{result['rows']:.0e}"]
+        cells = [f"{result['rows']:.0e}", measure]
         for name in TASKS:
-            expected = reference["tasks"].get(name, float("nan")) * scale
-            cells.append(f"{result['tasks'].get(name, float('nan')) / expected:.2f}")
-        cells.append(f"{result['wall_s'] / (reference['wall_s'] * scale):.2f}")
+            expected = _seconds(reference, name, measure) * scale
+            cells.append(f"{_seconds(result, name, measure) / expected:.2f}")
         rows.append(cells)
     return rows
 
@@ -83,9 +101,20 @@ def write_results(results: dict[str, dict], path: Path) -> None:
         *_table(["records", "float64", "file", "read", "write", "Ingest", "Ingest / (read+write)", "Train",
                  "Evaluate", "Deploy", "run wall", "peak RSS", "RSS / float64"], _main_rows(ordered)),
         "",
+        "## Per task: peak RSS while it ran (and / float64), CPU seconds",
+        "",
+        "Measured inside the run by bench/probe.py: the kernel's RSS high-water mark is reset when a task "
+        "starts; CPU is user + system time of the process (all its threads) during the task.",
+        "",
+        *_table(["records", *(f"{name} RSS" for name in TASKS), *(f"{name} CPU" for name in TASKS)],
+                _task_rows(ordered)),
+        "",
         "## Growth against linear (time at N / (time at 1e6 x N/1e6); 1.00 is linear)",
         "",
-        *_table(["records", *TASKS, "run wall"], _linearity_rows(ordered)),
+        "Wall time suffers from whatever else runs on the machine; CPU time much less.",
+        "",
+        *_table(["records", "time", *TASKS],
+                _linearity_rows(ordered, "wall") + _linearity_rows(ordered, "cpu")),
         "",
         "## No-op rerun",
         "",

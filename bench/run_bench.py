@@ -41,7 +41,8 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> dict:
     wall = time.perf_counter() - started
     counters = json.loads(probe_out.read_text()) if probe_out.exists() else {}
     return {"wall_s": wall, "code": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
-            "peak_rss": counters.get("peak_rss", -1), "read_bytes": counters.get("rchar", -1)}
+            "peak_rss": counters.get("peak_rss", -1), "read_bytes": counters.get("rchar", -1),
+            "task_stats": counters.get("tasks", {})}
 
 
 def ensure_data(rows: int, file_format: str) -> Path:
@@ -76,7 +77,7 @@ def measure_size(rows: int, file_format: str, epochs: int, max_in_memory_rows: i
         "rows": rows, "format": file_format, "epochs": epochs, "max_in_memory_rows": max_in_memory_rows,
         "file_bytes": data.stat().st_size, "float64_bytes": rows * FLOAT64_COLUMNS * 8, "baseline": baseline,
         "tasks": {name: float(seconds) for name, seconds in TASK_LINE.findall(full["stderr"])},
-        "wall_s": full["wall_s"], "peak_rss": full["peak_rss"],
+        "wall_s": full["wall_s"], "peak_rss": full["peak_rss"], "task_stats": full["task_stats"],
         "summary": full["stdout"].strip().splitlines()[-1], "rerun_summary": rerun["stdout"].strip().splitlines()[-1],
         "rerun_wall_s": rerun["wall_s"], "rerun_read_bytes": rerun["read_bytes"],
         "imports_wall_s": imports["wall_s"], "imports_read_bytes": imports["read_bytes"],
