@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import signal
 import sys
 import threading
@@ -37,7 +38,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"Carol sandbox running; its files are in {sandbox.folder}", flush=True)
     print("Export this environment (also written to %s), then run `python run.py`:" % args.env_file)
     for name, value in environment.items():
-        print(f"export {name}={value}")
+        print(f"export {name}={shlex.quote(value)}")
     print(f"Edit {sandbox.folder / 'apps.json'} to change app settings. Stop with Ctrl-C.", flush=True)
     stopped = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):

@@ -19,6 +19,9 @@ from sandbox.https_server import Reply, Request, Route
 from sandbox.tenant import Tenant, app_id, append_task_log, read_apps
 
 TOKEN_SECONDS = 3600
+# Short, so a key cached by a client that the sandbox cannot clean (another TMPDIR) dies soon after
+# a restart on another port, instead of sending BigQuery's token requests to a dead port for a day.
+QUERY_KEY_SECONDS = 600
 _STORAGE_SPACES = {
     "cdsGoldenPath": "golden/{dm_name}", "cdsStagingPath": "staging/{connector_id}_{staging_type}",
     "cdsStagingMasterPath": "staging-master/{connector_id}_{staging_type}",
@@ -118,7 +121,8 @@ class CarolStandIn:
         return Reply(200, {"success": True})
 
     def temporary_key(self, request: Request) -> Reply:
-        expires = datetime.now(timezone.utc) + timedelta(seconds=TOKEN_SECONDS)
+        """The BigQuery key; pycarol caches it on disk until it expires, with this sandbox's token_uri."""
+        expires = datetime.now(timezone.utc) + timedelta(seconds=QUERY_KEY_SECONDS)
         return Reply(200, {**self.service_account(), "expiration_time": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
 
     def service_account(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import shlex
 import socket
 from pathlib import Path
 
@@ -82,5 +83,5 @@ def free_port() -> int:
 def write_environment(path: Path, environment: dict[str, str]) -> None:
     """Write `NAME=value` lines that `set -a; . FILE` and python-dotenv both read."""
     temporary = path.with_name(path.name + ".part")
-    temporary.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
+    temporary.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in environment.items()))
     os.replace(temporary, path)
