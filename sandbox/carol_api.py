@@ -65,7 +65,7 @@ class CarolStandIn:
         return [
             Route("GET", r"/api/v1/tenants/current", self._keyed(lambda request: Reply(200, self._tenant_record()))),
             Route("GET", r"/api/v1/organizations/current", self._keyed(self.organization)),
-            Route("GET", r"/api/v2/tenants/domain/(?P<domain>[^/]+)", self.tenant_by_domain),
+            Route("GET", r"/api/v2/tenants/domain/(?P<domain>[^/]+)", self._keyed(self.tenant_by_domain)),
             Route("GET", r"/api/v1/tenantApps/name/(?P<app>[^/]+)", self._keyed(self.app_by_name)),
             Route("GET", r"/api/v1/tenantApps/(?P<id>[^/]+)/settings", self._keyed(self.app_settings)),
             Route("GET", r"/api/v1/storage/storage/token", self._keyed(self.storage_token)),
