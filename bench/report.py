@@ -81,10 +81,42 @@ def _noop_rows(results: list[dict]) -> list[list]:
     ] for result in results]
 
 
+def _check(passed: bool) -> str:
+    return "pass" if passed else "**FAIL**"
+
+
+def _acceptance_rows(results: list[dict]) -> list[list]:
+    """The issue's acceptance checks, each against the measured figure (parquet runs)."""
+    by_rows = {result["rows"]: result for result in results if result["format"] == "parquet"}
+    rows = []
+    if 10_000_000 in by_rows:
+        result = by_rows[10_000_000]
+        ratio = result["peak_rss"] / result["float64_bytes"]
+        rows.append(["1e7: peak RSS <= 2.0x float64 records", f"{ratio:.2f}x", _check(ratio <= 2.0)])
+        floor = result["baseline"]["read_s"] + result["baseline"]["write_s"]
+        ingest = result["tasks"].get("IngestRecords", float("nan")) / floor
+        rows.append(["1e7: IngestRecords <= 2.0x (read + write)", f"{ingest:.2f}x", _check(ingest <= 2.0)])
+        extra = result["rerun_wall_s"] - result["imports_wall_s"]
+        read = result["rerun_read_bytes"] - result["imports_read_bytes"]
+        rows.append(["1e7: no-op rerun < 0.5 s beyond imports", f"{extra:+.2f} s", _check(extra < 0.5)])
+        rows.append(["1e7: no-op rerun reads no data", f"{read / MIB:.2f} MiB beyond imports",
+                     _check(read < 0.01 * result["file_bytes"])])
+    if 50_000_000 in by_rows:
+        peak = by_rows[50_000_000]["peak_rss"]
+        rows.append(["5e7: completes, peak RSS < 20 GB", f"{peak / (1 << 30):.1f} GiB", _check(peak < 20e9)])
+        for measure in ("wall", "cpu"):
+            worst = max(float(cell) for row in _linearity_rows(results, measure) for cell in row[2:]
+                        if cell != "nan")
+            rows.append([f"1e6 -> 5e7: each stage within 1.3x of linear ({measure})", f"worst {worst:.2f}",
+                         _check(worst <= 1.3)])
+    return rows
+
+
 def write_results(results: dict[str, dict], path: Path) -> None:
     """Write the Markdown report of all measured sizes, smallest first."""
     ordered = sorted(results.values(), key=lambda result: (result["format"], result["rows"]))
     settings = sorted({(result["epochs"], result["max_in_memory_rows"], result["format"]) for result in ordered})
+    notes = path.with_name("RESULTS_NOTES.md")
     lines = [
         "# Benchmark results",
         "",
@@ -92,6 +124,10 @@ def write_results(results: dict[str, dict], path: Path) -> None:
         f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, shared with other work while "
         "measured (load average at each measurement in bench/results.json).",
         f"Settings (model_epochs, max_in_memory_rows, format): {settings}. Times in seconds, sizes in MiB.",
+        "",
+        "## Acceptance",
+        "",
+        *_table(["check", "measured", "result"], _acceptance_rows(ordered)),
         "",
         "## End to end, against the physical baseline",
         "",
@@ -126,4 +162,6 @@ def write_results(results: dict[str, dict], path: Path) -> None:
                  "imports read", "data file"], _noop_rows(ordered)),
         "",
     ]
+    if notes.exists():
+        lines += ["## Notes", "", notes.read_text().strip(), ""]
     path.write_text("\n".join(lines))

@@ -6,7 +6,7 @@
 For each size: generate the records once (bench/data/, gitignored), measure the baseline
 (bench/baseline.py: pyarrow read + fsynced write of the same bytes) in a fresh process, run `run.py`
 end to end in a fresh work folder (task times from its 'finished <Task> in X.XXs' lines, peak RSS
-from bench/probe.py), then run it again three times, which must reuse everything (a no-op), and
+from bench/probe.py), then run it again five times, which must reuse everything (a no-op), and
 compare that with a process that only imports the same modules. Measurements accumulate in
 bench/results.json, so sizes can be run at different times; RESULTS.md is rebuilt from all of them.
 """
@@ -68,10 +68,11 @@ def measure_size(rows: int, file_format: str, epochs: int, max_in_memory_rows: i
     full = run_measured([*probe, *args], env, work)
     if full["code"] != 0:
         raise SystemExit(f"run.py failed at {rows} rows:\n{full['stdout']}\n{full['stderr']}")
-    # Small timings on a shared machine: the fastest of a few runs.
-    rerun = min((run_measured([*probe, *args], env, work) for _ in range(3)), key=lambda run: run["wall_s"])
-    imports = min((run_measured([*probe, "--imports-only"], env, work) for _ in range(3)),
-                  key=lambda run: run["wall_s"])
+    # Small timings on a shared machine: the fastest of five, the two kinds interleaved.
+    pairs = [(run_measured([*probe, *args], env, work), run_measured([*probe, "--imports-only"], env, work))
+             for _ in range(5)]
+    rerun = min((pair[0] for pair in pairs), key=lambda run: run["wall_s"])
+    imports = min((pair[1] for pair in pairs), key=lambda run: run["wall_s"])
     shutil.rmtree(work, ignore_errors=True)
     return {
         "rows": rows, "format": file_format, "epochs": epochs, "max_in_memory_rows": max_in_memory_rows,
