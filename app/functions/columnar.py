@@ -6,6 +6,8 @@ peak memory is the result plus one batch, not an Arrow table plus a copy of it.
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 BATCH_ROWS = 1 << 17
 CSV_BLOCK_BYTES = 1 << 24
 PARQUET_SUFFIXES = (".parquet", ".pq")
+_CSV_CONVERSION_ERROR = re.compile(r"In CSV column #(?P<index>\d+): CSV conversion error to (?P<type>\w+): (?P<detail>.*)")
 
 
 class ColumnError(ValueError):
@@ -48,7 +51,7 @@ def read_columns(
         ColumnError: a column is missing, or a float column holds something other than numbers.
         pyarrow.ArrowInvalid, OSError: the file cannot be parsed.
     """
-    capacity, schema, batches = _open_batches(path, columns, batch_rows)
+    capacity, schema, batches = _open_batches(path, columns, float_columns, float_dtype, batch_rows)
     floats = {name: np.empty(capacity, dtype=float_dtype) for name in float_columns}
     others: dict[str, list[pa.Array]] = {name: [] for name in columns if name not in floats}
     filled = 0
@@ -73,16 +76,49 @@ def read_columns(
 
 
 def _open_batches(
-    path: Path, columns: Sequence[str], batch_rows: int
+    path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int
 ) -> tuple[int, pa.Schema, Iterator[pa.RecordBatch]]:
     """Row capacity (exact for Parquet, an upper bound for CSV), schema and record batches of `columns`."""
     if is_parquet(path):
         parquet = pq.ParquetFile(path)
         _require(parquet.schema_arrow.names, columns)
         return parquet.metadata.num_rows, parquet.schema_arrow, _row_group_batches(parquet, columns, batch_rows)
-    reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES))
-    _require(reader.schema.names, columns)
-    return _count_lines(path), reader.schema, (batch.select(list(columns)) for batch in reader)
+    header = _csv_header(path)
+    _require(header, columns)
+    # Projection and float types are applied while parsing: other columns are skipped, and a value that
+    # is not a number fails in the parser rather than after type inference guessed from the first rows.
+    options = pa_csv.ConvertOptions(
+        include_columns=list(columns), column_types={name: _arrow_float(float_dtype) for name in float_columns}
+    )
+    reader = _translate_csv_errors(
+        lambda: pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                                convert_options=options),
+        header, float_columns,
+    )
+    return _count_lines(path), reader.schema, _csv_batches(reader, header, float_columns)
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _csv_batches(reader, header: list[str], float_columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    while (batch := _translate_csv_errors(lambda: next(reader, None), header, float_columns)) is not None:
+        yield batch
+
+
+def _translate_csv_errors(action, header: list[str], float_columns: Sequence[str]):
+    """Run `action`; a parser error about one column's value becomes a ColumnError naming that column."""
+    try:
+        return action()
+    except pa.ArrowInvalid as error:
+        found = _CSV_CONVERSION_ERROR.search(str(error))
+        if found is None or int(found["index"]) >= len(header):
+            raise
+        name = header[int(found["index"])]
+        problem = "is not numeric" if name in float_columns else f"is not all {found['type']}"
+        raise ColumnError(f"column {name} {problem} ({found['detail'].strip()})") from None
 
 
 def _row_group_batches(parquet: pq.ParquetFile, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -106,10 +142,14 @@ def _count_lines(path: Path) -> int:
     return lines
 
 
+def _arrow_float(float_dtype: str) -> pa.DataType:
+    return pa.float32() if float_dtype == "float32" else pa.float64()
+
+
 def _float_values(array: pa.Array, name: str, float_dtype: str) -> np.ndarray:
     if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type)):
         raise ColumnError(f"column {name} is not numeric (type {array.type})")
-    target = pa.float32() if float_dtype == "float32" else pa.float64()
+    target = _arrow_float(float_dtype)
     if array.type != target:
         array = pc.cast(array, target, safe=False)
     return array.to_numpy(zero_copy_only=False)

@@ -191,3 +191,15 @@ def test_arrow_tables_with_nulls_in_integer_columns_read_as_missing_floats(tmp_p
     pq.write_table(table, tmp_path / "data.parquet")
     frame = read_records(tmp_path / "data.parquet", COLUMNS, COLUMNS[1:])
     assert np.isnan(frame["a"].iloc[-1])
+
+
+def test_csv_float_columns_do_not_depend_on_what_the_first_rows_look_like(tmp_path, monkeypatch):
+    monkeypatch.setattr(columnar, "CSV_BLOCK_BYTES", 64)
+    lines = ["id,a,b,c,y", *(f"{row},{row},1,2,3" for row in range(30)), "30,0.5,1,2,3"]
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
+    frame = read_records(tmp_path / "data.csv", COLUMNS, COLUMNS[1:])
+    assert frame["a"].iloc[-1] == 0.5 and len(frame) == 31
+    lines[-1] = "30,high,1,2,3"
+    (tmp_path / "text.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordsError, match="column a is not numeric .*high"):
+        read_records(tmp_path / "text.csv", COLUMNS, COLUMNS[1:])
