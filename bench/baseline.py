@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The physical floor of ingestion on this machine: read the needed columns, write their bytes to disk.
 
-`python bench/baseline.py DATA_FILE SCRATCH_FILE` prints one JSON line:
+`python bench/baseline.py DATA_FILE SCRATCH_FILE [REPEATS]` prints one JSON line:
 `{"read_s", "write_s", "bytes", "rows"}`. The read is `pyarrow.parquet.read_table` (or
 `pyarrow.csv.read_csv`) of the app's columns; the write puts exactly the table's buffers into
 SCRATCH_FILE and fsyncs it, the least any durable copy of the records can cost. SCRATCH_FILE is removed.
@@ -45,21 +45,21 @@ def write_table(table, scratch: Path) -> int:
     return written
 
 
-def fastest(action) -> tuple[float, object]:
-    """The shortest of REPEATS timings of `action()`, with its last result."""
+def fastest(action, repeats: int) -> tuple[float, object]:
+    """The shortest of `repeats` timings of `action()`, with its last result."""
     timings = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         started = time.perf_counter()
         result = action()
         timings.append(time.perf_counter() - started)
     return min(timings), result
 
 
-def measure(data: Path, scratch: Path) -> dict:
-    read_s, table = fastest(lambda: read_table(data))
-    write_s, written = fastest(lambda: write_table(table, scratch))
+def measure(data: Path, scratch: Path, repeats: int = REPEATS) -> dict:
+    read_s, table = fastest(lambda: read_table(data), repeats)
+    write_s, written = fastest(lambda: write_table(table, scratch), repeats)
     return {"read_s": read_s, "write_s": write_s, "bytes": written, "rows": table.num_rows}
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(Path(sys.argv[1]), Path(sys.argv[2]))))
+    print(json.dumps(measure(Path(sys.argv[1]), Path(sys.argv[2]), *(int(arg) for arg in sys.argv[3:4]))))
