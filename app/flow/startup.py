@@ -13,7 +13,6 @@ from app.flow.deploy_model import DeployModel
 from app.flow.runner import build_pipeline
 from app.functions.carol_platform import (
     CarolUnavailableError,
-    check_carol_reachable,
     connect_carol,
     credentials_from_environment,
     fetch_app_settings,
@@ -104,7 +103,6 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
     app_settings: dict[str, str] = {}
     if credentials is not None:
         try:
-            check_carol_reachable(credentials)
             carol = connect_carol(credentials)
             app_settings = fetch_app_settings(carol)
         except CarolUnavailableError as error:

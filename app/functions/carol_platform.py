@@ -30,13 +30,6 @@ class CarolCredentials:
     organization: str | None = None
     host: str | None = None
     port: int = 443
-    domain: str = "carol.ai"
-
-    @property
-    def address(self) -> str:
-        """`host:port` pycarol calls: `CAROL_HOST`, else `{organization or tenant}.{CAROL_DOMAIN}`."""
-        host = self.host or f"{self.organization or self.tenant}.{self.domain}"
-        return f"{host}:{self.port}"
 
 
 def credentials_from_environment(environ: Mapping[str, str]) -> CarolCredentials | None:
@@ -63,11 +56,10 @@ def credentials_from_environment(environ: Mapping[str, str]) -> CarolCredentials
         organization=environ.get("CAROLORGANIZATION") or None,
         host=environ.get("CAROL_HOST") or None,
         port=int(port_text),
-        domain=environ.get("CAROL_DOMAIN") or "carol.ai",
     )
 
 
-def check_carol_reachable(credentials: CarolCredentials, timeout_seconds: float = 10.0) -> None:
+def check_carol_reachable(host: str, port: int, timeout_seconds: float = 10.0) -> None:
     """Fail fast when Carol does not answer, instead of pycarol's two minutes of retries.
 
     Any HTTP answer counts as reachable (this call carries no credentials, so it is refused);
@@ -79,11 +71,10 @@ def check_carol_reachable(credentials: CarolCredentials, timeout_seconds: float 
     import requests
 
     try:
-        requests.head(f"https://{credentials.address}/api/v1/tenants/current", timeout=timeout_seconds)
+        requests.head(f"https://{host}:{port}/api/v1/tenants/current", timeout=timeout_seconds)
     except requests.RequestException as error:
-        raise CarolUnavailableError(
-            f"Carol could not be reached at {credentials.address}: {_unreachable_reason(error, timeout_seconds)}"
-        ) from None
+        reason = _unreachable_reason(error, timeout_seconds)
+        raise CarolUnavailableError(f"Carol could not be reached at {host}:{port}: {reason}") from None
 
 
 def _unreachable_reason(error: Exception, timeout_seconds: float) -> str:
@@ -106,9 +97,9 @@ def connect_carol(credentials: CarolCredentials):
     from pycarol import ApiKeyAuth, Carol, PwdAuth
 
     if credentials.user and credentials.password:
-        auth = PwdAuth(credentials.user, credentials.password)
+        auth = _checking_reachability(PwdAuth)(credentials.user, credentials.password)
     else:
-        auth = ApiKeyAuth(credentials.api_key)
+        auth = _checking_reachability(ApiKeyAuth)(credentials.api_key)
     logger.info("connecting to Carol tenant %s as app %s", credentials.tenant, credentials.app_name)
     try:
         return Carol(
@@ -117,12 +108,28 @@ def connect_carol(credentials: CarolCredentials):
             auth=auth,
             connector_id=credentials.connector_id,
             organization=credentials.organization,
-            environment=credentials.domain,
             host=credentials.host,
             port=credentials.port,
         )
+    except CarolUnavailableError:
+        raise
     except Exception as error:
         raise CarolUnavailableError(f"Carol could not be reached at tenant {credentials.tenant}: {error}") from error
+
+
+def _checking_reachability(auth_class: type) -> type:
+    """`auth_class` whose login first checks that Carol answers.
+
+    `Carol()` calls `auth.login(carol)` once it has resolved its host and port (from `host=`, or the
+    organization or tenant and `CAROL_DOMAIN`) and before its first API call, the one that retries.
+    """
+
+    class ReachabilityCheckedAuth(auth_class):
+        def login(self, carol):
+            check_carol_reachable(carol.host, carol.port)
+            return super().login(carol)
+
+    return ReachabilityCheckedAuth
 
 
 def fetch_app_settings(carol) -> dict[str, str]:

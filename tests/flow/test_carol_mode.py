@@ -11,7 +11,6 @@ import pycarol
 import pycarol.bigquery
 import pytest
 
-from app.flow import startup
 from app.flow.runner import run_pipeline
 from app.flow.startup import prepare_run
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
@@ -40,8 +39,6 @@ def carol_platform(monkeypatch, fake_storages, tmp_path):
     for owner, name, value in ((pycarol, "Carol", carol_class), (pycarol, "Apps", apps_class),
                                (pycarol.bigquery, "BQ", bq_class)):
         monkeypatch.setattr(owner, name, value)
-    # The fake tenant has no server: skip the network reachability probe made before Carol().
-    monkeypatch.setattr(startup, "check_carol_reachable", lambda credentials: None)
     monkeypatch.chdir(tmp_path)
     root = logging.getLogger()
     formatters = [(handler, handler.formatter) for handler in root.handlers]

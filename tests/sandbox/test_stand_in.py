@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from pycarol.carolina import Carolina
@@ -17,7 +19,7 @@ from app.functions.carol_platform import (
 )
 from app.functions.sources import build_staging_query
 from app.functions.stores import CarolStore, read_bytes, write_bytes
-from sandbox.server import start_sandbox
+from sandbox.server import free_port, start_sandbox
 from sandbox.staging import stage_records
 from sandbox.tenant import read_task_log, write_app_settings
 
@@ -85,8 +87,16 @@ def test_a_wrong_api_key_is_refused(environment):
 
 
 def test_reachability_needs_a_listening_server_and_a_trusted_certificate(environment, monkeypatch):
-    credentials = credentials_from_environment(environment)
-    check_carol_reachable(credentials)
+    host, port = environment["CAROL_HOST"], int(environment["CAROL_PORT"])
+    check_carol_reachable(host, port)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     with pytest.raises(CarolUnavailableError, match="TLS handshake failed"):
-        check_carol_reachable(credentials)
+        check_carol_reachable(host, port)
+
+
+def test_connecting_to_a_closed_port_fails_in_seconds(environment):
+    credentials = credentials_from_environment({**environment, "CAROL_PORT": str(free_port())})
+    started = time.monotonic()
+    with pytest.raises(CarolUnavailableError, match="could not be reached at 127.0.0.1:.*refused"):
+        connect_carol(credentials)
+    assert time.monotonic() - started < 10
