@@ -24,6 +24,8 @@ RESIDUALS_PLOT = "residuals.png"
 PREDICTED_PLOT = "predicted_vs_true.png"
 REPORT_FILE = "report.html"
 METRIC_NAMES = ("mse", "mae", "rmse", "r2")
+# More points than this per part only blacken the plot and cost minutes at millions of records.
+MAX_PLOTTED_POINTS = 5000
 
 
 def _render_png(figure: Figure) -> bytes:
@@ -67,7 +69,18 @@ def build_report_files(
 
 
 def _parts(trained: TrainedModel):
-    return (("train", trained.y_train, trained.y_train_predicted), ("test", trained.y_test, trained.y_test_predicted))
+    parts = (("train", trained.y_train, trained.y_train_predicted), ("test", trained.y_test, trained.y_test_predicted))
+    return tuple((part, *sample_points(y_true, y_predicted)) for part, y_true, y_predicted in parts)
+
+
+def sample_points(
+    y_true: np.ndarray, y_predicted: np.ndarray, limit: int = MAX_PLOTTED_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most `limit` (true, predicted) pairs, the same ones on every call."""
+    if len(y_true) <= limit:
+        return y_true, y_predicted
+    rows = np.random.default_rng(0).choice(len(y_true), limit, replace=False)
+    return y_true[rows], y_predicted[rows]
 
 
 def metric_rows(evaluation: Evaluation) -> list[tuple[str, Metrics]]:

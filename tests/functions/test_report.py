@@ -20,6 +20,7 @@ from app.functions.report import (
     format_versions_table,
     metric_rows,
     plot_residuals,
+    sample_points,
 )
 from tests.conftest import FEATURES
 
@@ -94,3 +95,14 @@ def test_versions_table_marks_the_current_version():
     assert lines[1].startswith("* v1") and "3.960" in lines[1]
     assert lines[2].startswith("  v2") and "3.500" in lines[2]
     assert not any(line.startswith("*") for line in format_versions_table(versions, None).splitlines())
+
+
+def test_large_parts_are_sampled_to_the_limit_keeping_pairs_together():
+    import numpy as np
+
+    y_true = np.arange(100_000, dtype=float)
+    sampled_true, sampled_predicted = sample_points(y_true, y_true * 2, limit=500)
+    assert len(sampled_true) == 500 and np.array_equal(sampled_predicted, sampled_true * 2)
+    assert np.array_equal(sample_points(y_true, y_true * 2, limit=500)[0], sampled_true)
+    small = np.arange(10.0)
+    assert sample_points(small, small, limit=500)[0] is small
