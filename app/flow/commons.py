@@ -91,17 +91,6 @@ class AppTask(Task):
         """
         return self.output().exists() and not any(task.output().looks_damaged() for task in self.upstream_tasks())
 
-    def get_execution_params(self, only_significant: bool = False, only_public: bool = True) -> dict:
-        """pycarol's parameter values, plus the lineage when all are asked for.
-
-        DeployModel hands these to the registry metadata: `settings["target_lineage"]` tells clean-up
-        which targets produced a deployed model.
-        """
-        params = super().get_execution_params(only_significant=only_significant, only_public=only_public)
-        if not only_significant:
-            params[LINEAGE_KEY] = self.lineage()
-        return params
-
     def target_prefix(self) -> str:
         return CLOUD_TARGET_PREFIX if self.cloud_targets else ""
 

@@ -1,0 +1,63 @@
+"""The deploy step: the challenger against the deployed champion, and publication when it wins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from app.functions.evaluation import Evaluation, decide_deployment, score_champion
+from app.functions.modeling import TrainedModel
+from app.functions.registry import Deployment, load_current, publish_model
+from app.functions.report import build_metadata, format_metrics_table
+from app.functions.sources import Records
+from app.functions.stores import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+
+def deploy_challenger(
+    store: ObjectStore,
+    deploy_app: str,
+    version: str,
+    trained: TrainedModel,
+    evaluation: Evaluation,
+    records: Records,
+    target_column: str,
+    tolerance: float,
+    settings: Mapping[str, Any],
+) -> Deployment:
+    """Score the current model on the challenger's test rows and publish the challenger if the gate allows.
+
+    Args:
+        store: the deploy app's registry.
+        deploy_app: the app that serves the model.
+        version: the id the challenger gets if it is published.
+        trained: the challenger.
+        evaluation: the challenger's metrics and threshold check.
+        records: the ingested records; the champion is scored on their `trained.split.test_rows`.
+        target_column: the column the models predict.
+        tolerance: how much higher than the champion's the challenger's test RMSE may be.
+        settings: the run's settings, kept in the version's metadata.
+
+    Returns:
+        The published version, or none and why.
+    """
+    current = load_current(store, deploy_app)
+    champion = current and score_champion(
+        current.version, current.model, current.feature_columns, records.frame, target_column, trained.split.test_rows
+    )
+    if champion and champion.test:
+        rows = [("challenger test", evaluation.test), ("champion test", champion.test)]
+        logger.info("challenger vs champion %s:\n%s", champion.version, format_metrics_table(rows))
+    approved, reason = decide_deployment(evaluation, champion, tolerance)
+    champion_version = champion.version if champion else None
+    if not approved:
+        logger.warning("model not deployed: %s", reason)
+        return Deployment(version=None, reason=reason, champion=champion_version)
+    decision = Deployment(version=version, reason=reason, champion=champion_version)
+    logger.info("deploying model version %s: %s", version, reason)
+    source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
+    metadata = build_metadata(version, settings, trained, evaluation, source, decision, champion)
+    publish_model(store, deploy_app, version, trained.model, metadata, evaluation.files)
+    return decision

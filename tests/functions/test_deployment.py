@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from app.functions.deployment import deploy_challenger
+from app.functions.evaluation import Thresholds, evaluate_model
+from app.functions.modeling import build_model, split_records, train_model
+from app.functions.registry import read_current_version, read_version_metadata
+from app.functions.sources import Records
+from app.functions.stores import LocalStore
+from tests.conftest import FEATURES
+
+
+def challenger(frame, epochs):
+    split = split_records(len(frame), 0.25, 0)
+    trained = train_model(frame, FEATURES, "y", split, build_model(0.0, epochs, 0))
+    return trained, evaluate_model(trained, Thresholds())
+
+
+def deploy(store, version, frame, epochs, tolerance=0.0):
+    trained, evaluation = challenger(frame, epochs)
+    return deploy_challenger(store, "online", version, trained, evaluation, Records(frame, "tiny"), "y", tolerance,
+                             {"model_epochs": epochs, "data_fingerprint": "file:abc"})
+
+
+def test_first_model_is_published_with_its_metadata(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    decision = deploy(store, "v1", tiny_frame, 300)
+    assert decision.version == "v1" and decision.champion is None
+    assert read_current_version(store, "online") == "v1"
+    metadata = read_version_metadata(store, "online", "v1")
+    assert metadata["source"] == {"source": "tiny", "data_fingerprint": "file:abc"}
+    assert metadata["settings"]["model_epochs"] == 300
+
+
+def test_worse_challenger_is_refused_and_current_stays(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    decision = deploy(store, "v2", tiny_frame, 1)
+    assert decision.version is None and decision.champion == "v1"
+    assert "champion_tolerance" in decision.reason
+    assert read_current_version(store, "online") == "v1"
+    assert not (tmp_path / "online" / "v2").exists()
+
+
+def test_tolerance_lets_a_slightly_worse_challenger_through(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    assert deploy(store, "v2", tiny_frame, 1, tolerance=1e9).version == "v2"
+    assert read_current_version(store, "online") == "v2"
+
+
+def test_a_version_is_never_overwritten(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    with pytest.raises(Exception, match="already exists"):
+        deploy(store, "v1", tiny_frame, 300, tolerance=1e9)
