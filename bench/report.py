@@ -24,7 +24,8 @@ def _main_rows(results: list[dict]) -> list[list]:
         tasks, baseline = result["tasks"], result["baseline"]
         floor = baseline["read_s"] + baseline["write_s"]
         rows.append([
-            f"{result['rows']:.0e}", f"{result['float64_bytes'] / MIB:,.0f}", f"{result['file_bytes'] / MIB:,.0f}",
+            f"{result['rows']:.0e} {result['format']}", f"{result['float64_bytes'] / MIB:,.0f}",
+            f"{result['file_bytes'] / MIB:,.0f}",
             f"{baseline['read_s']:.2f}", f"{baseline['write_s']:.2f}",
             f"{tasks.get('IngestRecords', float('nan')):.2f}",
             f"{tasks.get('IngestRecords', float('nan')) / floor:.2f}x",
@@ -41,7 +42,7 @@ def _task_rows(results: list[dict]) -> list[list]:
         stats = result.get("task_stats", {})
         peaks = [stats.get(name, {}).get("peak_rss", float("nan")) for name in TASKS]
         rows.append([
-            f"{result['rows']:.0e}",
+            f"{result['rows']:.0e} {result['format']}",
             *(f"{peak / MIB:,.0f} ({peak / result['float64_bytes']:.2f}x)" for peak in peaks),
             *(f"{stats.get(name, {}).get('cpu_s', float('nan')):.2f}" for name in TASKS),
         ])
@@ -55,6 +56,7 @@ def _seconds(result: dict, name: str, measure: str) -> float:
 
 
 def _linearity_rows(results: list[dict], measure: str) -> list[list]:
+    results = [result for result in results if result["format"] == "parquet"]
     reference = next((result for result in results if result["rows"] == REFERENCE_ROWS), None)
     if reference is None:
         return []
@@ -73,7 +75,7 @@ def _linearity_rows(results: list[dict], measure: str) -> list[list]:
 
 def _noop_rows(results: list[dict]) -> list[list]:
     return [[
-        f"{result['rows']:.0e}", result["rerun_summary"].split(" elapsed")[0].replace("summary: ", ""),
+        f"{result['rows']:.0e} {result['format']}", result["rerun_summary"].split(" elapsed")[0].replace("summary: ", ""),
         f"{result['rerun_wall_s']:.2f}", f"{result['imports_wall_s']:.2f}",
         f"{result['rerun_wall_s'] - result['imports_wall_s']:+.2f}",
         f"{result['rerun_read_bytes'] / MIB:.1f}", f"{result['imports_read_bytes'] / MIB:.1f}",
