@@ -23,12 +23,13 @@ def _main_rows(results: list[dict]) -> list[list]:
     for result in results:
         tasks, baseline = result["tasks"], result["baseline"]
         floor = baseline["read_s"] + baseline["write_s"]
+        fresh = baseline.get("read_first_s", float("nan")) + baseline.get("write_first_s", float("nan"))
+        ingest = tasks.get("IngestRecords", float("nan"))
         rows.append([
             f"{result['rows']:.0e} {result['format']}", f"{result['float64_bytes'] / MIB:,.0f}",
             f"{result['file_bytes'] / MIB:,.0f}",
-            f"{baseline['read_s']:.2f}", f"{baseline['write_s']:.2f}",
-            f"{tasks.get('IngestRecords', float('nan')):.2f}",
-            f"{tasks.get('IngestRecords', float('nan')) / floor:.2f}x",
+            f"{baseline['read_s']:.2f}", f"{baseline['write_s']:.2f}", f"{fresh:.2f}",
+            f"{ingest:.2f}", f"{ingest / floor:.2f}x", f"{ingest / fresh:.2f}x",
             *(f"{tasks.get(name, float('nan')):.2f}" for name in TASKS[1:]),
             f"{result['wall_s']:.1f}", f"{result['peak_rss'] / MIB:,.0f}",
             f"{result['peak_rss'] / result['float64_bytes']:.2f}x",
@@ -97,7 +98,13 @@ def _acceptance_rows(results: list[dict]) -> list[list]:
         rows.append(["1e7: peak RSS <= 2.0x float64 records", f"{ratio:.2f}x", _check(ratio <= 2.0)])
         floor = result["baseline"]["read_s"] + result["baseline"]["write_s"]
         ingest = result["tasks"].get("IngestRecords", float("nan")) / floor
-        rows.append(["1e7: IngestRecords <= 2.0x (read + write)", f"{ingest:.2f}x", _check(ingest <= 2.0)])
+        rows.append(["1e7: IngestRecords <= 2.0x (read + write), warm floor", f"{ingest:.2f}x",
+                     _check(ingest <= 2.0)])
+        fresh = result["baseline"].get("read_first_s", float("nan")) + result["baseline"].get("write_first_s",
+                                                                                              float("nan"))
+        ratio = result["tasks"].get("IngestRecords", float("nan")) / fresh
+        rows.append(["1e7: IngestRecords <= 2.0x (read + write), fresh process", f"{ratio:.2f}x",
+                     _check(ratio <= 2.0)])
         extra = result["rerun_wall_s"] - result["imports_wall_s"]
         read = result["rerun_read_bytes"] - result["imports_read_bytes"]
         rows.append(["1e7: no-op rerun < 0.5 s beyond imports", f"{extra:+.2f} s", _check(extra < 0.5)])
@@ -134,9 +141,12 @@ def write_results(results: dict[str, dict], path: Path) -> None:
         "## End to end, against the physical baseline",
         "",
         "Baseline: pyarrow reads the 15 needed columns of the same file (`read`), then writes those bytes to "
-        "disk with fsync (`write`). `float64` is the records' in-memory size as 15 float64 columns.",
+        "disk with fsync (`write`), fastest of three in one process (memory already faulted in: the floor). "
+        "`fresh read+write` is the first of the three, in a fresh process, as IngestRecords runs. "
+        "`float64` is the records' in-memory size as 15 float64 columns.",
         "",
-        *_table(["records", "float64", "file", "read", "write", "Ingest", "Ingest / (read+write)", "Train",
+        *_table(["records", "float64", "file", "read", "write", "fresh read+write", "Ingest",
+                 "Ingest / (read+write)", "Ingest / fresh", "Train",
                  "Evaluate", "Deploy", "run wall", "peak RSS", "RSS / float64"], _main_rows(ordered)),
         "",
         "## Per task: peak RSS while it ran (and / float64), CPU seconds",
