@@ -78,14 +78,14 @@ def read_columns(
 
 
 def _allocate(rows: int, dtype: str) -> np.ndarray:
-    """An array on memory mapped straight from the kernel and faulted in at once.
+    """An array on memory mapped straight from the kernel, in ordinary pages.
 
     `np.empty` asks for transparent huge pages on arrays this large; on a busy machine the kernel
     compacts memory to find them on first write, which made filling the records several times slower.
+    Pages are faulted in while being filled, as the next row group decodes in another thread.
     """
     size = max(rows, 1) * np.dtype(dtype).itemsize
-    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
-    return np.frombuffer(mmap.mmap(-1, size, flags=flags), dtype=dtype, count=rows)
+    return np.frombuffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), dtype=dtype, count=rows)
 
 
 def _open_batches(
