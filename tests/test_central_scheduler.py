@@ -75,6 +75,7 @@ def test_two_processes_run_each_task_once_through_a_central_scheduler(tmp_path, 
     for result in results:
         assert result.returncode == 0, result.stdout + result.stderr
         assert summary_of(result)["status"] == "SUCCESS"
+        assert int(summary_of(result)["ran"]) + int(summary_of(result)["reused"]) == len(TASKS)
     finished = Counter(
         name for result in results for name in re.findall(r"finished (\w+) in [\d.]+s", result.stderr)
     )

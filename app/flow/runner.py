@@ -72,23 +72,28 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         # Another process may be running tasks of this pipeline: wait for it instead of giving up on them.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
     result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
-    outcome = _classify(root, result, decisions, make_run_id(started_at))
+    # With a central scheduler another process may have finished the work this one waited for.
+    shared_success = bool(scheduler_host) and root.complete()
+    outcome = _classify(root, result, decisions, make_run_id(started_at), shared_success)
     _record_run(root, outcome, decisions, started_at, list(forced))
     return outcome
 
 
-def _classify(root: DeployModel, result, decisions: list[Decision], run_id: str) -> RunOutcome:
+def _classify(root: DeployModel, result, decisions: list[Decision], run_id: str, shared_success: bool) -> RunOutcome:
     partition = _partition_tasks(result.worker)
     ran = {task.task_id for task in partition["completed"]}
     failed_tasks = partition["ever_failed"] - partition["completed"]
     failed = {task.get_task_family(): _failure_message(result.worker, task) for task in failed_tasks}
-    not_done = {task.task_id for group in partition.values() for task in group} - ran - {
+    succeeded = result.status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY) or (
+        shared_success and not failed)
+    # After a success every task not run here was found done (by an earlier run or another process).
+    not_done = set() if succeeded else {task.task_id for group in partition.values() for task in group} - ran - {
         task.task_id for task in partition["already_done"]
     }
     tasks = all_tasks(root)
     deployment = root.output().load() if root.task_id in ran else None
     return RunOutcome(
-        succeeded=result.status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY),
+        succeeded=succeeded,
         ran=[task.get_task_family() for task in tasks if task.task_id in ran],
         reused=[task.get_task_family() for task in tasks if task.task_id not in ran | not_done],
         failed=failed,
