@@ -69,9 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print_summary("FAILED", 0, 0, None, started)
         return error.exit_code
 
-    from app.flow.runner import run_pipeline
-
     from app.flow.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
+    from app.flow.runner import run_pipeline
 
     try:
         check_task_names(plan.root, args.force)
