@@ -68,6 +68,10 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         fingerprint = _fingerprint_data(settings, carol)
     except (SettingsError, RecordsError) as error:
         raise StartupError(str(error), 2) from None
+    except Exception as error:  # any failure of the staging probe in Carol
+        if carol is None:
+            raise
+        raise StartupError(f"staging table could not be probed in Carol: {_first_line(error)}", 1) from None
     carol_mode = carol is not None
     cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
     root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
@@ -104,9 +108,13 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
     if credentials is not None:
         try:
             carol = connect_carol(credentials)
-            app_settings = fetch_app_settings(carol)
         except CarolUnavailableError as error:
-            raise StartupError(str(error).splitlines()[0], 1) from None
+            raise StartupError(_first_line(error), 1) from None
+        try:
+            app_settings = fetch_app_settings(carol)
+        except Exception as error:  # pycarol raises bare exceptions for a missing app or a refused call
+            raise StartupError(f"Carol app settings of {credentials.app_name} could not be read: "
+                               f"{_first_line(error)}", 1) from None
         use_carol(carol)
         use_json_console(environ.get("LONGTASKID"))
         if environ.get("LONGTASKID"):
@@ -139,3 +147,8 @@ def _fingerprint_data(settings: Settings, carol) -> str:
         temporary.write_text(json.dumps(updated))
         temporary.replace(cache_path)
     return fingerprint
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -12,7 +12,7 @@ import pycarol.bigquery
 import pytest
 
 from app.flow.runner import run_pipeline
-from app.flow.startup import prepare_run
+from app.flow.startup import StartupError, prepare_run
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
@@ -81,3 +81,19 @@ def test_carol_mode_with_cloud_target_false_keeps_targets_local(carol_platform, 
     assert outcome.succeeded
     assert len(list((tmp_path / "t").rglob("*.pkl"))) == 4
     assert "bostonhousebatch" not in carol_platform["storages"].objects
+
+
+def test_unreadable_app_settings_stop_the_run_with_one_line(carol_platform, tmp_path):
+    carol_platform["apps"].return_value.get_settings.side_effect = RuntimeError("app not found\ndetails")
+    with pytest.raises(StartupError) as raised:
+        prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
+    assert raised.value.exit_code == 1
+    assert str(raised.value) == "Carol app settings of bostonhousebatch could not be read: app not found"
+
+
+def test_failed_staging_probe_stops_the_run_with_one_line(carol_platform, tmp_path):
+    pycarol.bigquery.BQ.return_value.query.side_effect = RuntimeError("403 Access Denied: table stg_x")
+    with pytest.raises(StartupError) as raised:
+        prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
+    assert raised.value.exit_code == 1
+    assert "staging table could not be probed in Carol: 403 Access Denied" in str(raised.value)
