@@ -6,19 +6,17 @@ SHA-256. The record is written last, so an artifact without one was never finish
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 
+from app.functions.checksums import ArtifactRecord, digest_file, dump_with_digest
 from app.functions.stores import LocalStore, ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
@@ -39,76 +37,13 @@ class CorruptArtifactError(RuntimeError):
     """An artifact's bytes do not match its checksum record."""
 
 
-@dataclass(frozen=True)
-class ArtifactRecord:
-    size: int
-    sha256: str
-
-
-def digest_file(path: Path) -> ArtifactRecord:
-    """Size and SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-            size += len(chunk)
-    return ArtifactRecord(size=size, sha256=digest.hexdigest())
-
-
-class _HashingWriter:
-    """A binary file that hashes what is written to it, so a large artifact is never read back to digest it.
-
-    Hashing runs in a helper thread (hashlib releases the GIL) while the next piece is written, so it
-    costs little on top of the write; at most one piece waits to be hashed.
-    """
-
-    def __init__(self, handle, hasher: ThreadPoolExecutor) -> None:
-        self.handle = handle
-        self.hasher = hasher
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.pending: Future | None = None
-
-    def write(self, data) -> int:
-        # Only immutable bytes may be hashed while the caller goes on; joblib hands over fresh bytes.
-        piece = data if isinstance(data, bytes) else bytes(data)
-        if self.pending is not None:
-            self.pending.result()
-        self.pending = self.hasher.submit(self.digest.update, piece)
-        self.size += len(piece)
-        return self.handle.write(piece)
-
-    def tell(self) -> int:
-        return self.handle.tell()
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def record(self) -> ArtifactRecord:
-        if self.pending is not None:
-            self.pending.result()
-        return ArtifactRecord(size=self.size, sha256=self.digest.hexdigest())
-
-
-def _dump(value: Any, handle) -> ArtifactRecord:
-    # joblib writes NumPy arrays as raw bytes (no pickled Python objects), in 16 MiB pieces.
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        writer = _HashingWriter(handle, hasher)
-        joblib.dump(value, writer)
-        record = writer.record()
-    handle.flush()
-    os.fsync(handle.fileno())
-    return record
-
-
 def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     """Write the dump where it will live when the store is a folder (one write, then a rename)."""
     if not isinstance(store, LocalStore):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "artifact.pkl"
             with open(path, "wb") as handle:
-                record = _dump(value, handle)
+                record = dump_with_digest(value, handle)
             store.write_file(name, path)
         return record
     final = store.path(name)
@@ -116,7 +51,7 @@ def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     descriptor, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            record = _dump(value, handle)
+            record = dump_with_digest(value, handle)
         os.replace(temporary, final)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
