@@ -135,3 +135,16 @@ def test_open_registry_rejects_bad_settings_with_exit_2():
     with pytest.raises(StartupError) as raised:
         open_registry(PROJECT_DIR, {}, ["champion_tolerance=-1"])
     assert raised.value.exit_code == 2 and "champion_tolerance" in str(raised.value)
+
+
+def test_plan_reruns_a_refusal_once_the_champion_it_lost_to_is_rolled_back(tmp_path):
+    older = succeed(tmp_path, "--set", "model_epochs=500")["deployed"]
+    succeed(tmp_path)
+    assert succeed(tmp_path, "--set", "model_epochs=1")["deployed"] == "none"
+    assert "SKIP  DeployModel" in succeed(tmp_path, "--plan", "--set", "model_epochs=1")["stdout"]
+    succeed(tmp_path, "--rollback", older)
+
+    plan = succeed(tmp_path, "--plan", "--set", "model_epochs=1")["stdout"]
+    assert re.search(r"RUN\s+DeployModel\s+deployed model changed", plan)
+    rerun = succeed(tmp_path, "--set", "model_epochs=1")
+    assert (rerun["ran"], rerun["reused"]) == ("1", "3")

@@ -88,14 +88,13 @@ def plan_pipeline(root: AppTask, records: list[dict], forced: list[str] = ()) ->
 
     def visit(task: AppTask) -> bool:
         if task not in decided:
-            state = task.output().state()
-            damaged = any([upstream.output().looks_damaged() for upstream in task.upstream_tasks()])
-            if state == "valid" and not damaged and task not in affected:
+            # The task's own complete(), as Luigi will ask it: DeployModel's also consults the registry.
+            if task not in affected and task.complete():
                 decided[task] = Decision(task.get_task_family(), False, "output exists")
             else:
                 upstream_runs = [visit(upstream) for upstream in luigi.task.flatten(task.requires())]
-                reason = explain_rerun(task_facts(task), previous.get(task.get_task_family()), state,
-                                       any(upstream_runs), task.get_task_family() in forced)
+                reason = explain_rerun(task_facts(task), previous.get(task.get_task_family()),
+                                       task.output().state(), any(upstream_runs), task.get_task_family() in forced)
                 decided[task] = Decision(task.get_task_family(), True, reason)
         return decided[task].run
 

@@ -50,14 +50,15 @@ def explain_rerun(
 
     Returns:
         `forced`, `output corrupt`, `no output`, `data changed`, `settings changed: <names>`,
-        `code changed: <family>`, `upstream reruns` or `upstream changed`.
+        `code changed: <family>`, `upstream reruns`, `upstream changed` or `deployed model changed`.
     """
     if forced:
         return "forced"
     if output == "corrupt":
         return "output corrupt"
     if output == "valid":
-        return "upstream reruns"
+        # A sound output that is still not complete: the deployed model it was decided against changed.
+        return "upstream reruns" if upstream_reruns else "deployed model changed"
     if previous is None:
         return "no output"
     old_params = previous.get("params") or {}

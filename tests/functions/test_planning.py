@@ -65,6 +65,7 @@ def test_upstream_reused_from_another_run_is_upstream_changed():
 
 def test_valid_output_runs_only_because_upstream_reruns():
     assert reason(TRAIN, entry(TRAIN), output="valid", upstream_reruns=True) == "upstream reruns"
+    assert reason(TRAIN, entry(TRAIN), output="valid") == "deployed model changed"
 
 
 def test_same_facts_with_output_gone_is_no_output():
