@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from app.functions.checksums import digest_file
 from app.functions.columnar import ColumnError, read_columns
 
 logger = logging.getLogger(__name__)
@@ -93,9 +94,7 @@ def build_staging_query(connector: str, staging: str, columns: Sequence[str]) ->
     Raises:
         RecordsError: a name is not a plain identifier (it is pasted into SQL).
     """
-    for name in (connector, staging, *columns):
-        if not _IDENTIFIER.match(name):
-            raise RecordsError(f"{name!r} is not a valid staging or column name")
+    _check_identifiers(connector, staging, *columns)
     selected = ", ".join(f"`{name}`" for name in columns)
     return (
         f"SELECT {selected} FROM ("
@@ -103,6 +102,12 @@ def build_staging_query(connector: str, staging: str, columns: Sequence[str]) ->
         f"FROM stg_{connector}_{staging}) "
         f"WHERE _rn = 1 AND COALESCE(mdmDeleted, FALSE) = FALSE"
     )
+
+
+def _check_identifiers(*names: str) -> None:
+    for name in names:
+        if not _IDENTIFIER.match(name):
+            raise RecordsError(f"{name!r} is not a valid staging or column name")
 
 
 def validate_records(
@@ -154,20 +159,16 @@ def _numeric_column(column: pd.Series, name: str, source: str, dtype: np.dtype) 
     return values
 
 
-def fingerprint_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+def fingerprint_file(path: Path) -> str:
     """SHA-256 of a file's bytes, read in chunks so any size fits in memory.
 
     Raises:
         RecordsError: the file does not exist.
     """
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(chunk_bytes):
-                digest.update(chunk)
+        return digest_file(path).sha256
     except FileNotFoundError:
         raise RecordsError(f"data file {path} not found") from None
-    return digest.hexdigest()
 
 
 def file_stamp(path: Path) -> dict[str, Any]:
@@ -201,8 +202,12 @@ def fingerprint_with_cache(path: Path, cache: dict[str, Any]) -> tuple[str, dict
 
 
 def build_staging_probe_query(connector: str, staging: str) -> str:
-    """BigQuery SQL returning what changes whenever the staging table's records change."""
-    build_staging_query(connector, staging, [])
+    """BigQuery SQL returning what changes whenever the staging table's records change.
+
+    Raises:
+        RecordsError: a name is not a plain identifier (it is pasted into SQL).
+    """
+    _check_identifiers(connector, staging)
     return (
         "SELECT COUNT(*) AS records, MAX(mdmCounterForEntity) AS counter, "
         "CAST(MAX(mdmLastUpdated) AS STRING) AS updated, "
