@@ -125,7 +125,8 @@ def insert_in_train_model(source: str, line: str) -> str:
 def test_code_changes_rerun_their_task_and_below_but_comments_do_not(workdir, tmp_path_factory):
     project = tmp_path_factory.mktemp("project") / "app-copy"
     shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
-        ".venv", "luigi_targets", "models", ".git", "bench", "__pycache__", ".pytest_cache", ".hypothesis"))
+        ".venv", "luigi_targets", "models", ".git", "bench", "__pycache__", ".pytest_cache", ".hypothesis",
+        ".tmp"))
     modeling = project / "app" / "functions" / "modeling.py"
     original = modeling.read_text()
     assert counts(run_app(workdir, project=project)) == ("0", "4")
