@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env")
     os.environ.setdefault("LUIGI_CONFIG_PATH", str(PROJECT_DIR / "luigi.cfg"))
 
-    from app.flow.startup import StartupError, prepare_run
-    from app.functions.logs import configure_logging
+    from app.control.logging_setup import configure_logging
+    from app.control.startup import StartupError, prepare_run
 
     configure_logging(PROJECT_DIR / "logging.cfg")
     if args.models or args.rollback is not None:
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print_summary("FAILED", 0, 0, None, started)
         return error.exit_code
 
-    from app.flow.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
-    from app.flow.runner import run_pipeline
+    from app.control.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
+    from app.control.runner import run_pipeline
 
     try:
         check_task_names(plan.root, args.force)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def manage_models(args: argparse.Namespace, started: float) -> int:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
-    from app.flow.startup import StartupError, open_registry
+    from app.control.startup import StartupError, open_registry
     from app.functions.registry import RegistryError, list_versions, read_current_version, rollback_model
     from app.functions.report import format_versions_table
 

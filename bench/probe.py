@@ -70,7 +70,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(PROJECT_DIR))
     if sys.argv[1:] == ["--imports-only"]:
         import run  # noqa: F401
-        from app.flow import runner, startup  # noqa: F401
+        from app.control import runner, startup  # noqa: F401
     else:
         _watch_tasks()
         sys.argv = [str(PROJECT_DIR / "run.py"), *sys.argv[1:]]

@@ -14,7 +14,7 @@ import pycarol
 import pytest
 from PIL import Image
 
-from app.flow.startup import StartupError, open_registry
+from app.control.startup import StartupError, open_registry
 from app.functions.registry import list_versions, read_current_version
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 

@@ -1,4 +1,5 @@
-"""What every task shares: the base task class, the stores, and the parameters built from the settings."""
+"""What every task shares: the base task class, its verified target, the stores, and the parameters built from
+the settings."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import luigi
-from pycarol.pipeline import Task
+from pycarol.pipeline import PickleTarget, Task
 
-from app.flow.targets import VerifiedPickleTarget
-from app.functions.carol_platform import open_app_storage
 from app.functions.identity import fingerprint_code, fingerprint_task
 from app.functions.settings import Settings
-from app.functions.stores import CarolStore, LocalStore, ObjectStore
+from app.functions.storage.artifacts import (
+    artifact_is_valid,
+    artifact_looks_damaged,
+    artifact_size,
+    delete_artifact,
+    inspect_artifact,
+    load_artifact,
+    save_artifact,
+)
+from app.functions.storage.carol_platform import open_app_storage
+from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
 
 CLOUD_TARGET_PREFIX = "pipeline/"
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
@@ -46,6 +55,50 @@ def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool,
 def _code_fingerprint(task_class: type) -> str:
     modules = [sys.modules[task_class.__module__], *task_class.code_modules]
     return fingerprint_code(inspect.getsource(module) for module in modules)
+
+
+class VerifiedPickleTarget(PickleTarget):
+    """One task output in the task's store: local `target_dir` or the app's Carol storage.
+
+    pycarol's own `PickleTarget` writes in place and logs in to Carol when it is created; this one
+    takes its store from the task and is complete only when its bytes match their checksum record.
+    """
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self.store = task.target_store()
+        self.name = f"{task.target_prefix()}{task.get_task_family()}/{task.identity()}.pkl"
+        luigi.LocalTarget.__init__(self, path=self.store.describe(self.name))
+
+    def exists(self) -> bool:
+        return artifact_is_valid(self.store, self.name)
+
+    def state(self) -> str:
+        """`valid`, `missing` or `corrupt` (see `inspect_artifact`)."""
+        return inspect_artifact(self.store, self.name)
+
+    def looks_damaged(self) -> bool:
+        """A cheap check that reads no artifact bytes (see `artifact_looks_damaged`)."""
+        return artifact_looks_damaged(self.store, self.name)
+
+    def size(self) -> int | None:
+        return artifact_size(self.store, self.name)
+
+    def load(self):
+        return load_artifact(self.store, self.name)
+
+    def dump(self, value) -> None:
+        save_artifact(self.store, self.name, value)
+
+    def remove(self) -> None:
+        delete_artifact(self.store, self.name)
+
+    def dump_metadata(self, metadata: dict) -> None:
+        """Task metadata is part of the run record, not a file beside each target."""
+
+    def remove_metadata(self) -> None:
+        """Nothing to remove: see `dump_metadata`."""
+
 
 
 class AppTask(Task):

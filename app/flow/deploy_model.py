@@ -9,7 +9,7 @@ from pycarol.pipeline import inherit_list
 
 from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
 from app.flow.evaluate_model import EvaluateModel
-from app.flow.ingestion import IngestRecords
+from app.flow.ingest_records import IngestRecords
 from app.flow.train_model import TrainModel
 from app.functions import deployment, evaluation, registry, report
 from app.functions.deployment import deploy_challenger

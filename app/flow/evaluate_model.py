@@ -9,7 +9,7 @@ import luigi
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask
-from app.flow.ingestion import IngestRecords
+from app.flow.ingest_records import IngestRecords
 from app.flow.train_model import TrainModel
 from app.functions import evaluation, report
 from app.functions.evaluation import Evaluation, Thresholds, evaluate_model

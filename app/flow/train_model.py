@@ -6,7 +6,7 @@ import luigi
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask
-from app.flow.ingestion import IngestRecords
+from app.flow.ingest_records import IngestRecords
 from app.functions import modeling
 from app.functions.modeling import TrainedModel, build_model, split_records, train_model
 

@@ -11,7 +11,7 @@ from app.functions.modeling import TrainedModel
 from app.functions.registry import Deployment, load_current, publish_model
 from app.functions.report import build_metadata, format_metrics_table
 from app.functions.sources import Records
-from app.functions.stores import ObjectStore
+from app.functions.storage.stores import ObjectStore
 
 logger = logging.getLogger(__name__)
 

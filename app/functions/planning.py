@@ -1,7 +1,7 @@
 """Why a task runs or is reused, and which stored targets clean-up may remove.
 
 Both answers compare what the current run would compute with what earlier runs recorded (see
-`runlog`): a task's identity, its significant parameters, its code fingerprint and its inputs.
+`app.control.recording`): a task's identity, its significant parameters, its code fingerprint and its inputs.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 
 import joblib
 
-from app.functions.stores import ObjectStore, read_bytes, write_bytes
+from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
 

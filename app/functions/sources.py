@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from app.functions.checksums import digest_file
-from app.functions.columnar import ColumnError, read_columns
+from app.functions.storage.checksums import digest_file
+from app.functions.storage.columnar import ColumnError, read_columns
 
 logger = logging.getLogger(__name__)
 

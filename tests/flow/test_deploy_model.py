@@ -11,11 +11,11 @@ import pycarol
 import pycarol.bigquery
 import pytest
 
+from app.control.runner import build_pipeline, run_pipeline
 from app.flow.commons import pipeline_params, use_carol
-from app.flow.runner import build_pipeline, run_pipeline
 from app.functions.evaluation import score_predictions
 from app.functions.registry import load_current, read_current_version, rollback_model
-from app.functions.stores import CarolStore, LocalStore
+from app.functions.storage.stores import CarolStore, LocalStore
 from tests.conftest import SAMPLE_DATA, default_settings
 
 GOOD, BAD = 300, 5

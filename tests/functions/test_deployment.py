@@ -7,7 +7,7 @@ from app.functions.evaluation import Thresholds, evaluate_model
 from app.functions.modeling import build_model, split_records, train_model
 from app.functions.registry import read_current_version, read_version_metadata
 from app.functions.sources import Records
-from app.functions.stores import LocalStore
+from app.functions.storage.stores import LocalStore
 from tests.conftest import FEATURES
 
 

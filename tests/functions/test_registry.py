@@ -21,7 +21,7 @@ from app.functions.registry import (
     read_current_version,
     rollback_model,
 )
-from app.functions.stores import CarolStore, LocalStore
+from app.functions.storage.stores import CarolStore, LocalStore
 
 APP = "onlineapp"
 X = np.arange(12, dtype=float).reshape(6, 2)

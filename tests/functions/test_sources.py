@@ -11,8 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from app.functions import columnar
-from app.functions.artifacts import load_artifact, save_artifact
 from app.functions.sources import (
     Records,
     RecordsError,
@@ -23,7 +21,9 @@ from app.functions.sources import (
     read_records,
     validate_records,
 )
-from app.functions.stores import LocalStore
+from app.functions.storage import columnar
+from app.functions.storage.artifacts import load_artifact, save_artifact
+from app.functions.storage.stores import LocalStore
 from tests.conftest import FEATURES
 
 COLUMNS = ["id", *FEATURES, "y"]

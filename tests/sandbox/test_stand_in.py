@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from pycarol.carolina import Carolina
 
-from app.functions.carol_platform import (
+from app.functions.sources import build_staging_query
+from app.functions.storage.carol_platform import (
     CarolUnavailableError,
     check_carol_reachable,
     connect_carol,
@@ -17,8 +18,7 @@ from app.functions.carol_platform import (
     open_app_storage,
     query_staging,
 )
-from app.functions.sources import build_staging_query
-from app.functions.stores import CarolStore, read_bytes, write_bytes
+from app.functions.storage.stores import CarolStore, read_bytes, write_bytes
 from sandbox.server import free_port, start_sandbox
 from sandbox.staging import stage_records
 from sandbox.tenant import read_task_log, write_app_settings

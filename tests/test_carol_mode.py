@@ -11,8 +11,8 @@ import pycarol
 import pycarol.bigquery
 import pytest
 
-from app.flow.runner import run_pipeline
-from app.flow.startup import StartupError, prepare_run
+from app.control.runner import run_pipeline
+from app.control.startup import StartupError, prepare_run
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",

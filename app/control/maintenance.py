@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import luigi
 
+from app.control.recording import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
 from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
-from app.functions.artifacts import RECORD_SUFFIX, artifact_size
 from app.functions.planning import (
     Decision,
     TaskFacts,
@@ -19,8 +19,8 @@ from app.functions.planning import (
     select_garbage,
 )
 from app.functions.registry import RegistryError, read_current_version, read_version_metadata
-from app.functions.runlog import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
-from app.functions.stores import LocalStore, read_bytes
+from app.functions.storage.artifacts import RECORD_SUFFIX, artifact_size
+from app.functions.storage.stores import LocalStore, read_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from unittest.mock import create_autospec
 
 import pycarol
 
-from app.functions.logs import OneLineInputErrors, SafeCarolHandler, configure_logging, use_json_console
+from app.control.logging_setup import OneLineInputErrors, SafeCarolHandler, configure_logging, use_json_console
 from tests.conftest import PROJECT_DIR
 
 

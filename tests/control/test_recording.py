@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.functions.runlog import (
+from app.control.recording import (
     append_run_record,
     deployed_lineage_from_runs,
     latest_task_entries,
     make_run_id,
     read_run_records,
 )
-from app.functions.stores import CarolStore, LocalStore, read_bytes, write_bytes
+from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 from tests.conftest import FakeCarolStorages
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import joblib
 
-from app.functions.checksums import ArtifactRecord, digest_file, dump_with_digest
-from app.functions.stores import LocalStore, ObjectStore, read_bytes, write_bytes
+from app.functions.storage.checksums import ArtifactRecord, digest_file, dump_with_digest
+from app.functions.storage.stores import LocalStore, ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.functions.artifacts import (
+from app.functions.storage.artifacts import (
     RECORD_SUFFIX,
     CorruptArtifactError,
     artifact_is_valid,
@@ -21,7 +21,7 @@ from app.functions.artifacts import (
     save_artifact,
     verified_copy,
 )
-from app.functions.stores import CarolStore, LocalStore, read_bytes, write_bytes
+from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 from tests.conftest import FakeCarolStorages
 
 VALUE = {"weights": np.arange(1000, dtype="float64"), "name": "model"}

@@ -9,9 +9,10 @@ import luigi
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask, carol_session
-from app.functions import columnar, sources
-from app.functions.carol_platform import query_staging
+from app.functions import sources
 from app.functions.sources import Records, build_staging_query, read_records, validate_records
+from app.functions.storage import columnar
+from app.functions.storage.carol_platform import query_staging
 
 logger = logging.getLogger(__name__)
 

@@ -8,17 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.control.logging_setup import add_carol_task_log, use_json_console
+from app.control.runner import build_pipeline
 from app.flow.commons import pipeline_params, registry_store, use_carol
 from app.flow.deploy_model import DeployModel
-from app.flow.runner import build_pipeline
-from app.functions.carol_platform import (
-    CarolUnavailableError,
-    connect_carol,
-    credentials_from_environment,
-    fetch_app_settings,
-    query_staging,
-)
-from app.functions.logs import add_carol_task_log, use_json_console
 from app.functions.settings import (
     Settings,
     SettingsError,
@@ -33,7 +26,14 @@ from app.functions.sources import (
     fingerprint_staging,
     fingerprint_with_cache,
 )
-from app.functions.stores import ObjectStore
+from app.functions.storage.carol_platform import (
+    CarolUnavailableError,
+    connect_carol,
+    credentials_from_environment,
+    fetch_app_settings,
+    query_staging,
+)
+from app.functions.storage.stores import ObjectStore
 
 logger = logging.getLogger(__name__)
 

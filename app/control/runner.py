@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 import luigi
 from luigi.execution_summary import LuigiStatusCode, _partition_tasks
 
+from app.control.maintenance import affected_tasks, all_tasks, plan_pipeline, run_records, task_facts
+from app.control.recording import RUN_LOG_NAME, append_run_record, make_run_id
 from app.flow.commons import AppTask
 from app.flow.deploy_model import DeployModel
-from app.flow.maintenance import affected_tasks, all_tasks, plan_pipeline, run_records, task_facts
 from app.functions.planning import Decision
-from app.functions.runlog import RUN_LOG_NAME, append_run_record, make_run_id
 
 logger = logging.getLogger(__name__)
 

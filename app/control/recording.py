@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from app.functions.stores import ObjectStore, read_bytes, write_bytes
+from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pycarol
 import pycarol.bigquery
 import pytest
 
-from app.functions.carol_platform import (
+from app.functions.storage.carol_platform import (
     CarolCredentials,
     CarolUnavailableError,
     connect_carol,
@@ -18,7 +18,7 @@ from app.functions.carol_platform import (
     open_app_storage,
     query_staging,
 )
-from app.functions.stores import CarolStore, read_bytes, write_bytes
+from app.functions.storage.stores import CarolStore, read_bytes, write_bytes
 
 
 def carol_double(app_name="bostonhousebatch"):
