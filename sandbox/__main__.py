@@ -1,4 +1,4 @@
-"""`python -m sandbox [serve|ls]`: run the local Carol stand-in, or list what its apps' storage holds."""
+"""`python -m sandbox [serve|ls|fault]`: run the local Carol stand-in, list its apps' storage, or make an endpoint fail."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ import sys
 import threading
 from pathlib import Path
 
+from sandbox.tenant import TASK_LOG_FAULTS
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", choices=("serve", "ls"), default="serve",
-                        help="serve (default): start the stand-in; ls: list the apps' storage of a running one")
+    parser.add_argument("command", nargs="?", choices=("serve", "ls", "fault"), default="serve",
+                        help="serve (default): start the stand-in; ls: list the apps' storage of a running one; "
+                             "fault: set how an endpoint answers (--task-logs)")
+    parser.add_argument("--task-logs", choices=TASK_LOG_FAULTS, default="ok",
+                        help="with fault: the task-log endpoint answers normally, 500, or hangs")
     parser.add_argument("--folder", type=Path, default=Path("sandbox_data"),
                         help="keeps settings, staging tables, storage and task logs (default ./sandbox_data)")
     parser.add_argument("--carol-port", type=int, default=8443, help="HTTPS port of the Carol API (0: any free)")
@@ -68,11 +73,19 @@ def list_storage(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_faults(args: argparse.Namespace) -> int:
+    from sandbox.tenant import set_fault
+
+    set_fault(args.folder, "task_logs", args.task_logs)
+    print(f"task-log endpoint of {args.folder}: {args.task_logs}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    return serve(args) if args.command == "serve" else list_storage(args)
+    return {"serve": serve, "ls": list_storage, "fault": set_faults}[args.command](args)
 
 
 if __name__ == "__main__":

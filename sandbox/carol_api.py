@@ -16,12 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from sandbox.certificates import load_private_key
 from sandbox.https_server import Reply, Request, Route
-from sandbox.tenant import Tenant, app_id, append_task_log, read_apps
+from sandbox.tenant import Tenant, app_id, append_task_log, read_apps, read_faults
 
 TOKEN_SECONDS = 3600
 # Short, so a key cached by a client that the sandbox cannot clean (another TMPDIR) dies soon after
 # a restart on another port, instead of sending BigQuery's token requests to a dead port for a day.
 QUERY_KEY_SECONDS = 600
+# A hanging task-log call answers 504 after this long (or when the sandbox stops), as a gateway would.
+HANG_SECONDS = 300
 _STORAGE_SPACES = {
     "cdsGoldenPath": "golden/{dm_name}", "cdsStagingPath": "staging/{connector_id}_{staging_type}",
     "cdsStagingMasterPath": "staging-master/{connector_id}_{staging_type}",
@@ -55,6 +57,7 @@ class CarolStandIn:
 
     def __init__(self, folder: Path, tenant: Tenant, account_key: Path, base_url: str, tokens: AccessTokens) -> None:
         self.folder = folder
+        self.stopping = threading.Event()
         self.tenant = tenant
         self.account_key = load_private_key(account_key)
         self.account_pem = account_key.read_text()
@@ -109,6 +112,8 @@ class CarolStandIn:
         app = request.query.get("carolAppName", "").strip()
         if not app:
             return Reply(400, {"errorMessage": "carolAppName is required"})
+        if app not in read_apps(self.folder):
+            return Reply(404, {"errorMessage": f"app {app} not found in tenant {self.tenant.name}"})
         expires = int((time.time() + TOKEN_SECONDS) * 1000)
         paths = {key: {"bucket": "carol-{tenant_id}", "path": path} for key, path in _STORAGE_SPACES.items()}
         app_path = {"bucket": "carol-{tenant_id}", "path": f"carolapps/{app}/files"}
@@ -116,6 +121,12 @@ class CarolStandIn:
                            "cdsAppStoragePath": app_path, **paths})
 
     def task_logs(self, request: Request) -> Reply:
+        fault = read_faults(self.folder).get("task_logs", "ok")
+        if fault == "500":
+            return Reply(500, {"errorMessage": "task log unavailable (sandbox fault task_logs=500)"})
+        if fault == "hang":
+            self.stopping.wait(HANG_SECONDS)
+            return Reply(504, {"errorMessage": "task log timed out (sandbox fault task_logs=hang)"})
         entries = request.json()
         append_task_log(self.folder, request.match["task"], entries if isinstance(entries, list) else [entries])
         return Reply(200, {"success": True})

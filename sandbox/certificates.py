@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +26,13 @@ class Certificates:
     service_account_key: Path
 
 
-def ensure_certificates(folder: Path) -> Certificates:
+def ensure_certificates(folder: Path, host_names: Sequence[str] = ()) -> Certificates:
     """Create a CA, a server certificate for 127.0.0.1 and a service-account key, unless they exist.
 
     Args:
         folder: where the PEM files live (created when missing).
+        host_names: more names the server certificate must hold (Carol's host names); a
+            certificate made without one of them is made again.
 
     Returns:
         The paths of the PEM files.
@@ -41,16 +44,22 @@ def ensure_certificates(folder: Path) -> Certificates:
         server_key=folder / "server-key.pem",
         service_account_key=folder / "service-account-key.pem",
     )
-    if all(path.is_file() for path in vars(files).values()):
+    if all(path.is_file() for path in vars(files).values()) and _names_covered(files.server_certificate, host_names):
         return files
     ca_key, server_key, account_key = (_new_key() for _ in range(3))
     ca = _ca_certificate(ca_key)
-    server = _server_certificate(server_key, ca, ca_key)
+    server = _server_certificate(server_key, ca, ca_key, host_names)
     files.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     files.server_certificate.write_bytes(server.public_bytes(serialization.Encoding.PEM))
     files.server_key.write_bytes(_private_pem(server_key))
     files.service_account_key.write_bytes(_private_pem(account_key))
     return files
+
+
+def _names_covered(certificate_file: Path, host_names: Sequence[str]) -> bool:
+    certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return set(host_names) <= set(names.get_values_for_type(x509.DNSName))
 
 
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
@@ -96,8 +105,10 @@ def _ca_certificate(key: rsa.RSAPrivateKey) -> x509.Certificate:
     )
 
 
-def _server_certificate(key: rsa.RSAPrivateKey, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey) -> x509.Certificate:
-    names = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+def _server_certificate(key: rsa.RSAPrivateKey, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey,
+                        host_names: Sequence[str]) -> x509.Certificate:
+    dns_names = [x509.DNSName(name) for name in dict.fromkeys(["localhost", *host_names])]
+    names = x509.SubjectAlternativeName([*dns_names, x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     return (
         _builder(subject, ca.subject, key)

@@ -1,4 +1,8 @@
-"""A small threaded HTTPS server on 127.0.0.1 that dispatches requests to route functions."""
+"""A small threaded HTTPS server on 127.0.0.1 that dispatches requests to route functions.
+
+The same port also acts as the HTTPS proxy that carries a client's calls to Carol's own host
+names (`CONNECT {organization}.{CAROL_DOMAIN}:443`), so the client needs no host or port of ours.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import logging
 import re
 import socket
+import socketserver
 import ssl
 import threading
 import urllib.parse
@@ -19,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 HANDSHAKE_SECONDS = 10
+_TLS_HANDSHAKE = b"\x16"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, routes: Sequence[Route], context: ssl.SSLContext) -> None:
         super().__init__((HOST, port), _Handler)
         self.context = context
+        self.tunnel_targets: frozenset[str] = frozenset()
         self.set_routes(routes)
 
     def set_routes(self, routes: Sequence[Route]) -> None:
@@ -74,11 +81,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.request.settimeout(HANDSHAKE_SECONDS)
         # Headers and body leave in separate writes: without this, Nagle and delayed ACKs add 40 ms a call.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.request = self.server.context.wrap_socket(self.request, server_side=True)
+        # A TLS client hello starts with 0x16; anything else is a proxy client asking for a tunnel.
+        self.secure = self.request.recv(1, socket.MSG_PEEK) == _TLS_HANDSHAKE
+        if self.secure:
+            self.request = self.server.context.wrap_socket(self.request, server_side=True)
         self.request.settimeout(None)
         super().setup()
 
+    def do_CONNECT(self) -> None:  # noqa: N802
+        """Open a tunnel to one of Carol's host names, then speak TLS to the client inside it."""
+        if self.secure or self.path not in self.server.tunnel_targets:
+            self.send_error(403, f"this sandbox tunnels only to {', '.join(sorted(self.server.tunnel_targets))}")
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        self.connection.settimeout(HANDSHAKE_SECONDS)
+        self.connection = self.request = self.server.context.wrap_socket(self.connection, server_side=True)
+        self.connection.settimeout(None)
+        self.rfile = self.connection.makefile("rb", self.rbufsize)
+        self.wfile = socketserver._SocketWriter(self.connection)
+        self.secure = True
+        self.close_connection = False  # clients ask in HTTP/1.0, which would close after this answer
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's names)
+        if not self.secure:
+            self.send_error(400, "plain HTTP: use HTTPS, or CONNECT through this port as a proxy")
+            return
         self._dispatch()
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
@@ -129,6 +158,10 @@ class HTTPSServer:
     def set_routes(self, routes: Sequence[Route]) -> None:
         """Replace the routes (the answers may need the port, known only once the server listens)."""
         self._server.set_routes(routes)
+
+    def tunnel_to(self, *targets: str) -> None:
+        """Accept `CONNECT host:port` for these targets (as a client's HTTPS proxy) and answer inside."""
+        self._server.tunnel_targets = frozenset(targets)
 
     @property
     def port(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import secrets
 import shlex
 import socket
 from pathlib import Path
@@ -27,23 +28,43 @@ SAMPLE_STAGING = ("boston_house_price", "samples")
 class Sandbox:
     """A running stand-in; `environment()` is what a Carol batch container would get."""
 
-    def __init__(self, folder: Path, tenant: Tenant, carol: HTTPSServer, storage: StorageEmulator, ca_file: Path) -> None:
+    def __init__(self, folder: Path, tenant: Tenant, carol: HTTPSServer, storage: StorageEmulator, ca_file: Path,
+                 api: CarolStandIn) -> None:
         self.folder = folder
         self.tenant = tenant
         self.carol = carol
         self.storage = storage
         self.ca_file = ca_file
+        self.api = api
+        self.task_id = secrets.token_hex(16)
 
     def environment(self) -> dict[str, str]:
-        base_url = f"https://{HOST}:{self.carol.port}"
+        """What a process needs to run against the sandbox: Carol's variables and the network's."""
+        return {**self.carol_environment(), **self.network_environment()}
+
+    def carol_environment(self) -> dict[str, str]:
+        """Exactly the variables Carol injects into a batch container, with this sandbox's values."""
         return {
             "CAROLTENANT": self.tenant.name, "CAROLAPPNAME": self.tenant.app_name,
             "CAROLAPPOAUTH": self.tenant.api_key, "CAROLCONNECTORID": self.tenant.connector_id,
-            "CAROL_HOST": HOST, "CAROL_PORT": str(self.carol.port), "REQUESTS_CA_BUNDLE": str(self.ca_file),
-            "STORAGE_EMULATOR_HOST": self.storage.url, "BIGQUERY_EMULATOR_HOST": base_url,
+            "CAROLORGANIZATION": self.tenant.organization, "CAROL_DOMAIN": self.tenant.domain,
+            "LONGTASKID": self.task_id,
+        }
+
+    def network_environment(self) -> dict[str, str]:
+        """Where the libraries' calls go, read by requests, google-auth and the Google clients, not by the app.
+
+        Carol's host names reach the sandbox through it as an HTTPS proxy; Google's endpoints
+        (the service account's token URI, BigQuery, Cloud Storage) are on 127.0.0.1 directly.
+        """
+        return {
+            "HTTPS_PROXY": f"http://{HOST}:{self.carol.port}", "NO_PROXY": f"{HOST},localhost",
+            "REQUESTS_CA_BUNDLE": str(self.ca_file), "STORAGE_EMULATOR_HOST": self.storage.url,
+            "BIGQUERY_EMULATOR_HOST": f"https://{HOST}:{self.carol.port}",
         }
 
     def stop(self) -> None:
+        self.api.stopping.set()
         self.carol.stop()
         self.storage.stop()
 
@@ -59,7 +80,7 @@ def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, samp
     """
     folder = folder.resolve()
     tenant = open_tenant(folder)
-    certificates = ensure_certificates(folder / "certificates")
+    certificates = ensure_certificates(folder / "certificates", tenant.hosts)
     if sample is not None and not staging_tables(folder):
         records = with_metadata(pd.read_csv(sample), "sample", datetime.datetime.now(datetime.timezone.utc))
         stage_records(folder, *SAMPLE_STAGING, records)
@@ -69,8 +90,9 @@ def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, samp
     carol = HTTPSServer(carol_port, [], certificates.server_certificate, certificates.server_key)
     api = CarolStandIn(folder, tenant, certificates.service_account_key, f"https://{HOST}:{carol.port}", tokens)
     carol.set_routes([*api.routes(), *BigQueryStandIn(folder, tokens).routes()])
+    carol.tunnel_to(*(f"{host}:443" for host in tenant.hosts))
     logger.info("sandbox %s: Carol API on port %d, storage on port %d", folder, carol.port, storage.port)
-    return Sandbox(folder, tenant, carol, storage, certificates.ca_file)
+    return Sandbox(folder, tenant, carol, storage, certificates.ca_file, api)
 
 
 def free_port() -> int:

@@ -14,7 +14,18 @@ from typing import Any
 TENANT_FILE = "tenant.json"
 APPS_FILE = "apps.json"
 TASK_LOG_FOLDER = "task_logs"
-DEFAULT_APPS = {"bostonhouse": {"model_epochs": "1000"}, "bostonhouseonline": {}}
+FAULTS_FILE = "faults.json"
+# As Carol's settings call returns them: every setting declared in the app's UI, one left empty
+# (None), values as text, and the settings of the app's other processes (here an online one).
+DEFAULT_APPS = {
+    "bostonhouse": {"model_epochs": "1000", "deploy_app": "bostonhouseonline", "feature_columns": None,
+                    "online_reload_seconds": "60"},
+    "bostonhouseonline": {},
+}
+# What `faults.json` may ask of an endpoint, for trying how the app copes with a failing Carol.
+TASK_LOG_FAULTS = ("ok", "500", "hang")
+# Carol's domain in the sandbox: reserved for testing (RFC 2606), so no call can leave the machine.
+SANDBOX_DOMAIN = "carol.test"
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,12 @@ class Tenant:
     app_name: str
     connector_id: str
     api_key: str
+    domain: str = SANDBOX_DOMAIN
+
+    @property
+    def hosts(self) -> tuple[str, str]:
+        """Carol's host names for the tenant: `{organization}.{domain}` and `{tenant}.{domain}`."""
+        return f"{self.organization}.{self.domain}", f"{self.name}.{self.domain}"
 
     @property
     def project_id(self) -> str:
@@ -92,6 +109,19 @@ def read_task_log(folder: Path, task_id: str) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def read_faults(folder: Path) -> dict[str, str]:
+    """The faults asked of the sandbox's endpoints (read on every call; none when the file is missing)."""
+    path = folder / FAULTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def set_fault(folder: Path, endpoint: str, fault: str) -> None:
+    """Make `endpoint` (`task_logs`) answer with `fault` (`ok`, `500`, `hang`) from its next call on."""
+    if endpoint != "task_logs" or fault not in TASK_LOG_FAULTS:
+        raise ValueError(f"unknown fault {endpoint}={fault}; task_logs takes one of {', '.join(TASK_LOG_FAULTS)}")
+    _write_json(folder / FAULTS_FILE, {**read_faults(folder), endpoint: fault})
 
 
 def _safe_name(task_id: str) -> str:

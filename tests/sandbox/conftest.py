@@ -73,7 +73,7 @@ def expected_record_count(staging: pd.DataFrame) -> int:
 def carol_environment(workdir: Path, sandbox_environment: dict[str, str], **extra: str) -> dict[str, str]:
     """run.py's environment in Carol mode against the sandbox, with pycarol's caches inside `workdir`."""
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
-    return app_environment(workdir, **sandbox_environment, TMPDIR=str(workdir / "tmp"), **extra)
+    return app_environment(workdir, **{**sandbox_environment, "TMPDIR": str(workdir / "tmp"), **extra})
 
 
 @pytest.fixture(scope="module")

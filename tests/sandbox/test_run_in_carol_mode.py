@@ -41,6 +41,7 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(sandbox_process, staged_records, workdir):
+    write_app_settings(sandbox_process.folder, DEPLOY_APP, {})
     write_app_settings(sandbox_process.folder, APP_NAME, {"model_epochs": "150", "deploy_app": DEPLOY_APP})
     env = carol_environment(workdir, sandbox_process.environment, LONGTASKID=TASK_ID)
     return run_app(workdir, env=env)

@@ -59,7 +59,8 @@ def test_staging_query_runs_through_pycarol_bq(sandbox, carol):
     assert result.to_dict("list") == {"sample": [1], "x": [2.0]}
 
 
-def test_each_app_has_its_own_storage(carol):
+def test_each_app_has_its_own_storage(sandbox, carol):
+    write_app_settings(sandbox.folder, "otherapp", {})
     own = CarolStore(open_app_storage(carol, carol.app_name), carol.app_name)
     other = CarolStore(open_app_storage(carol, "otherapp"), "otherapp")
     write_bytes(own, "pipeline/a.pkl", b"mine")
@@ -86,17 +87,81 @@ def test_a_wrong_api_key_is_refused(environment):
         connect_carol(credentials)
 
 
-def test_reachability_needs_a_listening_server_and_a_trusted_certificate(environment, monkeypatch):
-    host, port = environment["CAROL_HOST"], int(environment["CAROL_PORT"])
-    check_carol_reachable(host, port)
+def test_reachability_needs_a_listening_server_and_a_trusted_certificate(sandbox, environment, monkeypatch):
+    host = sandbox.tenant.hosts[0]
+    check_carol_reachable(host, 443)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     with pytest.raises(CarolUnavailableError, match="TLS handshake failed"):
-        check_carol_reachable(host, port)
+        check_carol_reachable(host, 443)
 
 
-def test_connecting_to_a_closed_port_fails_in_seconds(environment):
-    credentials = credentials_from_environment({**environment, "CAROL_PORT": str(free_port())})
+def test_connecting_to_a_closed_port_fails_in_seconds(environment, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
     started = time.monotonic()
-    with pytest.raises(CarolUnavailableError, match="could not be reached at 127.0.0.1:.*refused"):
-        connect_carol(credentials)
+    with pytest.raises(CarolUnavailableError, match="could not be reached at sandboxorg.carol.test:443"):
+        connect_carol(credentials_from_environment(environment))
     assert time.monotonic() - started < 10
+
+
+def test_the_sandbox_injects_exactly_what_carol_injects_into_a_batch_container(sandbox):
+    assert set(sandbox.carol_environment()) == {
+        "CAROLTENANT", "CAROLAPPNAME", "CAROLAPPOAUTH", "CAROLCONNECTORID", "CAROLORGANIZATION", "CAROL_DOMAIN",
+        "LONGTASKID"}
+    assert not any(name.startswith("CAROL") for name in sandbox.network_environment())
+
+
+def test_pycarol_reaches_the_sandbox_at_carols_own_host_name(sandbox, environment):
+    from pycarol import Carol
+
+    carol = Carol()  # everything from the environment, as pycarol reads it
+    assert (carol.host, carol.port) == (f"{environment['CAROLORGANIZATION']}.{environment['CAROL_DOMAIN']}", 443)
+    assert carol.get_current()["env_name"] == sandbox.tenant.name
+
+
+def test_the_proxy_tunnels_to_carols_host_names_only(environment):
+    import requests
+
+    with pytest.raises(requests.exceptions.ProxyError, match="403"):
+        requests.get("https://elsewhere.carol.test/api/v1/tenants/current", timeout=10)
+
+
+def test_new_app_settings_hold_empty_settings_and_other_processes_settings(tmp_path):
+    from sandbox.tenant import open_tenant, read_apps
+
+    open_tenant(tmp_path)
+    settings = read_apps(tmp_path)["bostonhouse"]
+    assert None in settings.values() and "online_reload_seconds" in settings
+
+
+def test_empty_settings_reach_pycarol_as_none(sandbox, carol):
+    write_app_settings(sandbox.folder, "bostonhouse", {"model_epochs": None, "online_x": "1"})
+    assert fetch_app_settings(carol) == {"model_epochs": None, "online_x": "1"}
+
+
+def test_storage_of_an_app_the_tenant_does_not_have_is_refused(carol):
+    from pycarol.exceptions import CarolApiResponseException
+
+    with pytest.raises(CarolApiResponseException, match="app nosuchapp not found"):
+        open_app_storage(carol, "nosuchapp")
+
+
+def test_the_task_log_can_be_told_to_fail_or_hang(sandbox, carol):
+    from pycarol.tasks import Tasks
+
+    from sandbox.tenant import set_fault
+
+    tasks = Tasks(carol)
+    tasks.task_id = "t-fault"
+    try:
+        set_fault(sandbox.folder, "task_logs", "500")
+        with pytest.raises(Exception, match="500"):
+            carol.call_api("v1/tasks/t-fault/logs", data=[{"mdmLogMessage": "x"}], retries=0, status_forcelist=())
+        set_fault(sandbox.folder, "task_logs", "hang")
+        started = time.monotonic()
+        with pytest.raises(Exception, match="timed out"):
+            carol.call_api("v1/tasks/t-fault/logs", data=[{"mdmLogMessage": "x"}], retries=0, timeout=1)
+        assert time.monotonic() - started < 5
+    finally:
+        set_fault(sandbox.folder, "task_logs", "ok")
+    tasks.add_log("after", log_level="INFO")
+    assert [entry["mdmLogMessage"] for entry in read_task_log(sandbox.folder, "t-fault")] == ["after"]
