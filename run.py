@@ -12,10 +12,13 @@ The last line printed is always the run summary.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from pathlib import Path
+
+from app.control.task_log import report_outcome, stop_task_log
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = prepare_run(PROJECT_DIR, dict(os.environ), args.assignments)
     except StartupError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
         return error.exit_code
 
@@ -81,16 +84,16 @@ def main(argv: list[str] | None = None) -> int:
             print_summary("PLANNED" if args.plan else "CLEANED", 0, 0, None, started)
             return 0
     except MaintenanceError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
         return error.exit_code
     outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
     for family, message in outcome.failed.items():
-        print(f"error: {family} failed: {message}", file=sys.stderr)
+        print_error(f"{family} failed: {message}")
     if outcome.deploy_reason and outcome.deployed is None:
-        print(f"not deployed: {outcome.deploy_reason}")
+        print_outcome(f"not deployed: {outcome.deploy_reason}")
     elif outcome.deployed:
-        print(f"deployed model version {outcome.deployed} to {plan.registry_location}")
+        print_outcome(f"deployed model version {outcome.deployed} to {plan.registry_location}")
     print_summary("SUCCESS" if outcome.succeeded else "FAILED", len(outcome.ran), len(outcome.reused),
                   outcome.deployed, started)
     return 0 if outcome.succeeded else 1
@@ -111,7 +114,7 @@ def manage_models(args: argparse.Namespace, started: float) -> int:
             return 0
         version = rollback_model(store, app, args.rollback or None)
     except (StartupError, RegistryError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
         return getattr(error, "exit_code", 2)
     print(f"current model of {app} is now {version} ({store.describe(app)})")
@@ -119,10 +122,26 @@ def manage_models(args: argparse.Namespace, started: float) -> int:
     return 0
 
 
+def print_outcome(line: str) -> None:
+    """A line of the run's outcome, on stdout and in the Carol task log."""
+    print(line, flush=True)
+    report_outcome(line)
+
+
+def print_error(message: str) -> None:
+    """`error: message` on stderr and in the Carol task log."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    report_outcome(f"error: {message}", logging.ERROR)
+
+
 def print_summary(status: str, ran: int, reused: int, deployed: str | None, started: float) -> None:
-    print(f"summary: status={status} ran={ran} reused={reused} deployed={deployed or 'none'} "
-          f"elapsed={time.monotonic() - started:.1f}s", flush=True)
+    print_outcome(f"summary: status={status} ran={ran} reused={reused} deployed={deployed or 'none'} "
+                  f"elapsed={time.monotonic() - started:.1f}s")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        exit_code = main()
+    finally:
+        stop_task_log()  # the task log's last lines, waiting at most FLUSH_SECONDS
+    sys.exit(exit_code)

@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "fault: set how an endpoint answers (--task-logs)")
     parser.add_argument("--task-logs", choices=TASK_LOG_FAULTS, default="ok",
                         help="with fault: the task-log endpoint answers normally, 500, or hangs")
+    parser.add_argument("--refuse-storage", nargs="*", default=[], metavar="APP",
+                        help="with fault: refuse these apps' storage token (403); none given heals all")
     parser.add_argument("--folder", type=Path, default=Path("sandbox_data"),
                         help="keeps settings, staging tables, storage and task logs (default ./sandbox_data)")
     parser.add_argument("--carol-port", type=int, default=8443, help="HTTPS port of the Carol API (0: any free)")
@@ -74,10 +76,12 @@ def list_storage(args: argparse.Namespace) -> int:
 
 
 def set_faults(args: argparse.Namespace) -> int:
-    from sandbox.tenant import set_fault
+    from sandbox.tenant import refuse_storage, set_fault
 
     set_fault(args.folder, "task_logs", args.task_logs)
-    print(f"task-log endpoint of {args.folder}: {args.task_logs}")
+    refuse_storage(args.folder, args.refuse_storage)
+    print(f"sandbox {args.folder}: task-log endpoint {args.task_logs}; "
+          f"storage refused to {', '.join(args.refuse_storage) or 'no app'}")
     return 0
 
 

@@ -114,6 +114,8 @@ class CarolStandIn:
             return Reply(400, {"errorMessage": "carolAppName is required"})
         if app not in read_apps(self.folder):
             return Reply(404, {"errorMessage": f"app {app} not found in tenant {self.tenant.name}"})
+        if app in read_faults(self.folder).get("refused_storage", []):
+            return Reply(403, {"errorMessage": f"access to the storage of app {app} denied (sandbox fault)"})
         expires = int((time.time() + TOKEN_SECONDS) * 1000)
         paths = {key: {"bucket": "carol-{tenant_id}", "path": path} for key, path in _STORAGE_SPACES.items()}
         app_path = {"bucket": "carol-{tenant_id}", "path": f"carolapps/{app}/files"}

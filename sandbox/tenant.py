@@ -111,7 +111,7 @@ def read_task_log(folder: Path, task_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def read_faults(folder: Path) -> dict[str, str]:
+def read_faults(folder: Path) -> dict[str, Any]:
     """The faults asked of the sandbox's endpoints (read on every call; none when the file is missing)."""
     path = folder / FAULTS_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -122,6 +122,11 @@ def set_fault(folder: Path, endpoint: str, fault: str) -> None:
     if endpoint != "task_logs" or fault not in TASK_LOG_FAULTS:
         raise ValueError(f"unknown fault {endpoint}={fault}; task_logs takes one of {', '.join(TASK_LOG_FAULTS)}")
     _write_json(folder / FAULTS_FILE, {**read_faults(folder), endpoint: fault})
+
+
+def refuse_storage(folder: Path, app_names: list[str]) -> None:
+    """Refuse the storage token of these apps (403) from the next call on; an empty list refuses none."""
+    _write_json(folder / FAULTS_FILE, {**read_faults(folder), "refused_storage": list(app_names)})
 
 
 def _safe_name(task_id: str) -> str:

@@ -1,10 +1,9 @@
-"""Logging: readable console lines locally, JSON lines and the Carol task log in Carol."""
+"""Logging: readable console lines locally, JSON lines in Carol (the task log is `app.control.task_log`)."""
 
 from __future__ import annotations
 
 import logging
 import logging.config
-import sys
 from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
@@ -26,30 +25,6 @@ def use_json_console(task_id: str | None) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
-
-
-class SafeCarolHandler(logging.Handler):
-    """Forwards records to pycarol's `CarolHandler`; a failed log call is reported once, never raised."""
-
-    def __init__(self, carol, task_id: str, level: int = logging.INFO) -> None:
-        from pycarol.logger import CarolHandler
-
-        super().__init__(level)
-        self.carol_handler = CarolHandler(carol, task_id=task_id)
-        self.failed = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.carol_handler.emit(record)
-        except Exception as error:  # the Carol log is a copy: losing a line must not stop training
-            if not self.failed:
-                self.failed = True
-                sys.stderr.write(f"warning: Carol task log unavailable, continuing without it: {error}\n")
-
-
-def add_carol_task_log(carol, task_id: str) -> None:
-    """Send INFO and above to the Carol long task `task_id` as well."""
-    logging.getLogger().addHandler(SafeCarolHandler(carol, task_id))
 
 
 class OneLineInputErrors(logging.Filter):

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.control.logging_setup import add_carol_task_log, use_json_console
+from app.control.logging_setup import use_json_console
 from app.control.runner import build_pipeline
+from app.control.task_log import start_task_log
 from app.flow.commons import pipeline_params, registry_store, use_carol
 from app.flow.deploy_model import DeployModel
 from app.functions.settings import (
@@ -27,9 +28,11 @@ from app.functions.sources import (
     fingerprint_with_cache,
 )
 from app.functions.storage.carol_platform import (
+    CarolCredentialsError,
     CarolUnavailableError,
     connect_carol,
     credentials_from_environment,
+    describe_carol_error,
     fetch_app_settings,
     query_staging,
 )
@@ -75,7 +78,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     carol_mode = carol is not None
     cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
     root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
-    location = registry_store(carol_mode, settings.registry_dir, settings.deploy_app).describe(settings.deploy_app)
+    location = _open_registry_store(carol_mode, settings).describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
     return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location)
 
@@ -93,16 +96,26 @@ def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Se
         StartupError: with the exit code the command should end with.
     """
     carol, settings = _open_session(project_dir, environ, assignments)
-    store = registry_store(carol is not None, settings.registry_dir, settings.deploy_app)
-    return RegistryAccess(settings=settings, store=store)
+    return RegistryAccess(settings=settings, store=_open_registry_store(carol is not None, settings))
+
+
+def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
+    """The deploy app's registry; in Carol mode a refused storage ends the run before any task."""
+    try:
+        return registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
+    except Exception as error:  # pycarol raises bare exceptions for a refused storage token
+        if not carol_mode:
+            raise
+        raise StartupError(f"storage of deploy app {settings.deploy_app} could not be opened in Carol: "
+                           f"{describe_carol_error(error)}", 1) from None
 
 
 def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:
     """The Carol session (None without credentials) and the validated settings of every layer."""
     try:
         credentials = credentials_from_environment(environ)
-    except ValueError as error:
-        raise StartupError(str(error), 2) from None
+    except CarolCredentialsError as error:
+        raise StartupError(str(error), 1) from None
     carol = None
     app_settings: dict[str, str] = {}
     if credentials is not None:
@@ -110,15 +123,15 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
             carol = connect_carol(credentials)
         except CarolUnavailableError as error:
             raise StartupError(_first_line(error), 1) from None
+        use_carol(carol)
+        use_json_console(environ.get("LONGTASKID"))
+        if environ.get("LONGTASKID"):
+            start_task_log(carol, environ["LONGTASKID"])
         try:
             app_settings = fetch_app_settings(carol)
         except Exception as error:  # pycarol raises bare exceptions for a missing app or a refused call
             raise StartupError(f"Carol app settings of {credentials.app_name} could not be read: "
-                               f"{_first_line(error)}", 1) from None
-        use_carol(carol)
-        use_json_console(environ.get("LONGTASKID"))
-        if environ.get("LONGTASKID"):
-            add_carol_task_log(carol, environ["LONGTASKID"])
+                               f"{describe_carol_error(error)}", 1) from None
     try:
         return carol, build_settings([
             (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),

@@ -3,40 +3,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-from unittest.mock import create_autospec
 
-import pycarol
-
-from app.control.logging_setup import OneLineInputErrors, SafeCarolHandler, configure_logging, use_json_console
+from app.control.logging_setup import OneLineInputErrors, configure_logging, use_json_console
 from tests.conftest import PROJECT_DIR
-
-
-def carol_double():
-    carol = create_autospec(pycarol.Carol, instance=True)
-    carol.call_api.return_value = {"success": True}
-    return carol
 
 
 def record(message="hello", level=logging.INFO):
     return logging.LogRecord("app.test", level, __file__, 1, message, None, None)
-
-
-def test_carol_task_log_posts_each_line_to_the_long_task():
-    carol = carol_double()
-    SafeCarolHandler(carol, "task-42").emit(record("trained", logging.WARNING))
-    path = carol.call_api.call_args.args[0]
-    body = carol.call_api.call_args.kwargs["data"]
-    assert path == "v1/tasks/task-42/logs"
-    assert body == [{"mdmTaskId": "task-42", "mdmLogMessage": "trained", "mdmLogLevel": "WARN"}]
-
-
-def test_a_failing_carol_log_call_never_raises_and_warns_once(capsys):
-    carol = carol_double()
-    carol.call_api.side_effect = ConnectionError("Carol is down")
-    handler = SafeCarolHandler(carol, "task-42")
-    handler.emit(record())
-    handler.emit(record())
-    assert capsys.readouterr().err.count("Carol task log unavailable") == 1
 
 
 def test_json_console_lines_carry_severity_and_task_id():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -17,9 +18,18 @@ class CarolUnavailableError(RuntimeError):
     """Carol could not be reached or refused the credentials."""
 
 
+class CarolCredentialsError(ValueError):
+    """Carol variables are present but too few to log in."""
+
+
+# Any of these in the environment means the run is meant for Carol: local mode would be a silent mistake.
+CAROL_VARIABLES = ("CAROLTENANT", "CAROLAPPNAME", "CAROLAPPOAUTH", "CAROLUSER", "LONGTASKID")
+DEFAULT_DOMAIN = "carol.ai"
+
+
 @dataclass(frozen=True)
 class CarolCredentials:
-    """How to reach a Carol tenant, as a batch container's environment gives it."""
+    """How to reach a Carol tenant, read from the environment as pycarol's `Carol()` reads it."""
 
     tenant: str
     app_name: str
@@ -28,35 +38,47 @@ class CarolCredentials:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     organization: str | None = None
-    host: str | None = None
-    port: int = 443
+    domain: str = DEFAULT_DOMAIN
 
 
 def credentials_from_environment(environ: Mapping[str, str]) -> CarolCredentials | None:
-    """Carol credentials when the environment has a tenant and an API key or a user login, else None.
+    """Carol credentials from a batch container's environment; None when no Carol variable is set.
+
+    Each variable is read as `pycarol.Carol()` reads it: an empty value counts as missing, the
+    organization and `CAROL_DOMAIN` (default `carol.ai`) make the host, a user login wins over the API key.
 
     Raises:
-        ValueError: `CAROL_PORT` is not a port number.
+        CarolCredentialsError: some Carol variable is set but the login cannot be completed; the
+            message names what is missing.
     """
-    tenant = environ.get("CAROLTENANT", "").strip()
-    api_key = environ.get("CAROLAPPOAUTH") or None
-    user, password = environ.get("CAROLUSER") or None, environ.get("CAROLPWD") or None
-    if not tenant or not (api_key or (user and password)):
+    present = [name for name in CAROL_VARIABLES if name in environ]
+    if not present:
         return None
-    port_text = environ.get("CAROL_PORT", "443")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"CAROL_PORT={port_text!r} is not a port number")
-    return CarolCredentials(
-        tenant=tenant,
-        app_name=environ.get("CAROLAPPNAME", "").strip(),
-        api_key=api_key,
+    credentials = CarolCredentials(
+        tenant=environ.get("CAROLTENANT") or "",
+        app_name=environ.get("CAROLAPPNAME", " "),
+        api_key=environ.get("CAROLAPPOAUTH") or None,
         connector_id=environ.get("CAROLCONNECTORID") or None,
-        user=user,
-        password=password,
+        user=environ.get("CAROLUSER") or None,
+        password=environ.get("CAROLPWD") or None,
         organization=environ.get("CAROLORGANIZATION") or None,
-        host=environ.get("CAROL_HOST") or None,
-        port=int(port_text),
+        domain=environ.get("CAROL_DOMAIN") or DEFAULT_DOMAIN,
     )
+    missing = _missing_variables(credentials)
+    if missing:
+        raise CarolCredentialsError(
+            f"Carol login incomplete: {' and '.join(missing)} missing (found {', '.join(present)}); "
+            "set every Carol variable, or none to run locally")
+    return credentials
+
+
+def _missing_variables(credentials: CarolCredentials) -> list[str]:
+    missing = [] if credentials.tenant else ["CAROLTENANT"]
+    if not credentials.app_name.strip():  # pycarol accepts no app name; the app's settings and storage need one
+        missing.append("CAROLAPPNAME")
+    if not credentials.api_key and not (credentials.user and credentials.password):
+        missing.append("CAROLPWD (or CAROLAPPOAUTH)" if credentials.user else "CAROLAPPOAUTH")
+    return missing
 
 
 def check_carol_reachable(host: str, port: int, timeout_seconds: float = 10.0) -> None:
@@ -89,7 +111,7 @@ def _unreachable_reason(error: Exception, timeout_seconds: float) -> str:
 
 
 def connect_carol(credentials: CarolCredentials):
-    """Log in to Carol (a user login wins over an API key, as in pycarol).
+    """Log in to Carol (a user login wins over an API key, as in pycarol) at `{organization or tenant}.{domain}:443`.
 
     Raises:
         CarolUnavailableError: Carol did not answer or refused the login.
@@ -108,8 +130,7 @@ def connect_carol(credentials: CarolCredentials):
             auth=auth,
             connector_id=credentials.connector_id,
             organization=credentials.organization,
-            host=credentials.host,
-            port=credentials.port,
+            environment=credentials.domain,
         )
     except CarolUnavailableError:
         raise
@@ -130,6 +151,27 @@ def _checking_reachability(auth_class: type) -> type:
             return super().login(carol)
 
     return ReachabilityCheckedAuth
+
+
+def describe_carol_error(error: BaseException) -> str:
+    """One line for an error out of pycarol: Carol's `errorMessage` and the HTTP status when it has them.
+
+    pycarol raises `Exception(response.text, status_code)` (or `CarolApiResponseException` with the
+    same arguments) for a refused call.
+    """
+    if len(error.args) == 2 and isinstance(error.args[1], int):
+        text, status = error.args
+        try:
+            message = json.loads(text).get("errorMessage") or text
+        except (TypeError, ValueError, AttributeError):
+            message = text
+        return f"{_first_line(str(message))} (HTTP {status})"
+    return _first_line(str(error)) or type(error).__name__
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def fetch_app_settings(carol) -> dict[str, str]:

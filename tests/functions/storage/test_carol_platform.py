@@ -11,6 +11,7 @@ import pytest
 
 from app.functions.storage.carol_platform import (
     CarolCredentials,
+    CarolCredentialsError,
     CarolUnavailableError,
     connect_carol,
     credentials_from_environment,
@@ -27,23 +28,47 @@ def carol_double(app_name="bostonhousebatch"):
     return carol
 
 
-def test_no_credentials_means_local_mode():
-    assert credentials_from_environment({"CAROLTENANT": "t"}) is None
-    assert credentials_from_environment({"CAROLAPPOAUTH": "k"}) is None
+BATCH_CONTAINER = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "app1", "CAROLAPPOAUTH": "key",
+                   "CAROLCONNECTORID": "c1", "CAROLORGANIZATION": "org1", "CAROL_DOMAIN": "karol.ai",
+                   "LONGTASKID": "task1"}
 
 
-def test_api_key_credentials_from_environment():
-    credentials = credentials_from_environment({
-        "CAROLTENANT": "tenant1", "CAROLAPPNAME": "app1", "CAROLAPPOAUTH": "key", "CAROLCONNECTORID": "c1",
-        "CAROL_HOST": "127.0.0.1", "CAROL_PORT": "8443"})
+def test_no_carol_variable_means_local_mode():
+    assert credentials_from_environment({"CAROLCONNECTORID": "c1", "CAROL_DOMAIN": "carol.ai", "HOME": "/"}) is None
+
+
+def test_credentials_are_read_as_pycarol_reads_them():
+    credentials = credentials_from_environment(BATCH_CONTAINER)
     assert credentials == CarolCredentials(tenant="tenant1", app_name="app1", api_key="key", connector_id="c1",
-                                           host="127.0.0.1", port=8443)
+                                           organization="org1", domain="karol.ai")
     assert "key" not in repr(credentials)
+    defaults = credentials_from_environment({**BATCH_CONTAINER, "CAROLORGANIZATION": "", "CAROL_DOMAIN": ""})
+    assert (defaults.organization, defaults.domain) == (None, "carol.ai")
 
 
-def test_bad_port_is_rejected():
-    with pytest.raises(ValueError, match="CAROL_PORT"):
-        credentials_from_environment({"CAROLTENANT": "t", "CAROLAPPOAUTH": "k", "CAROL_PORT": "https"})
+@pytest.mark.parametrize(("missing", "named"), [
+    ("CAROLTENANT", "CAROLTENANT"), ("CAROLAPPNAME", "CAROLAPPNAME"), ("CAROLAPPOAUTH", "CAROLAPPOAUTH")])
+def test_a_partial_carol_environment_names_what_is_missing(missing, named):
+    environ = {name: value for name, value in BATCH_CONTAINER.items() if name != missing}
+    with pytest.raises(CarolCredentialsError, match=f"Carol login incomplete: {named} missing"):
+        credentials_from_environment(environ)
+    with pytest.raises(CarolCredentialsError, match=f"{named} missing"):
+        credentials_from_environment({**environ, missing: ""})  # empty is missing, as for pycarol
+
+
+@pytest.mark.parametrize("variable", ["CAROLTENANT", "CAROLAPPNAME", "CAROLAPPOAUTH", "CAROLUSER", "LONGTASKID"])
+def test_any_one_carol_variable_alone_is_an_incomplete_login_not_local_mode(variable):
+    with pytest.raises(CarolCredentialsError, match=f"found {variable}"):
+        credentials_from_environment({variable: "x"})
+
+
+def test_a_user_login_needs_its_password_unless_an_api_key_is_there():
+    user_only = {**BATCH_CONTAINER, "CAROLUSER": "u@x"}
+    del user_only["CAROLAPPOAUTH"]
+    with pytest.raises(CarolCredentialsError, match=r"CAROLPWD \(or CAROLAPPOAUTH\) missing"):
+        credentials_from_environment(user_only)
+    assert credentials_from_environment({**user_only, "CAROLPWD": "p"}).user == "u@x"
+    assert credentials_from_environment({**BATCH_CONTAINER, "CAROLUSER": "u@x"}).api_key == "key"
 
 
 def test_connect_passes_the_login_to_carol(monkeypatch):
@@ -51,7 +76,7 @@ def test_connect_passes_the_login_to_carol(monkeypatch):
     monkeypatch.setattr(pycarol, "Carol", carol_class)
     connect_carol(CarolCredentials(tenant="t1", app_name="a1", user="u", password="p", api_key="k"))
     kwargs = carol_class.call_args.kwargs
-    assert kwargs["domain"] == "t1" and kwargs["app_name"] == "a1" and kwargs["port"] == 443
+    assert kwargs["domain"] == "t1" and kwargs["app_name"] == "a1" and kwargs["environment"] == "carol.ai"
     assert isinstance(kwargs["auth"], pycarol.PwdAuth)
 
 
