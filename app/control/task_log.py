@@ -3,7 +3,7 @@
 Logging a line only puts it on a queue (`QueueHandler`); a `QueueListener` thread posts what has
 queued up in one call to Carol's `POST /api/v1/tasks/{id}/logs`. A line is posted within
 `LINE_SECONDS` of being logged or dropped, the run waits at most `FLUSH_SECONDS` at exit, and a
-failing endpoint is reported once on stderr: the task log is a copy of the console, never a reason
+failing endpoint is reported once on the console: the task log is a copy of the console, never a reason
 to fail or slow the run.
 """
 
@@ -13,7 +13,6 @@ import atexit
 import copy
 import logging
 import queue
-import sys
 import time
 from logging.handlers import QueueHandler, QueueListener
 
@@ -25,6 +24,8 @@ APP_LOGGER = "app"
 OUTCOME_LOGGER = "outcome"
 _CAROL_LEVELS = {"WARNING": "WARN", "CRITICAL": "ERROR"}  # as pycarol's CarolHandler names them
 
+# Outside `app`, so the report of a failing task log goes to the console and not back into the queue.
+_console = logging.getLogger("carol_task_log")
 outcome_logger = logging.getLogger(OUTCOME_LOGGER)
 outcome_logger.propagate = False  # run.py prints the outcome itself; this logger only feeds the task log
 outcome_logger.addHandler(logging.NullHandler())
@@ -67,9 +68,8 @@ class TaskLogSender(logging.Handler):
     def report_failure(self, reason: str) -> None:
         if not self.failed:
             self.failed = True
-            sys.stderr.write(f"warning: Carol task log {self.task_id} unavailable, its lines stay on the "
-                             f"console only: {reason}\n")
-            sys.stderr.flush()
+            _console.warning("Carol task log %s unavailable, its lines stay on the console only: %s",
+                             self.task_id, reason)
 
 
 class BatchingListener(QueueListener):

@@ -20,7 +20,7 @@ FLUSH_SECONDS = 10
 
 
 def task_log_warnings(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in result.stderr.splitlines() if "task log" in line and not line.startswith("{")]
+    return [line for line in result.stderr.splitlines() if "Carol task log" in line]
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
