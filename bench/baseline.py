@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""The physical floor of ingestion on this machine: read the needed columns, write their bytes to disk.
+"""Physical floors on this machine: of ingestion (read the needed columns, write their bytes to disk) and
+of training (a bare NumPy forward and backward pass of the app's network).
 
 `python bench/baseline.py DATA_FILE SCRATCH_FILE [REPEATS]` prints one JSON line:
 `{"read_s", "write_s", "bytes", "rows"}`. The read is `pyarrow.parquet.read_table` (or
@@ -7,6 +8,10 @@
 SCRATCH_FILE and fsyncs it, the least any durable copy of the records can cost. SCRATCH_FILE is removed.
 Each is measured REPEATS times: the fastest is the floor (memory already faulted in, no noise of a
 shared machine); the first is what a fresh process pays, as the app's IngestRecords does.
+
+`python bench/baseline.py --network 128,64 --batch-size 4096 [--rows 400000]` prints
+`{"rows_per_second", ...}`: one epoch of `numpy_epoch` over random standardised rows. Call
+`training_floor` in the process that trains, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -65,5 +71,52 @@ def measure(data: Path, scratch: Path, repeats: int = REPEATS) -> dict:
             "bytes": written, "rows": table.num_rows}
 
 
+def numpy_epoch(features: np.ndarray, target: np.ndarray, weights: list, biases: list, batch_size: int,
+                learning_rate: float = 1e-3, alpha: float = 1e-4) -> None:
+    """One pass of mini-batch gradient descent of a ReLU network with a linear output, in place: per batch
+    the forward pass, the squared-error gradient, the backward pass and a plain gradient step (with L2)."""
+    for start in range(0, len(features), batch_size):
+        activations = [features[start:start + batch_size]]
+        for layer, (weight, bias) in enumerate(zip(weights, biases)):
+            out = activations[-1] @ weight + bias
+            activations.append(out if layer == len(weights) - 1 else np.maximum(out, 0.0, out=out))
+        delta = (activations[-1] - target[start:start + batch_size, None]) / len(activations[0])
+        for layer in range(len(weights) - 1, -1, -1):
+            weight_grad = activations[layer].T @ delta + alpha * weights[layer]
+            bias_grad = delta.sum(axis=0)
+            if layer:
+                delta = delta @ weights[layer].T
+                delta *= activations[layer] > 0
+            weights[layer] -= learning_rate * weight_grad
+            biases[layer] -= learning_rate * bias_grad
+
+
+def training_floor(hidden_layers, batch_size: int, rows: int = 400_000, features: int = 13, seed: int = 0) -> dict:
+    """Rows per second of `numpy_epoch` over `rows` random rows of float64 (the app's default dtype)."""
+    generator = np.random.default_rng(seed)
+    x = generator.normal(size=(rows, features))
+    y = generator.normal(size=rows)
+    sizes = [features, *hidden_layers, 1]
+    weights = [generator.normal(scale=(2 / n_in) ** 0.5, size=(n_in, n_out)) for n_in, n_out in zip(sizes, sizes[1:])]
+    biases = [np.zeros(n_out) for n_out in sizes[1:]]
+    numpy_epoch(x[:batch_size * 4], y[:batch_size * 4], weights, biases, batch_size)  # warm up
+    started = time.perf_counter()
+    numpy_epoch(x, y, weights, biases, batch_size)
+    seconds = time.perf_counter() - started
+    return {"rows_per_second": rows / seconds, "rows": rows, "seconds": seconds, "batch_size": batch_size,
+            "hidden_layers": list(hidden_layers)}
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(Path(sys.argv[1]), Path(sys.argv[2]), *(int(arg) for arg in sys.argv[3:4]))))
+    if sys.argv[1:2] == ["--network"]:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--network", required=True, help="hidden layer sizes, comma-separated")
+        parser.add_argument("--batch-size", type=int, required=True)
+        parser.add_argument("--rows", type=int, default=400_000)
+        args = parser.parse_args()
+        print(json.dumps(training_floor([int(size) for size in args.network.split(",")], args.batch_size,
+                                        args.rows)))
+    else:
+        print(json.dumps(measure(Path(sys.argv[1]), Path(sys.argv[2]), *(int(arg) for arg in sys.argv[3:4]))))

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.functions.modeling import TrainedModel, build_model, split_records, train_model
 from app.functions.settings import build_settings, read_settings_file
+from app.functions.training import StoppingRule, choose_batch_size
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
@@ -27,6 +29,14 @@ def tiny_frame() -> pd.DataFrame:
         {"id": np.arange(20), "a": features[:, 0], "b": features[:, 1], "c": features[:, 2],
          "y": features @ np.array([1.0, -2.0, 0.5]) + 3.0}
     )
+
+
+def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state: int = 0,
+               test_size: float = 0.25) -> TrainedModel:
+    """A one-layer network fitted to `frame` (features FEATURES, target `y`) for exactly `epochs` epochs."""
+    split = split_records(len(frame), test_size, 0.1, random_state)
+    model = build_model((100,), l2, choose_batch_size("auto", len(split.train_rows)), random_state)
+    return train_model(frame, FEATURES, "y", split, model, StoppingRule(epochs, epochs, 0.0))
 
 
 def default_settings(**overrides):

@@ -109,6 +109,9 @@ def _record_run(root: DeployModel, outcome: RunOutcome, decisions: list[Decision
     """Append the run record; a run log that cannot be written costs the next plan its reasons, not this run."""
     planned = {decision.family: decision for decision in decisions}
     entries = [_task_entry(task, outcome, planned[task.get_task_family()]) for task in all_tasks(root)]
+    for entry in entries:
+        if entry["family"] == "TrainModel" and entry["outcome"] == "ran":
+            entry["training"] = _training_facts(root, outcome)
     record = {
         "run_id": outcome.run_id,
         "started_at": started_at.isoformat(),
@@ -149,6 +152,19 @@ def _task_entry(task: AppTask, outcome: RunOutcome, decision: Decision) -> dict:
         "seconds": round(_seconds[task.task_id], 3) if task.task_id in _seconds else None,
         "output_bytes": task.output().size() if result in ("ran", "reused") else None,
     }
+
+
+def _training_facts(root: DeployModel, outcome: RunOutcome) -> dict | None:
+    """Epochs run, best validation loss and why training stopped, from EvaluateModel's small output (the
+    TrainModel output holds every prediction), when EvaluateModel ran in this run."""
+    if "EvaluateModel" not in outcome.ran:
+        return None
+    evaluate = next(task for task in all_tasks(root) if task.get_task_family() == "EvaluateModel")
+    try:
+        return dict(evaluate.output().load().training)
+    except Exception as error:  # noqa: BLE001 (the record is a report; it must not fail the run)
+        logger.warning("could not read the training facts for the run record: %s", error)
+        return None
 
 
 def _failure_message(worker, task) -> str:

@@ -33,7 +33,7 @@ class EvaluateModel(AppTask):
         logger.info("model metrics:\n%s", format_metrics_table(metric_rows(result)))
         logger.info("thresholds %s: %s", "passed" if result.approved else "failed", result.reason)
         snapshot = {"source": records.source, "data_fingerprint": self.data_fingerprint, "records": len(records.frame),
-                    "train_rows": len(trained.split.train_rows), "test_rows": len(trained.split.test_rows),
-                    "epochs_run": trained.epochs_run}
+                    "train_rows": len(trained.split.train_rows), "validation_rows": len(trained.split.validation_rows),
+                    "test_rows": len(trained.split.test_rows)}
         files = build_report_files(trained, result, self.get_execution_params(), snapshot)
         return dataclasses.replace(result, files=files)

@@ -7,26 +7,49 @@ from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask
 from app.flow.ingest_records import IngestRecords
-from app.functions import modeling
+from app.functions import modeling, training
 from app.functions.modeling import TrainedModel, build_model, split_records, train_model
+from app.functions.training import EpochReport, ProgressReporter, StoppingRule, choose_batch_size
 
 
 @inherit_list(IngestRecords)
 class TrainModel(AppTask):
-    """Produces a `TrainedModel`: StandardScaler + MLPRegressor fitted on the train split."""
+    """Produces a `TrainedModel`: StandardScaler + MLPRegressor fitted on the train split, stopped early."""
 
-    code_modules = (modeling,)
+    code_modules = (modeling, training)
 
     test_size = luigi.FloatParameter()
+    validation_size = luigi.FloatParameter()
     random_state = luigi.IntParameter()
+    model_hidden_layers = luigi.ListParameter()
     model_l2regularization = luigi.FloatParameter()
+    model_batch_size = luigi.Parameter()
     model_epochs = luigi.IntParameter()
+    n_iter_no_change = luigi.IntParameter()
+    tol = luigi.FloatParameter()
     max_in_memory_rows = luigi.IntParameter()
 
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs
-        split = split_records(len(records.frame), self.test_size, self.random_state)
-        model = build_model(self.model_l2regularization, self.model_epochs, self.random_state)
-        return train_model(
-            records.frame, self.feature_columns, self.target_column, split, model, self.max_in_memory_rows
-        )
+        split = split_records(len(records.frame), self.test_size, self.validation_size, self.random_state)
+        batch_size = choose_batch_size(self.model_batch_size, len(split.train_rows))
+        model = build_model(self.model_hidden_layers, self.model_l2regularization, batch_size, self.random_state)
+        rule = StoppingRule(self.model_epochs, self.n_iter_no_change, self.tol)
+        trained = train_model(records.frame, self.feature_columns, self.target_column, split, model, rule,
+                              self.max_in_memory_rows, on_epoch=ProgressReporter(self.show_progress))
+        summary = trained.training
+        self.show_status(f"stopped after epoch {summary.epochs_run} of at most {self.model_epochs}, kept epoch "
+                         f"{summary.best_epoch} (validation loss {summary.best_validation_loss:.4f}): "
+                         f"{summary.stop_reason}", 100.0)
+        return trained
+
+    def show_progress(self, report: EpochReport) -> None:
+        """The epoch in luigid's visualiser (and the Carol task log through the log line it throttles)."""
+        self.show_status(report.describe(), report.percent)
+
+    def show_status(self, message: str, percent: float) -> None:
+        # Luigi sets these callbacks only while a worker runs the task.
+        if self.set_status_message is not None:
+            self.set_status_message(message)
+        if self.set_progress_percentage is not None:
+            self.set_progress_percentage(round(percent))

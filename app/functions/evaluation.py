@@ -41,7 +41,8 @@ class Thresholds:
 @dataclass(frozen=True)
 class Evaluation:
     """Metrics of a model and of a mean predictor on the same split, whether the model passed the
-    thresholds, and the report files (`report.html`, PNG plots) by file name."""
+    thresholds, how training went (epochs run, best validation loss, why it stopped), and the report
+    files (`report.html`, PNG plots) by file name."""
 
     train: Metrics
     test: Metrics
@@ -49,12 +50,14 @@ class Evaluation:
     baseline_test: Metrics
     approved: bool
     reason: str
+    training: Mapping[str, Any] = field(default_factory=dict)
     files: Mapping[str, bytes] = field(default_factory=dict)
 
-    def metrics(self) -> dict[str, dict[str, float]]:
-        """All metrics as plain dicts, keyed by part (`train`, `test`, `baseline_train`, `baseline_test`)."""
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """All metrics as plain dicts, keyed by part (`train`, `test`, `baseline_train`, `baseline_test`),
+        and the training facts under `training`."""
         parts = ("train", "test", "baseline_train", "baseline_test")
-        return {part: asdict(getattr(self, part)) for part in parts}
+        return {**{part: asdict(getattr(self, part)) for part in parts}, "training": dict(self.training)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
         baseline_test=score_baseline(trained.y_train, trained.y_test),
         approved=approved,
         reason=reason,
+        training=trained.training.as_dict(),
     )
 
 

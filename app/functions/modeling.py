@@ -1,19 +1,22 @@
-"""Splitting records and fitting the regression model."""
+"""Splitting records, and fitting the regression model epoch by epoch in memory or in chunks."""
 
 from __future__ import annotations
 
 import logging
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from app.functions.training import EpochReport, StoppingRule, TrainingSummary, mean_squared_error, run_epochs
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +25,17 @@ CHUNK_ROWS = 1 << 16
 
 @dataclass(frozen=True)
 class Split:
-    """Row positions of the train and test parts of a set of records."""
+    """Row positions of the three disjoint parts of a set of records: the network fits `train_rows`,
+    early stopping watches `validation_rows`, and `test_rows` are only ever predicted."""
 
     train_rows: np.ndarray
+    validation_rows: np.ndarray
     test_rows: np.ndarray
 
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted model with the true and predicted targets of both parts of its split."""
+    """A fitted model with the true and predicted targets of its train and test rows, and how training went."""
 
     model: Pipeline
     feature_columns: tuple[str, ...]
@@ -39,32 +44,36 @@ class TrainedModel:
     y_train_predicted: np.ndarray
     y_test: np.ndarray
     y_test_predicted: np.ndarray
-    epochs_run: int
+    training: TrainingSummary
+
+    @property
+    def epochs_run(self) -> int:
+        return self.training.epochs_run
 
 
-def split_records(row_count: int, test_size: float, random_state: int) -> Split:
-    """Choose train and test rows reproducibly.
+def split_records(row_count: int, test_size: float, validation_size: float, random_state: int) -> Split:
+    """Choose test rows, then carve the validation rows out of the rest, reproducibly.
+
+    The test rows depend only on (`row_count`, `test_size`, `random_state`), whatever `validation_size`.
 
     Raises:
-        ValueError: either part would be empty.
+        ValueError: a part would be empty.
     """
     test_count = int(np.ceil(row_count * test_size))
-    if test_count < 1 or row_count - test_count < 1:
-        raise ValueError(f"cannot split {row_count} records with test_size={test_size}: a part would be empty")
-    train_rows, test_rows = train_test_split(
-        np.arange(row_count), test_size=test_size, random_state=random_state
-    )
-    return Split(train_rows=train_rows, test_rows=test_rows)
+    validation_count = int(np.ceil((row_count - test_count) * validation_size))
+    if min(test_count, validation_count, row_count - test_count - validation_count) < 1:
+        raise ValueError(f"cannot split {row_count} records with test_size={test_size} and "
+                         f"validation_size={validation_size}: a part would be empty")
+    rest, test_rows = train_test_split(np.arange(row_count), test_size=test_size, random_state=random_state)
+    train_rows, validation_rows = train_test_split(rest, test_size=validation_size, random_state=random_state)
+    return Split(train_rows=train_rows, validation_rows=validation_rows, test_rows=test_rows)
 
 
-def build_model(l2_regularization: float, epochs: int, random_state: int) -> Pipeline:
+def build_model(hidden_layers: Sequence[int], l2_regularization: float, batch_size: int, random_state: int) -> Pipeline:
     """Standardised features into a multi-layer perceptron (unscaled inputs stall its training)."""
-    return Pipeline(
-        [
-            ("scale", StandardScaler()),
-            ("mlp", MLPRegressor(alpha=l2_regularization, max_iter=epochs, random_state=random_state)),
-        ]
-    )
+    network = MLPRegressor(hidden_layer_sizes=tuple(hidden_layers), alpha=l2_regularization, batch_size=batch_size,
+                           random_state=random_state)
+    return Pipeline([("scale", StandardScaler()), ("mlp", network)])
 
 
 def train_model(
@@ -73,15 +82,17 @@ def train_model(
     target_column: str,
     split: Split,
     model: Pipeline,
+    rule: StoppingRule,
     max_in_memory_rows: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> TrainedModel:
-    """Fit `model` on the train rows and predict both parts.
+    """Fit `model` on the train rows epoch by epoch until `rule` stops it, keep its best epoch, predict.
 
-    Up to `max_in_memory_rows` train rows (or always, when it is None) the model is fitted in one call.
-    Above it, the scaler and the network learn from chunks of `chunk_rows` rows (`partial_fit`), one
-    pass over the train rows per epoch, so memory beyond the records stays at a few chunks.
-    Predictions are always made chunk by chunk.
+    Up to `max_in_memory_rows` train rows (or always, when it is None) the scaled train rows are held
+    in memory. Above it, the scaler and the network learn from chunks of about `chunk_rows` rows
+    (`partial_fit`), so memory beyond the records stays at a few chunks. Either way an epoch is one
+    pass over the train rows, and predictions are made chunk by chunk. The test rows are only predicted.
 
     Raises:
         KeyError: a feature or the target column is missing from `frame`.
@@ -89,11 +100,24 @@ def train_model(
     # Views of the record columns: the split never copies a frame.
     columns = [frame[name].to_numpy() for name in feature_columns]
     target = frame[target_column].to_numpy()
+    started = time.perf_counter()
     if max_in_memory_rows is None or len(split.train_rows) <= max_in_memory_rows:
-        epochs_run = _fit_in_memory(model, columns, target, split.train_rows)
+        fit_epoch, validation_loss = _epochs_in_memory(model, columns, target, split)
     else:
-        epochs_run = _fit_in_chunks(model, columns, target, split.train_rows, chunk_rows)
-    logger.info("trained on %d records for %d epochs", len(split.train_rows), epochs_run)
+        chunk_rows = max(1, chunk_rows // model[-1].batch_size) * model[-1].batch_size
+        fit_epoch, validation_loss = _epochs_in_chunks(model, columns, target, split, chunk_rows)
+    # One BLAS thread: on small per-batch products more threads only wait for each other, and on a
+    # shared 2-core machine they made an epoch up to 20x slower (bench/RESULTS.md, "Training").
+    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+        # A last chunk smaller than one batch is a fine batch.
+        warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
+        outcome = run_epochs(model[-1], fit_epoch, validation_loss, rule, on_epoch)
+    training = TrainingSummary(**vars(outcome), batch_size=model[-1].batch_size,
+                               hidden_layers=tuple(model[-1].hidden_layer_sizes), train_rows=len(split.train_rows),
+                               validation_rows=len(split.validation_rows), seconds=time.perf_counter() - started)
+    logger.info("trained on %d records for %d epochs, kept epoch %d (validation loss %.4f): %s",
+                training.train_rows, training.epochs_run, training.best_epoch, training.best_validation_loss,
+                training.stop_reason)
     return TrainedModel(
         model=model,
         feature_columns=tuple(feature_columns),
@@ -102,7 +126,7 @@ def train_model(
         y_train_predicted=predict_rows(model, columns, split.train_rows, chunk_rows),
         y_test=target[split.test_rows].astype("float64"),
         y_test_predicted=predict_rows(model, columns, split.test_rows, chunk_rows),
-        epochs_run=epochs_run,
+        training=training,
     )
 
 
@@ -123,26 +147,36 @@ def predict_rows(model: Pipeline, columns: Sequence[np.ndarray], rows: np.ndarra
     return predicted
 
 
-def _fit_in_memory(model: Pipeline, columns: Sequence[np.ndarray], target: np.ndarray, rows: np.ndarray) -> int:
-    with warnings.catch_warnings():
-        # Stopping at `epochs` before convergence is the user's choice, not a fault.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(gather_rows(columns, rows), target[rows])
-    return int(model[-1].n_iter_)
-
-
-def _fit_in_chunks(
-    model: Pipeline, columns: Sequence[np.ndarray], target: np.ndarray, rows: np.ndarray, chunk_rows: int
-) -> int:
+def _epochs_in_memory(model: Pipeline, columns: Sequence[np.ndarray], target: np.ndarray, split: Split):
     scaler, network = model[0], model[-1]
+    features, y_train = scaler.fit_transform(gather_rows(columns, split.train_rows)), target[split.train_rows]
+    validation, y_validation = scaler.transform(gather_rows(columns, split.validation_rows)), target[split.validation_rows]
+
+    def fit_epoch() -> int:
+        network.partial_fit(features, y_train)
+        return len(y_train)
+
+    return fit_epoch, lambda: mean_squared_error(y_validation, network.predict(validation))
+
+
+def _epochs_in_chunks(
+    model: Pipeline, columns: Sequence[np.ndarray], target: np.ndarray, split: Split, chunk_rows: int
+):
+    scaler, network, rows = model[0], model[-1], split.train_rows
     for start in range(0, len(rows), chunk_rows):
         scaler.partial_fit(gather_rows(columns, rows[start:start + chunk_rows]))
     generator = np.random.default_rng(network.random_state)
-    for epoch in range(network.max_iter):
+
+    def fit_epoch() -> int:
         order = generator.permutation(rows)
         for start in range(0, len(order), chunk_rows):
             # Sorted rows read memory in order; the network shuffles each chunk itself.
             chunk = np.sort(order[start:start + chunk_rows])
             network.partial_fit(scaler.transform(gather_rows(columns, chunk), copy=False), target[chunk])
-        logger.info("epoch %d of %d done", epoch + 1, network.max_iter)
-    return network.max_iter
+        return len(order)
+
+    def validation_loss() -> float:
+        predicted = predict_rows(model, columns, split.validation_rows, chunk_rows)
+        return mean_squared_error(target[split.validation_rows], predicted)
+
+    return fit_epoch, validation_loss

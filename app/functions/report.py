@@ -104,7 +104,8 @@ def format_metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
 def render_report(
     evaluation: Evaluation, plots: Mapping[str, bytes], settings: Mapping[str, Any], snapshot: Mapping[str, Any]
 ) -> str:
-    """A self-contained HTML page: metrics table, gate check, plots embedded as base64, data and settings.
+    """A self-contained HTML page: metrics table, gate check, training facts, plots embedded as base64, data
+    and settings.
 
     Args:
         evaluation: the metrics and the threshold check.
@@ -131,6 +132,7 @@ def render_report(
         "<h1>Model evaluation</h1>"
         f"<h2>Metrics</h2><table><tr><th>part</th>{header}</tr>{metric_lines}</table>"
         f"<p>Thresholds {verdict}: {html.escape(evaluation.reason)}</p>"
+        f"<h2>Training</h2>{_key_value_table(evaluation.training)}"
         f"<h2>Plots</h2>{images}"
         f"<h2>Data</h2>{_key_value_table(snapshot)}"
         f"<h2>Settings</h2>{_key_value_table(settings)}"
@@ -168,8 +170,10 @@ def build_metadata(
         "created_at": datetime.now(timezone.utc).isoformat(),
         "settings": dict(settings),
         "metrics": evaluation.metrics(),
-        "rows": {"train": len(trained.split.train_rows), "test": len(trained.split.test_rows)},
+        "rows": {"train": len(trained.split.train_rows), "validation": len(trained.split.validation_rows),
+                 "test": len(trained.split.test_rows)},
         "epochs_run": trained.epochs_run,
+        "training": trained.training.as_dict(),
         "feature_columns": list(trained.feature_columns),
         "source": dict(source),
         "decision": {"reason": decision.reason, "champion": decision.champion,

@@ -29,8 +29,13 @@ class Settings:
     id_column: str
     test_size: float
     random_state: int
+    model_hidden_layers: tuple[int, ...]
     model_l2regularization: float
     model_epochs: int
+    model_batch_size: str
+    validation_size: float
+    n_iter_no_change: int
+    tol: float
     max_test_rmse: float | None
     min_test_r2: float | None
     champion_tolerance: float
@@ -61,6 +66,26 @@ def _names(value: Any) -> tuple[str, ...]:
     if not names or any(not name for name in names) or len(set(names)) != len(names):
         raise ValueError("a comma-separated list of distinct, non-empty column names")
     return names
+
+
+def _layer_sizes(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        sizes = tuple(_integer(1)(item) for item in items)
+    except ValueError:
+        sizes = ()
+    if not sizes:
+        raise ValueError("a comma-separated list of layer sizes, each a whole number >= 1 (e.g. 128,64)")
+    return sizes
+
+
+def _batch_size(value: Any) -> str:
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        return str(_integer(1)(value))
+    except ValueError:
+        raise ValueError("auto or a whole number >= 1") from None
 
 
 def _integer(minimum: int):
@@ -126,8 +151,13 @@ _PARSERS = {
     "id_column": _text,
     "test_size": _real(0.0, 1.0, low_open=True, high_open=True),
     "random_state": _integer(0),
+    "model_hidden_layers": _layer_sizes,
     "model_l2regularization": _real(0.0),
     "model_epochs": _integer(1),
+    "model_batch_size": _batch_size,
+    "validation_size": _real(0.0, 1.0, low_open=True, high_open=True),
+    "n_iter_no_change": _integer(1),
+    "tol": _real(0.0),
     "max_test_rmse": _optional(_real(0.0, low_open=True)),
     "min_test_r2": _optional(_real(-math.inf, 1.0)),
     "champion_tolerance": _real(0.0),

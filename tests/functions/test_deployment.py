@@ -4,16 +4,14 @@ import pytest
 
 from app.functions.deployment import deploy_challenger
 from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.modeling import build_model, split_records, train_model
 from app.functions.registry import read_current_version, read_version_metadata
 from app.functions.sources import Records
 from app.functions.storage.stores import LocalStore
-from tests.conftest import FEATURES
+from tests.conftest import train_tiny
 
 
 def challenger(frame, epochs):
-    split = split_records(len(frame), 0.25, 0)
-    trained = train_model(frame, FEATURES, "y", split, build_model(0.0, epochs, 0))
+    trained = train_tiny(frame, epochs, l2=0.0)
     return trained, evaluate_model(trained, Thresholds())
 
 
@@ -31,6 +29,8 @@ def test_first_model_is_published_with_its_metadata(tmp_path, tiny_frame):
     metadata = read_version_metadata(store, "online", "v1")
     assert metadata["source"] == {"source": "tiny", "data_fingerprint": "file:abc"}
     assert metadata["settings"]["model_epochs"] == 300
+    assert metadata["training"]["epochs_run"] == 300 == metadata["metrics"]["training"]["epochs_run"]
+    assert metadata["rows"] == {"train": 13, "validation": 2, "test": 5}
 
 
 def test_worse_challenger_is_refused_and_current_stays(tmp_path, tiny_frame):

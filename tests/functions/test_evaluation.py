@@ -21,8 +21,7 @@ from app.functions.evaluation import (
     score_champion,
     score_predictions,
 )
-from app.functions.modeling import build_model, split_records, train_model
-from tests.conftest import FEATURES
+from tests.conftest import FEATURES, train_tiny
 
 
 def metrics(rmse: float, r2: float = 0.8) -> Metrics:
@@ -36,8 +35,7 @@ def evaluation(rmse: float, approved: bool = True, reason: str = "within the thr
 
 @pytest.fixture
 def trained(tiny_frame):
-    split = split_records(len(tiny_frame), 0.25, 0)
-    return train_model(tiny_frame, FEATURES, "y", split, build_model(0.001, 200, 0))
+    return train_tiny(tiny_frame, 200)
 
 
 def test_score_predictions_matches_hand_computed_values():
@@ -65,8 +63,11 @@ def test_evaluate_model_scores_model_and_baseline_on_the_same_split(trained):
     assert result.approved and result.reason
     assert result.test.rmse < result.baseline_test.rmse
     assert result.test == score_predictions(trained.y_test, trained.y_test_predicted)
-    assert set(result.metrics()) == {"train", "test", "baseline_train", "baseline_test"}
+    assert set(result.metrics()) == {"train", "test", "baseline_train", "baseline_test", "training"}
     assert set(result.metrics()["test"]) == {"mse", "mae", "rmse", "r2"}
+    training = result.metrics()["training"]
+    assert training["epochs_run"] == 200 and training["stop_reason"] == "reached model_epochs=200"
+    assert training["best_validation_loss"] == pytest.approx(trained.training.best_validation_loss)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Splitting records, fitting in memory or in chunks, and predicting chunk by chunk."""
+"""Splitting records, fitting epoch by epoch in memory or in chunks with early stopping, predicting by chunk."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import pytest
 
 from app.functions.modeling import build_model, gather_rows, predict_rows, split_records, train_model
 from app.functions.sources import read_records, validate_records
+from app.functions.training import StoppingRule, choose_batch_size
 from tests.conftest import FEATURES, SAMPLE_DATA, default_settings
+
+
+def small_model(random_state: int = 1, batch_size: int = 32):
+    return build_model((16,), 0.001, batch_size, random_state)
+
+
+def epochs(count: int) -> StoppingRule:
+    """Exactly `count` epochs: patience longer than the run."""
+    return StoppingRule(count, count, 0.0)
 
 
 def linear_frame(rows: int, dtype: str = "float64") -> pd.DataFrame:
@@ -23,49 +33,59 @@ def rmse(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sqrt(np.mean((truth - predicted) ** 2)))
 
 
-def test_split_is_reproducible_and_covers_every_row_once():
-    split = split_records(100, 0.2, random_state=1)
-    assert len(split.test_rows) == 20 and len(split.train_rows) == 80
-    assert sorted([*split.train_rows, *split.test_rows]) == list(range(100))
-    np.testing.assert_array_equal(split_records(100, 0.2, 1).test_rows, split.test_rows)
+def test_split_is_reproducible_disjoint_and_covers_every_row_once():
+    split = split_records(100, 0.2, 0.1, random_state=1)
+    assert (len(split.train_rows), len(split.validation_rows), len(split.test_rows)) == (72, 8, 20)
+    assert sorted([*split.train_rows, *split.validation_rows, *split.test_rows]) == list(range(100))
+    np.testing.assert_array_equal(split_records(100, 0.2, 0.1, 1).validation_rows, split.validation_rows)
 
 
-def test_split_refuses_an_empty_part():
+def test_test_rows_do_not_depend_on_the_validation_share():
+    # The champion is scored on the challenger's test rows: changing validation_size must not move them.
+    np.testing.assert_array_equal(split_records(100, 0.2, 0.1, 1).test_rows, split_records(100, 0.2, 0.3, 1).test_rows)
+
+
+@pytest.mark.parametrize("rows, test_size, validation_size", [(1, 0.5, 0.1), (2, 0.5, 0.5), (10, 0.1, 0.99)])
+def test_split_refuses_an_empty_part(rows, test_size, validation_size):
     with pytest.raises(ValueError, match="a part would be empty"):
-        split_records(1, 0.5, 0)
+        split_records(rows, test_size, validation_size, 0)
 
 
-def test_defaults_on_the_sample_reach_the_known_test_rmse():
-    settings = default_settings()
+@pytest.mark.parametrize("random_state, limit", [(1, 3.0), (2, 3.3), (3, 3.3)])
+def test_defaults_on_the_sample_reach_the_promised_test_rmse(random_state, limit):
+    settings = default_settings(random_state=random_state)
     columns = [settings.id_column, *settings.feature_columns, settings.target_column]
     frame = read_records(SAMPLE_DATA, columns, columns[1:])
     records = validate_records(frame, settings.feature_columns, settings.target_column, settings.id_column, "sample")
-    split = split_records(len(records.frame), settings.test_size, settings.random_state)
-    model = build_model(settings.model_l2regularization, settings.model_epochs, settings.random_state)
-    trained = train_model(records.frame, settings.feature_columns, settings.target_column, split, model,
+    split = split_records(len(records.frame), settings.test_size, settings.validation_size, random_state)
+    batch_size = choose_batch_size(settings.model_batch_size, len(split.train_rows))
+    model = build_model(settings.model_hidden_layers, settings.model_l2regularization, batch_size, random_state)
+    rule = StoppingRule(settings.model_epochs, settings.n_iter_no_change, settings.tol)
+    trained = train_model(records.frame, settings.feature_columns, settings.target_column, split, model, rule,
                           settings.max_in_memory_rows)
-    # 3.497 with the committed defaults, before and after training learned to stream chunks.
-    assert rmse(trained.y_test, trained.y_test_predicted) == pytest.approx(3.497, abs=0.005)
+    assert rmse(trained.y_test, trained.y_test_predicted) <= limit
+    assert trained.training.epochs_run < settings.model_epochs and "n_iter_no_change" in trained.training.stop_reason
+    assert trained.training.epochs_run - trained.training.best_epoch <= settings.n_iter_no_change
 
 
 def test_in_memory_fit_is_the_same_with_or_without_a_row_limit(tiny_frame):
-    split = split_records(20, 0.2, 1)
-    unlimited = train_model(tiny_frame, FEATURES, "y", split, build_model(0.001, 50, 1))
-    limited = train_model(tiny_frame, FEATURES, "y", split, build_model(0.001, 50, 1), max_in_memory_rows=16)
+    split = split_records(20, 0.2, 0.1, 1)
+    unlimited = train_model(tiny_frame, FEATURES, "y", split, small_model(), epochs(50))
+    limited = train_model(tiny_frame, FEATURES, "y", split, small_model(), epochs(50), max_in_memory_rows=14)
     np.testing.assert_array_equal(unlimited.y_test_predicted, limited.y_test_predicted)
     assert unlimited.epochs_run == 50
 
 
 def test_chunked_training_learns_and_counts_epochs_as_passes():
     frame = linear_frame(3000)
-    split = split_records(len(frame), 0.2, 1)
-    trained = train_model(frame, FEATURES, "y", split, build_model(0.001, 15, 1), max_in_memory_rows=500,
+    split = split_records(len(frame), 0.2, 0.1, 1)
+    trained = train_model(frame, FEATURES, "y", split, small_model(), epochs(15), max_in_memory_rows=500,
                           chunk_rows=256)
     assert trained.epochs_run == 15
     scaler = trained.model[0]
     np.testing.assert_allclose(scaler.mean_, frame.loc[split.train_rows, list(FEATURES)].mean().to_numpy())
     assert scaler.n_samples_seen_ == len(split.train_rows)
-    in_memory = train_model(frame, FEATURES, "y", split, build_model(0.001, 15, 1))
+    in_memory = train_model(frame, FEATURES, "y", split, small_model(), epochs(15))
     # The same passes over the data learn as much as one in-memory fit (a mean predictor scores std).
     assert rmse(trained.y_test, trained.y_test_predicted) < min(
         0.5 * frame["y"].std(), 1.2 * rmse(in_memory.y_test, in_memory.y_test_predicted)
@@ -75,16 +95,16 @@ def test_chunked_training_learns_and_counts_epochs_as_passes():
 
 def test_float32_records_train_and_give_float64_results():
     frame = linear_frame(600, "float32")
-    split = split_records(len(frame), 0.2, 1)
-    trained = train_model(frame, FEATURES, "y", split, build_model(0.001, 5, 1), max_in_memory_rows=100,
+    split = split_records(len(frame), 0.2, 0.1, 1)
+    trained = train_model(frame, FEATURES, "y", split, small_model(), epochs(5), max_in_memory_rows=100,
                           chunk_rows=128)
     assert trained.y_train_predicted.dtype == np.float64 and trained.y_test.dtype == np.float64
     assert np.isfinite(trained.y_train_predicted).all()
 
 
 def test_chunked_prediction_equals_one_call(tiny_frame):
-    split = split_records(20, 0.2, 1)
-    trained = train_model(tiny_frame, FEATURES, "y", split, build_model(0.001, 20, 1))
+    split = split_records(20, 0.2, 0.1, 1)
+    trained = train_model(tiny_frame, FEATURES, "y", split, small_model(), epochs(20))
     columns = [tiny_frame[name].to_numpy() for name in FEATURES]
     rows = np.arange(20)[::-1]
     np.testing.assert_allclose(predict_rows(trained.model, columns, rows, chunk_rows=3),
@@ -100,11 +120,43 @@ def test_gather_rows_builds_a_row_matrix_without_touching_the_columns(tiny_frame
 
 def test_training_leaves_the_frame_unchanged(tiny_frame):
     before = tiny_frame.copy()
-    train_model(tiny_frame, FEATURES, "y", split_records(20, 0.2, 1), build_model(0.001, 5, 1),
+    train_model(tiny_frame, FEATURES, "y", split_records(20, 0.2, 0.1, 1), small_model(batch_size=4), epochs(5),
                 max_in_memory_rows=4, chunk_rows=4)
     pd.testing.assert_frame_equal(tiny_frame, before)
 
 
 def test_missing_feature_is_a_key_error(tiny_frame):
     with pytest.raises(KeyError):
-        train_model(tiny_frame, ("a", "nope"), "y", split_records(20, 0.2, 1), build_model(0.001, 5, 1))
+        train_model(tiny_frame, ("a", "nope"), "y", split_records(20, 0.2, 0.1, 1), small_model(), epochs(5))
+
+
+@pytest.mark.parametrize("max_in_memory_rows", [None, 100])
+def test_training_stops_early_in_both_modes_and_never_sees_the_test_rows(max_in_memory_rows):
+    frame = linear_frame(600)
+    split = split_records(len(frame), 0.2, 0.1, 1)
+    # Fitting or stopping on a test row would raise or turn a loss into NaN; scaling on one moves the mean.
+    frame.loc[split.test_rows, "y"] = np.nan
+    trained = train_model(frame, FEATURES, "y", split, small_model(), StoppingRule(200, 2, 1e6),
+                          max_in_memory_rows=max_in_memory_rows, chunk_rows=64)
+    assert (trained.epochs_run, trained.training.stop_reason) == (3, (
+        "validation loss did not improve by more than tol=1e+06 per 1000 rows for n_iter_no_change=2 epochs"))
+    assert np.isfinite(trained.training.best_validation_loss) and np.isfinite(trained.y_train_predicted).all()
+    np.testing.assert_allclose(trained.model[0].mean_, frame.loc[split.train_rows, list(FEATURES)].mean().to_numpy())
+    # The kept model is the best epoch's: its validation loss is the one reported.
+    columns = [frame[name].to_numpy() for name in FEATURES]
+    predicted = predict_rows(trained.model, columns, split.validation_rows, 64)
+    assert rmse(frame["y"].to_numpy()[split.validation_rows], predicted) ** 2 == pytest.approx(
+        trained.training.best_validation_loss)
+
+
+def test_training_reports_each_epoch_and_its_summary():
+    frame = linear_frame(300)
+    reports = []
+    trained = train_model(frame, FEATURES, "y", split_records(300, 0.2, 0.1, 1), small_model(), epochs(4),
+                          on_epoch=reports.append)
+    assert [report.epoch for report in reports] == [1, 2, 3, 4]
+    assert reports[-1].describe().startswith("epoch 4 of at most 4: validation loss ")
+    summary = trained.training
+    assert (summary.epochs_run, summary.batch_size, summary.hidden_layers) == (4, 32, (16,))
+    assert (summary.train_rows, summary.validation_rows) == (216, 24) and summary.rows_per_second > 0
+    assert summary.best_validation_loss == min(report.validation_loss for report in reports)

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.modeling import build_model, split_records, train_model
 from app.functions.report import (
     PREDICTED_PLOT,
     REPORT_FILE,
@@ -22,15 +21,14 @@ from app.functions.report import (
     plot_residuals,
     sample_points,
 )
-from tests.conftest import FEATURES
+from tests.conftest import train_tiny
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
 def trained(tiny_frame):
-    split = split_records(len(tiny_frame), 0.25, 0)
-    return train_model(tiny_frame, FEATURES, "y", split, build_model(0.001, 200, 0))
+    return train_tiny(tiny_frame, 200)
 
 
 @pytest.fixture
@@ -67,6 +65,15 @@ def test_report_embeds_both_plots_and_lists_metrics_settings_and_data(files):
     assert "file:abc123" in page and "tiny frame" in page and "model_epochs" in page
     assert "Thresholds passed" in page
     assert "&lt;data&gt;.csv" in page and "<data>" not in page
+
+
+def test_report_shows_how_training_went(files):
+    result, report_files = files
+    page = report_files[REPORT_FILE].decode()
+    training = page.split("<h2>Training</h2>")[1].split("<h2>")[0]
+    for name in ("epochs_run", "best_epoch", "best_validation_loss", "stop_reason", "batch_size"):
+        assert f"<th>{name}</th>" in training
+    assert f"{result.training['best_validation_loss']}" in training and "reached model_epochs=200" in training
 
 
 def test_report_says_when_thresholds_failed(trained):

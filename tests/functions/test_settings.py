@@ -19,6 +19,8 @@ DEFAULTS = read_settings_file(PROJECT_DIR / "settings.toml")
 def test_committed_defaults_are_complete_and_valid():
     settings = default_settings()
     assert settings.model_epochs == 1000
+    assert settings.model_hidden_layers == (128, 64) and settings.model_batch_size == "auto"
+    assert (settings.validation_size, settings.n_iter_no_change, settings.tol) == (0.1, 10, 1e-4)
     assert settings.feature_columns[0] == "CRIM" and len(settings.feature_columns) == 13
     assert settings.max_test_rmse is None
 
@@ -46,12 +48,28 @@ def test_later_layers_win_and_strings_are_parsed():
     ("feature_columns", "a,,b", "distinct, non-empty"),
     ("feature_columns", "a,a", "distinct, non-empty"),
     ("deploy_app", "  ", "non-empty"),
+    ("model_hidden_layers", "128,0", "layer sizes"),
+    ("model_hidden_layers", "", "layer sizes"),
+    ("model_hidden_layers", "128,x", "layer sizes"),
+    ("model_batch_size", "big", "auto or a whole number >= 1"),
+    ("model_batch_size", "0", "auto or a whole number >= 1"),
+    ("validation_size", "0", "> 0"),
+    ("n_iter_no_change", "0", "whole number >= 1"),
+    ("tol", "-0.1", "number >= 0"),
 ])
 def test_bad_values_name_the_setting_the_value_and_what_is_allowed(name, value, allowed):
     with pytest.raises(SettingsError) as raised:
         build_settings([("file", DEFAULTS), ("--set", {name: value})])
     message = str(raised.value)
     assert f"{name}={value!r}" in message and allowed in message and "--set" in message
+
+
+def test_network_shape_and_batch_size_are_parsed_from_text():
+    settings = build_settings([("file", DEFAULTS), ("Carol app settings", {
+        "model_hidden_layers": " 64, 32 ,16", "model_batch_size": " 512 "})])
+    assert settings.model_hidden_layers == (64, 32, 16) and settings.model_batch_size == "512"
+    assert build_settings([("file", DEFAULTS), ("env", {"model_batch_size": "AUTO"})]).model_batch_size == "auto"
+    assert settings.as_dict()["model_hidden_layers"] == [64, 32, 16]
 
 
 def test_unknown_setting_is_an_error_naming_its_source():

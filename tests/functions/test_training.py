@@ -1,0 +1,97 @@
+"""The epoch loop's stopping rule, the kept best epoch, the batch size rule and throttled progress."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from sklearn.neural_network import MLPRegressor
+
+from app.functions.training import (
+    AUTO_MAX_BATCH, EpochReport, ProgressReporter, StoppingRule, choose_batch_size, run_epochs,
+)
+
+
+def network_and_epoch(rows: int = 50):
+    """A real small network and one epoch of fitting it on random rows; returns (network, fit_epoch)."""
+    generator = np.random.default_rng(0)
+    features, target = generator.normal(size=(rows, 3)), generator.normal(size=rows)
+    network = MLPRegressor(hidden_layer_sizes=(4,), batch_size=10, random_state=0)
+
+    def fit_epoch() -> int:
+        network.partial_fit(features, target)
+        return rows
+
+    return network, fit_epoch
+
+
+def scripted(losses):
+    values = iter(losses)
+    return lambda: next(values)
+
+
+def test_stops_after_n_iter_no_change_epochs_and_restores_the_best_weights():
+    network, fit_epoch = network_and_epoch()
+    snapshots = []
+    outcome = run_epochs(network, fit_epoch, scripted([5.0, 3.0, 4.0, 3.5, 6.0, 1.0]), StoppingRule(100, 3, 0.0),
+                         lambda report: snapshots.append([array.copy() for array in network.coefs_]))
+    assert (outcome.epochs_run, outcome.best_epoch, outcome.best_validation_loss) == (5, 2, 3.0)
+    assert "n_iter_no_change=3" in outcome.stop_reason
+    for kept, best in zip(network.coefs_, snapshots[1]):
+        np.testing.assert_array_equal(kept, best)
+    assert not np.array_equal(network.coefs_[0], snapshots[-1][0])
+
+
+def test_model_epochs_is_the_upper_bound():
+    network, fit_epoch = network_and_epoch()
+    outcome = run_epochs(network, fit_epoch, scripted([3.0, 2.0, 1.0]), StoppingRule(3, 10, 0.0))
+    assert (outcome.epochs_run, outcome.best_epoch, outcome.stop_reason) == (3, 3, "reached model_epochs=3")
+    assert outcome.rows_per_second > 0
+
+
+@pytest.mark.parametrize("rows, stops", [(1000, True), (100, False)])
+def test_tol_is_per_thousand_rows_of_the_epoch(rows, stops):
+    # Each epoch gains 0.4; with tol=0.5 that is too little for an epoch of 1000 rows, enough for one of 100.
+    network, fit_epoch = network_and_epoch(rows)
+    outcome = run_epochs(network, fit_epoch, scripted([10.0, 9.6, 9.2, 8.8]), StoppingRule(4, 2, 0.5))
+    assert (outcome.epochs_run == 3) is stops and outcome.best_epoch == outcome.epochs_run
+
+
+def test_a_loss_that_is_not_finite_stops_training_with_the_best_finite_epoch():
+    network, fit_epoch = network_and_epoch()
+    reports = []
+    outcome = run_epochs(network, fit_epoch, scripted([2.0, float("nan")]), StoppingRule(10, 5, 0.0), reports.append)
+    assert (outcome.epochs_run, outcome.best_epoch, outcome.stop_reason) == (
+        2, 1, "validation loss is not finite at epoch 2")
+    assert len(reports) == 2
+
+
+@pytest.mark.parametrize("setting, rows, expected", [
+    ("auto", 50, 50), ("auto", 363, 200), ("auto", 720_000, 720), ("auto", 7_200_000, AUTO_MAX_BATCH),
+    ("64", 1000, 64), (64, 10, 10),
+])
+def test_batch_size(setting, rows, expected):
+    assert choose_batch_size(setting, rows) == expected
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_is_shown_every_second_and_logged_every_ten(caplog):
+    clock, shown = Clock(), []
+    reporter = ProgressReporter(shown.append, clock=clock)
+    with caplog.at_level(logging.INFO, logger="app.functions.training"):
+        for epoch in range(1, 26):
+            clock.now = epoch * 0.5
+            reporter(EpochReport(epoch, 100, 1.0 / epoch, 1.0 / epoch, epoch))
+    assert [report.epoch for report in shown] == list(range(1, 26, 2))
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged == [f"training: epoch {epoch} of at most 100: validation loss {1 / epoch:.4f} (best "
+                      f"{1 / epoch:.4f} at epoch {epoch})" for epoch in (1, 21)]
+    assert shown[0].percent == 1.0
