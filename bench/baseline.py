@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 COLUMNS = ["sample", "CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B",
            "LSTAT", "target"]
@@ -92,17 +93,19 @@ def numpy_epoch(features: np.ndarray, target: np.ndarray, weights: list, biases:
 
 
 def training_floor(hidden_layers, batch_size: int, rows: int = 400_000, features: int = 13, seed: int = 0) -> dict:
-    """Rows per second of `numpy_epoch` over `rows` random rows of float64 (the app's default dtype)."""
+    """Rows per second of `numpy_epoch` over `rows` random rows of float64 (the app's default dtype), on one
+    BLAS thread as TrainModel trains."""
     generator = np.random.default_rng(seed)
     x = generator.normal(size=(rows, features))
     y = generator.normal(size=rows)
     sizes = [features, *hidden_layers, 1]
     weights = [generator.normal(scale=(2 / n_in) ** 0.5, size=(n_in, n_out)) for n_in, n_out in zip(sizes, sizes[1:])]
     biases = [np.zeros(n_out) for n_out in sizes[1:]]
-    numpy_epoch(x[:batch_size * 4], y[:batch_size * 4], weights, biases, batch_size)  # warm up
-    started = time.perf_counter()
-    numpy_epoch(x, y, weights, biases, batch_size)
-    seconds = time.perf_counter() - started
+    with threadpool_limits(1, user_api="blas"):
+        numpy_epoch(x[:batch_size * 4], y[:batch_size * 4], weights, biases, batch_size)  # warm up
+        started = time.perf_counter()
+        numpy_epoch(x, y, weights, biases, batch_size)
+        seconds = time.perf_counter() - started
     return {"rows_per_second": rows / seconds, "rows": rows, "seconds": seconds, "batch_size": batch_size,
             "hidden_layers": list(hidden_layers)}
 

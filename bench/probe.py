@@ -57,11 +57,25 @@ def _watch_tasks() -> None:
                                                "wall_s": time.perf_counter() - wall}
 
 
+def _training_floor() -> dict | None:
+    """With $BENCH_TRAINING_FLOOR: the NumPy floor of training at the batch size and network TrainModel
+    used (from the run record), measured in this process so it sees the same machine load."""
+    if not os.environ.get("BENCH_TRAINING_FLOOR"):
+        return None
+    sys.path.insert(0, str(PROJECT_DIR / "bench"))
+    from baseline import training_floor
+
+    record = json.loads((Path(os.environ["APP_TARGET_DIR"]) / "runs.jsonl").read_text().splitlines()[-1])
+    training = next(entry.get("training") for entry in record["tasks"] if entry["family"] == "TrainModel")
+    return training_floor(training["hidden_layers"], training["batch_size"]) if training else None
+
+
 def _write_counters() -> None:
     counters = {key: int(value) for key, value in
                 (line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())}
     counters["peak_rss"] = max(_process_peak[0], _peak_rss())
     counters["tasks"] = _task_stats
+    counters["training_floor"] = _training_floor()
     Path(os.environ["BENCH_PROBE_OUT"]).write_text(json.dumps(counters))
 
 

@@ -26,7 +26,7 @@ def _main_rows(results: list[dict]) -> list[list]:
         fresh = baseline.get("read_first_s", float("nan")) + baseline.get("write_first_s", float("nan"))
         ingest = tasks.get("IngestRecords", float("nan"))
         rows.append([
-            f"{result['rows']:.0e} {result['format']}", f"{result['float64_bytes'] / MIB:,.0f}",
+            _label(result), f"{result['float64_bytes'] / MIB:,.0f}",
             f"{result['file_bytes'] / MIB:,.0f}",
             f"{baseline['read_s']:.2f}", f"{baseline['write_s']:.2f}", f"{fresh:.2f}",
             f"{ingest:.2f}", f"{ingest / floor:.2f}x", f"{ingest / fresh:.2f}x",
@@ -43,7 +43,7 @@ def _task_rows(results: list[dict]) -> list[list]:
         stats = result.get("task_stats", {})
         peaks = [stats.get(name, {}).get("peak_rss", float("nan")) for name in TASKS]
         rows.append([
-            f"{result['rows']:.0e} {result['format']}",
+            _label(result),
             *(f"{peak / MIB:,.0f} ({peak / result['float64_bytes']:.2f}x)" for peak in peaks),
             *(f"{stats.get(name, {}).get('cpu_s', float('nan')):.2f}" for name in TASKS),
         ])
@@ -57,7 +57,7 @@ def _seconds(result: dict, name: str, measure: str) -> float:
 
 
 def _linearity_rows(results: list[dict], measure: str) -> list[list]:
-    results = [result for result in results if result["format"] == "parquet"]
+    results = [result for result in results if result["format"] == "parquet" and not result.get("defaults")]
     reference = next((result for result in results if result["rows"] == REFERENCE_ROWS), None)
     if reference is None:
         return []
@@ -76,12 +76,49 @@ def _linearity_rows(results: list[dict], measure: str) -> list[list]:
 
 def _noop_rows(results: list[dict]) -> list[list]:
     return [[
-        f"{result['rows']:.0e} {result['format']}", result["rerun_summary"].split(" elapsed")[0].replace("summary: ", ""),
+        _label(result), result["rerun_summary"].split(" elapsed")[0].replace("summary: ", ""),
         f"{result['rerun_wall_s']:.2f}", f"{result['imports_wall_s']:.2f}",
         f"{result['rerun_wall_s'] - result['imports_wall_s']:+.2f}",
         f"{result['rerun_read_bytes'] / MIB:.1f}", f"{result['imports_read_bytes'] / MIB:.1f}",
         f"{result['file_bytes'] / MIB:,.0f}",
     ] for result in results]
+
+
+def _label(result: dict) -> str:
+    return f"{result['rows']:.0e} {result['format']}" + (" defaults" if result.get("defaults") else "")
+
+
+def _ratio(result: dict) -> float:
+    """NumPy floor rows/s over TrainModel's rows/s per epoch (1.0: as fast as the floor)."""
+    floor = (result.get("training_floor") or result.get("floor") or {}).get("rows_per_second", float("nan"))
+    return floor / result["training"]["rows_per_second"]
+
+
+def _default_training_rows(results: list[dict]) -> list[list]:
+    rows = []
+    for result in results:
+        training = result["training"]
+        rows.append([
+            _label(result), training["batch_size"], training["epochs_run"], training["best_epoch"],
+            f"{training['best_validation_loss']:.4f}", training["stop_reason"],
+            f"{result['tasks'].get('TrainModel', float('nan')):.1f}", f"{training['rows_per_second']:,.0f}",
+            f"{result['training_floor']['rows_per_second']:,.0f}", f"{_ratio(result):.2f}x",
+            f"{result['test_rmse']:.3f}", f"{result['wall_s']:.1f}", f"{result['load_average'][0]:.1f}",
+        ])
+    return rows
+
+
+def _batch_rows(batches: list[dict]) -> list[list]:
+    rows = []
+    for result in sorted(batches, key=lambda item: (item["rows"], item["training"]["batch_size"])):
+        training = result["training"]
+        rows.append([
+            f"{result['rows']:.0e}", result["batch_setting"], training["batch_size"],
+            f"{training['epochs_run']} ({training['stop_reason'].split(' ')[0]})", f"{result['train_seconds']:.1f}",
+            f"{training['rows_per_second']:,.0f}", f"{result['floor']['rows_per_second']:,.0f}",
+            f"{_ratio(result):.2f}x", f"{result['test_rmse']:.3f}", f"{result['load_average'][0]:.1f}",
+        ])
+    return rows
 
 
 def _check(passed: bool) -> str:
@@ -90,8 +127,19 @@ def _check(passed: bool) -> str:
 
 def _acceptance_rows(results: list[dict]) -> list[list]:
     """The issue's acceptance checks, each against the measured figure (parquet runs)."""
-    by_rows = {result["rows"]: result for result in results if result["format"] == "parquet"}
+    by_rows = {result["rows"]: result for result in results if result["format"] == "parquet"
+               and not result.get("defaults")}
     rows = []
+    defaults = next((result for result in results if result.get("defaults") and result["rows"] == 10_000_000), None)
+    if defaults is not None:
+        training = defaults["training"]
+        stopped = "n_iter_no_change" in training["stop_reason"]
+        rows.append(["1e7 defaults: TrainModel stops by itself", f"epoch {training['epochs_run']} "
+                     f"(best {training['best_epoch']})", _check(stopped)])
+        rows.append(["1e7 defaults: whole run under 15 minutes", f"{defaults['wall_s'] / 60:.1f} min",
+                     _check(defaults["wall_s"] < 900)])
+        rows.append(["1e7 defaults: epoch throughput within 2.5x of the NumPy floor", f"{_ratio(defaults):.2f}x",
+                     _check(_ratio(defaults) <= 2.5)])
     if 10_000_000 in by_rows:
         result = by_rows[10_000_000]
         ratio = result["peak_rss"] / result["float64_bytes"]
@@ -123,8 +171,11 @@ def _acceptance_rows(results: list[dict]) -> list[list]:
 
 def write_results(results: dict[str, dict], path: Path) -> None:
     """Write the Markdown report of all measured sizes, smallest first."""
-    ordered = sorted(results.values(), key=lambda result: (result["format"], result["rows"]))
-    settings = sorted({(result["epochs"], result["max_in_memory_rows"], result["format"]) for result in ordered})
+    batches = [result for key, result in results.items() if key.startswith("batch:")]
+    ordered = sorted((result for key, result in results.items() if not key.startswith("batch:")),
+                     key=lambda result: (result["format"], result["rows"], bool(result.get("defaults"))))
+    settings = sorted({(result["epochs"], result["max_in_memory_rows"], result["format"]) for result in ordered
+                       if not result.get("defaults")})
     notes = path.with_name("RESULTS_NOTES.md")
     lines = [
         "# Benchmark results",
@@ -132,7 +183,8 @@ def write_results(results: dict[str, dict], path: Path) -> None:
         "Written by `bench/run_bench.py` (do not edit by hand). Machine: "
         f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, shared with other work while "
         "measured (load average at each measurement in bench/results.json).",
-        f"Settings (model_epochs, max_in_memory_rows, format): {settings}. Times in seconds, sizes in MiB.",
+        f"Settings (model_epochs, max_in_memory_rows, format): {settings}; rows marked `defaults` use the "
+        "committed settings (early stopping). Times in seconds, sizes in MiB.",
         "",
         "## Acceptance",
         "",
@@ -148,6 +200,27 @@ def write_results(results: dict[str, dict], path: Path) -> None:
         *_table(["records", "float64", "file", "read", "write", "fresh read+write", "Ingest",
                  "Ingest / (read+write)", "Ingest / fresh", "Train",
                  "Evaluate", "Deploy", "run wall", "peak RSS", "RSS / float64"], _main_rows(ordered)),
+        "",
+        "## Training at the committed settings",
+        "",
+        "The run above marked `defaults`: early stopping decides the epochs. `rows/s` is TrainModel's training "
+        "rows per second of epoch time (validation not counted); `floor` is a bare NumPy forward and backward "
+        "pass of the same network at the same batch size (bench/baseline.py), measured in the same process "
+        "right after the run, so both see the same machine load; `floor / TrainModel` is the acceptance ratio.",
+        "",
+        *_table(["records", "batch", "epochs run", "best epoch", "best validation loss", "stop reason",
+                 "TrainModel s", "rows/s per epoch", "floor rows/s", "floor / TrainModel", "test RMSE", "run wall",
+                 "load"], _default_training_rows([result for result in ordered if result.get("defaults")])),
+        "",
+        "## Batch size",
+        "",
+        "bench/batch_size.py: the app's `train_model` at each batch size (committed network and split; epochs "
+        "as listed: `validation` = stopped early by the committed rule, `reached` = capped by model_epochs), "
+        "then the NumPy floor at the same batch size, in one process. The `auto` rule (app/functions/"
+        "training.py) is chosen from these rows.",
+        "",
+        *_table(["records", "setting", "batch", "epochs", "train s", "rows/s per epoch", "floor rows/s",
+                 "floor / TrainModel", "test RMSE", "load"], _batch_rows(batches)),
         "",
         "## Per task: peak RSS while it ran (and / float64), CPU seconds",
         "",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark the pipeline against the physical limit and write bench/RESULTS.md.
 
-`python bench/run_bench.py [--sizes 1e5,1e6,1e7] [--epochs 1] [--format parquet]`
+`python bench/run_bench.py [--sizes 1e5,1e6,1e7] [--epochs 1] [--format parquet] [--defaults]`
 
 For each size: generate the records once (bench/data/, gitignored), measure the baseline
 (bench/baseline.py: pyarrow read + fsynced write of the same bytes) in a fresh process, run `run.py`
@@ -9,6 +9,8 @@ end to end in a fresh work folder (task times from its 'finished <Task> in X.XXs
 from bench/probe.py), then run it again five times, which must reuse everything (a no-op), and
 compare that with a process that only imports the same modules. Measurements accumulate in
 bench/results.json, so sizes can be run at different times; RESULTS.md is rebuilt from all of them.
+With `--defaults` the run uses the committed settings (early stopping decides the epochs) and the
+same process then measures the NumPy floor of training at the batch size TrainModel used.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> dict:
     counters = json.loads(probe_out.read_text()) if probe_out.exists() else {}
     return {"wall_s": wall, "code": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
             "peak_rss": counters.get("peak_rss", -1), "read_bytes": counters.get("rchar", -1),
-            "task_stats": counters.get("tasks", {})}
+            "task_stats": counters.get("tasks", {}), "training_floor": counters.get("training_floor")}
 
 
 def ensure_data(rows: int, file_format: str) -> Path:
@@ -53,7 +55,16 @@ def ensure_data(rows: int, file_format: str) -> Path:
     return path
 
 
-def measure_size(rows: int, file_format: str, epochs: int, max_in_memory_rows: int) -> dict:
+def training_facts(work: Path, summary: str) -> dict:
+    """TrainModel's facts from the run record, and the test RMSE from the deployed version's metadata."""
+    record = json.loads((work / "targets" / "runs.jsonl").read_text().splitlines()[-1])
+    training = next(entry.get("training") for entry in record["tasks"] if entry["family"] == "TrainModel")
+    version = summary.split("deployed=")[1].split()[0]
+    metadata = json.loads((work / "models" / "bostonhouseonline" / version / "metadata.json").read_text())
+    return {"training": training, "test_rmse": metadata["metrics"]["test"]["rmse"]}
+
+
+def measure_size(rows: int, file_format: str, epochs: int | None, max_in_memory_rows: int | None) -> dict:
     data = ensure_data(rows, file_format)
     work = DATA / f"work_{rows}"
     shutil.rmtree(work, ignore_errors=True)
@@ -66,10 +77,12 @@ def measure_size(rows: int, file_format: str, epochs: int, max_in_memory_rows: i
     env = {key: value for key, value in os.environ.items() if not key.startswith(("APP_", "CAROL", "LONGTASKID"))}
     env.update(APP_DATA_PATH=str(data), APP_TARGET_DIR=str(work / "targets"), APP_REGISTRY_DIR=str(work / "models"))
     probe = [sys.executable, str(BENCH / "probe.py")]
-    args = ["--set", f"model_epochs={epochs}", "--set", f"max_in_memory_rows={max_in_memory_rows}"]
-    full = run_measured([*probe, *args], env, work)
+    args = [] if epochs is None else ["--set", f"model_epochs={epochs}", "--set",
+                                      f"max_in_memory_rows={max_in_memory_rows}"]
+    full = run_measured([*probe, *args], {**env, "BENCH_TRAINING_FLOOR": "1" if epochs is None else ""}, work)
     if full["code"] != 0:
         raise SystemExit(f"run.py failed at {rows} rows:\n{full['stdout']}\n{full['stderr']}")
+    facts = training_facts(work, full["stdout"].strip().splitlines()[-1]) if epochs is None else {}
     # Small timings on a shared machine: the fastest of five, the two kinds interleaved.
     pairs = [(run_measured([*probe, *args], env, work), run_measured([*probe, "--imports-only"], env, work))
              for _ in range(5)]
@@ -85,6 +98,7 @@ def measure_size(rows: int, file_format: str, epochs: int, max_in_memory_rows: i
         "rerun_wall_s": rerun["wall_s"], "rerun_read_bytes": rerun["read_bytes"],
         "imports_wall_s": imports["wall_s"], "imports_read_bytes": imports["read_bytes"],
         "load_average": os.getloadavg(), "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "defaults": epochs is None, "training_floor": full["training_floor"], **facts,
     }
 
 
@@ -95,13 +109,17 @@ def main() -> None:
     parser.add_argument("--max-in-memory-rows", type=int, default=100_000,
                         help="max_in_memory_rows for every size (default 100000: 1e6 and up train in chunks)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--defaults", action="store_true",
+                        help="run with the committed settings (no --epochs/--max-in-memory-rows)")
     args = parser.parse_args()
+    if args.defaults:
+        args.epochs = args.max_in_memory_rows = None
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     for size in args.sizes.split(","):
         rows = int(float(size))
         print(f"measuring {rows} records ...", flush=True)
         result = measure_size(rows, args.format, args.epochs, args.max_in_memory_rows)
-        results[f"{args.format}:{rows}"] = result
+        results[f"{args.format}:{rows}" + (":defaults" if args.defaults else "")] = result
         RESULTS_JSON.write_text(json.dumps(results, indent=1, sort_keys=True))
         print(json.dumps({key: result[key] for key in ("tasks", "wall_s", "peak_rss", "rerun_wall_s")}), flush=True)
     from report import write_results  # bench/report.py, beside this file
