@@ -61,6 +61,7 @@ class EpochsOutcome:
     best_validation_loss: float
     stop_reason: str
     rows_per_second: float
+    fastest_epoch_rows_per_second: float
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,16 @@ def run_epochs(
 
     Returns:
         Epochs run, the best epoch and its validation loss, why training stopped, and the rows fitted
-        per second of fitting (validation not counted).
+        per second of fitting (validation not counted), overall and in the fastest epoch.
     """
     best_loss, best_epoch, best_weights, stale = math.inf, 0, None, 0
-    rows, seconds, epoch = 0, 0.0, 0
+    rows, seconds, epoch, fastest = 0, 0.0, 0, 0.0
     reason = f"reached model_epochs={rule.max_epochs}"
     for epoch in range(1, rule.max_epochs + 1):
         started = time.perf_counter()
         fitted = fit_epoch()
-        seconds += time.perf_counter() - started
-        rows += fitted
+        took = time.perf_counter() - started
+        rows, seconds, fastest = rows + fitted, seconds + took, max(fastest, fitted / took if took > 0 else 0.0)
         loss = validation_loss()
         stale = 0 if loss < best_loss - rule.tol * fitted / TOL_ROWS else stale + 1
         if loss < best_loss:
@@ -128,7 +129,7 @@ def run_epochs(
             break
     if best_weights is not None:
         network.coefs_, network.intercepts_ = best_weights
-    return EpochsOutcome(epoch, best_epoch, best_loss, reason, rows / seconds if seconds > 0 else math.nan)
+    return EpochsOutcome(epoch, best_epoch, best_loss, reason, rows / seconds if seconds > 0 else math.nan, fastest)
 
 
 def _copy_weights(network) -> tuple[list[np.ndarray], list[np.ndarray]]:
