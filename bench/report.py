@@ -92,7 +92,7 @@ def _ratio(result: dict) -> float:
     """NumPy floor rows/s over TrainModel's rows/s in its fastest epoch (1.0: as fast as the floor); both are
     the fastest of several, the measures least disturbed by other work on the machine."""
     floor = (result.get("training_floor") or result.get("floor") or {}).get("rows_per_second", float("nan"))
-    return floor / result["training"]["fastest_epoch_rows_per_second"]
+    return floor / result["speed"]["fastest_epoch_rows_per_second"]
 
 
 def _default_training_rows(results: list[dict]) -> list[list]:
@@ -102,8 +102,8 @@ def _default_training_rows(results: list[dict]) -> list[list]:
         rows.append([
             _label(result), training["batch_size"], training["epochs_run"], training["best_epoch"],
             f"{training['best_validation_loss']:.4f}", training["stop_reason"],
-            f"{result['tasks'].get('TrainModel', float('nan')):.1f}", f"{training['rows_per_second']:,.0f}",
-            f"{training['fastest_epoch_rows_per_second']:,.0f}",
+            f"{result['tasks'].get('TrainModel', float('nan')):.1f}", f"{result['speed']['rows_per_second']:,.0f}",
+            f"{result['speed']['fastest_epoch_rows_per_second']:,.0f}",
             f"{result['training_floor']['rows_per_second']:,.0f}", f"{_ratio(result):.2f}x",
             f"{result['test_rmse']:.3f}", f"{result['wall_s']:.1f}", f"{result['load_average'][0]:.1f}",
         ])
@@ -117,7 +117,7 @@ def _batch_rows(batches: list[dict]) -> list[list]:
         rows.append([
             f"{result['rows']:.0e}", result["batch_setting"], training["batch_size"],
             f"{training['epochs_run']} ({training['stop_reason'].split(' ')[0]})", f"{result['train_seconds']:.1f}",
-            f"{training['rows_per_second']:,.0f}", f"{training['fastest_epoch_rows_per_second']:,.0f}",
+            f"{result['speed']['rows_per_second']:,.0f}", f"{result['speed']['fastest_epoch_rows_per_second']:,.0f}",
             f"{result['floor']['rows_per_second']:,.0f}",
             f"{_ratio(result):.2f}x", f"{result['test_rmse']:.3f}", f"{result['load_average'][0]:.1f}",
         ])

@@ -29,6 +29,7 @@ BENCH = Path(__file__).resolve().parent
 DATA = BENCH / "data"
 RESULTS_JSON = BENCH / "results.json"
 TASK_LINE = re.compile(r"finished (\w+) in ([\d.]+)s")
+SPEED_LINE = re.compile(r"([\d.]+) rows/s per epoch, ([\d.]+) in the fastest")
 FLOAT64_COLUMNS = 15
 
 
@@ -55,13 +56,16 @@ def ensure_data(rows: int, file_format: str) -> Path:
     return path
 
 
-def training_facts(work: Path, summary: str) -> dict:
-    """TrainModel's facts from the run record, and the test RMSE from the deployed version's metadata."""
+def training_facts(work: Path, summary: str, log: str) -> dict:
+    """TrainModel's facts from the run record, its speed from its log line, and the test RMSE from the
+    deployed version's metadata."""
     record = json.loads((work / "targets" / "runs.jsonl").read_text().splitlines()[-1])
     training = next(entry.get("training") for entry in record["tasks"] if entry["family"] == "TrainModel")
     version = summary.split("deployed=")[1].split()[0]
     metadata = json.loads((work / "models" / "bostonhouseonline" / version / "metadata.json").read_text())
-    return {"training": training, "test_rmse": metadata["metrics"]["test"]["rmse"]}
+    mean, fastest = SPEED_LINE.findall(log)[-1]
+    return {"training": training, "test_rmse": metadata["metrics"]["test"]["rmse"],
+            "speed": {"rows_per_second": float(mean), "fastest_epoch_rows_per_second": float(fastest)}}
 
 
 def measure_size(rows: int, file_format: str, epochs: int | None, max_in_memory_rows: int | None) -> dict:
@@ -82,7 +86,7 @@ def measure_size(rows: int, file_format: str, epochs: int | None, max_in_memory_
     full = run_measured([*probe, *args], {**env, "BENCH_TRAINING_FLOOR": "1" if epochs is None else ""}, work)
     if full["code"] != 0:
         raise SystemExit(f"run.py failed at {rows} rows:\n{full['stdout']}\n{full['stderr']}")
-    facts = training_facts(work, full["stdout"].strip().splitlines()[-1]) if epochs is None else {}
+    facts = training_facts(work, full["stdout"].strip().splitlines()[-1], full["stderr"]) if epochs is None else {}
     # Small timings on a shared machine: the fastest of five, the two kinds interleaved.
     pairs = [(run_measured([*probe, *args], env, work), run_measured([*probe, "--imports-only"], env, work))
              for _ in range(5)]

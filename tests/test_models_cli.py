@@ -40,8 +40,9 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
     version = succeed(tmp_path)["deployed"]
     folder = registry(tmp_path) / version
     metadata = json.loads((folder / "metadata.json").read_text())
-    assert set(metadata["metrics"]) == {"train", "test", "baseline_train", "baseline_test"}
-    assert all(set(part) == {"mse", "mae", "rmse", "r2"} for part in metadata["metrics"].values())
+    parts = ("train", "test", "baseline_train", "baseline_test")
+    assert set(metadata["metrics"]) == {*parts, "training"}
+    assert all(set(metadata["metrics"][part]) == {"mse", "mae", "rmse", "r2"} for part in parts)
     page = (folder / "report.html").read_text()
     embedded = [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
     for name in ("residuals.png", "predicted_vs_true.png"):

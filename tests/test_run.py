@@ -22,8 +22,14 @@ def test_first_run_trains_and_deploys_then_rerun_reuses_everything(tmp_path):
     assert (summary["status"], summary["ran"], summary["reused"]) == ("SUCCESS", "4", "0")
     version = summary["deployed"]
     assert current_version(tmp_path) == version
-    metadata = json.loads((tmp_path / "models" / "bostonhouseonline" / version / "metadata.json").read_text())
-    assert metadata["metrics"]["test"]["rmse"] <= 3.6
+    folder = tmp_path / "models" / "bostonhouseonline" / version
+    metadata = json.loads((folder / "metadata.json").read_text())
+    # The defaults' promise on the sample (random_state 1); 2 and 3 are checked in tests/functions/test_modeling.py.
+    assert metadata["metrics"]["test"]["rmse"] <= 3.0
+    training = metadata["metrics"]["training"]
+    assert "n_iter_no_change=10" in training["stop_reason"] and training["epochs_run"] < 1000
+    report = (folder / "report.html").read_text()
+    assert f"{metadata['metrics']['test']['rmse']:.4f}" in report and training["stop_reason"] in report
     for task in ("IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"):
         assert f"running {task}" in first.stderr
 

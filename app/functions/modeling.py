@@ -16,7 +16,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from app.functions.training import EpochReport, StoppingRule, TrainingSummary, mean_squared_error, run_epochs
+from app.functions.training import (
+    EpochReport, EpochsOutcome, StoppingRule, TrainingSummary, mean_squared_error, run_epochs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,17 +109,12 @@ def train_model(
         chunk_rows = max(1, chunk_rows // model[-1].batch_size) * model[-1].batch_size
         fit_epoch, validation_loss = _epochs_in_chunks(model, columns, target, split, chunk_rows)
     # One BLAS thread: on small per-batch products more threads only wait for each other, and on a
-    # shared 2-core machine they made an epoch up to 20x slower (bench/RESULTS.md, "Training").
+    # shared 2-core machine they made an epoch up to 20x slower (bench/RESULTS.md, "Batch size").
     with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
         # A last chunk smaller than one batch is a fine batch.
         warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
         outcome = run_epochs(model[-1], fit_epoch, validation_loss, rule, on_epoch)
-    training = TrainingSummary(**vars(outcome), batch_size=model[-1].batch_size,
-                               hidden_layers=tuple(model[-1].hidden_layer_sizes), train_rows=len(split.train_rows),
-                               validation_rows=len(split.validation_rows), seconds=time.perf_counter() - started)
-    logger.info("trained on %d records for %d epochs, kept epoch %d (validation loss %.4f): %s",
-                training.train_rows, training.epochs_run, training.best_epoch, training.best_validation_loss,
-                training.stop_reason)
+    training = _summarize(outcome, model[-1], split, time.perf_counter() - started)
     return TrainedModel(
         model=model,
         feature_columns=tuple(feature_columns),
@@ -128,6 +125,20 @@ def train_model(
         y_test_predicted=predict_rows(model, columns, split.test_rows, chunk_rows),
         training=training,
     )
+
+
+def _summarize(outcome: EpochsOutcome, network: MLPRegressor, split: Split, seconds: float) -> TrainingSummary:
+    """The reproducible facts of training; its speed goes to the log line (and its `training_speed` extra)."""
+    training = TrainingSummary(outcome.epochs_run, outcome.best_epoch, outcome.best_validation_loss,
+                               outcome.stop_reason, network.batch_size, tuple(network.hidden_layer_sizes),
+                               len(split.train_rows), len(split.validation_rows))
+    speed = {"rows_per_second": outcome.rows_per_second,
+             "fastest_epoch_rows_per_second": outcome.fastest_epoch_rows_per_second}
+    logger.info("trained on %d records for %d epochs in %.1fs, kept epoch %d (validation loss %.4f): %s; "
+                "%.0f rows/s per epoch, %.0f in the fastest", training.train_rows, training.epochs_run, seconds,
+                training.best_epoch, training.best_validation_loss, training.stop_reason, *speed.values(),
+                extra={"training_speed": speed})
+    return training
 
 
 def gather_rows(columns: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:

@@ -65,14 +65,18 @@ class EpochsOutcome:
 
 
 @dataclass(frozen=True)
-class TrainingSummary(EpochsOutcome):
-    """How training went, as kept with the model, its metrics and the run record."""
+class TrainingSummary:
+    """How training went, as kept with the model, its metrics and the run record. Only facts that the
+    same inputs reproduce: timings go to the log, so a rerun writes the same bytes."""
 
+    epochs_run: int
+    best_epoch: int
+    best_validation_loss: float
+    stop_reason: str
     batch_size: int
     hidden_layers: tuple[int, ...]
     train_rows: int
     validation_rows: int
-    seconds: float
 
     def as_dict(self) -> dict:
         """Plain, JSON-friendly values."""

@@ -10,7 +10,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from tests.conftest import PROJECT_DIR, app_environment
+from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
 from tests.test_central_scheduler import luigid  # noqa: F401 (fixture)
 
 EPOCH_MESSAGE = re.compile(r"epoch (\d+) of at most 2000: validation loss [\d.]+ \(best [\d.]+ at epoch \d+\)")
@@ -54,3 +54,15 @@ def test_luigid_shows_train_model_progress_during_training(tmp_path, luigid):  #
     assert first < later < 2000 and 0 <= first_percent <= later_percent <= 100
     # Progress is the epoch over its bound, sent with the message: never ahead of the message read after it.
     assert later_percent <= round(100 * later / 2000)
+
+
+def test_a_new_network_shape_retrains_reuses_ingestion_and_faces_the_champion(tmp_path):
+    champion = summary_of(run_app(tmp_path))["deployed"]
+    plan = run_app(tmp_path, "--plan", "--set", "model_hidden_layers=64").stdout
+    assert re.search(r"^RUN\s+TrainModel\s+settings changed: model_hidden_layers$", plan, re.MULTILINE), plan
+    assert re.search(r"^SKIP\s+IngestRecords\s", plan, re.MULTILINE), plan
+    result = run_app(tmp_path, "--set", "model_hidden_layers=64")
+    assert result.returncode == 0, result.stderr
+    assert (summary_of(result)["ran"], summary_of(result)["reused"]) == ("3", "1")
+    # The early-stopped challenger went through the gate against the deployed model like any other.
+    assert re.search(rf"test RMSE [\d.]+ vs [\d.]+ of deployed model {champion}", result.stdout + result.stderr)
