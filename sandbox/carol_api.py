@@ -118,7 +118,9 @@ class CarolStandIn:
             return Reply(403, {"errorMessage": f"access to the storage of app {app} denied (sandbox fault)"})
         expires = int((time.time() + TOKEN_SECONDS) * 1000)
         paths = {key: {"bucket": "carol-{tenant_id}", "path": path} for key, path in _STORAGE_SPACES.items()}
-        app_path = {"bucket": "carol-{tenant_id}", "path": f"carolapps/{app}/files"}
+        unwritable = app in read_faults(self.folder).get("unwritable_storage", [])
+        app_bucket = "carol-{tenant_id}-unwritable" if unwritable else "carol-{tenant_id}"  # never created
+        app_path = {"bucket": app_bucket, "path": f"carolapps/{app}/files"}
         return Reply(200, {"engine": "GCP-CS", "token": self.service_account(), "expirationTimestamp": expires,
                            "cdsAppStoragePath": app_path, **paths})
 

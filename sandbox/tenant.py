@@ -124,9 +124,17 @@ def set_fault(folder: Path, endpoint: str, fault: str) -> None:
     _write_json(folder / FAULTS_FILE, {**read_faults(folder), endpoint: fault})
 
 
-def refuse_storage(folder: Path, app_names: list[str]) -> None:
-    """Refuse the storage token of these apps (403) from the next call on; an empty list refuses none."""
-    _write_json(folder / FAULTS_FILE, {**read_faults(folder), "refused_storage": list(app_names)})
+def refuse_storage(folder: Path, app_names: list[str], writes_only: bool = False) -> None:
+    """Refuse these apps' storage from the next call on; an empty list refuses none.
+
+    Args:
+        folder: the sandbox folder.
+        app_names: the apps whose storage is refused.
+        writes_only: False: the storage token is refused (403). True: the token is given, but its
+            bucket does not exist, so every write fails (404) and every read finds nothing.
+    """
+    key = "unwritable_storage" if writes_only else "refused_storage"
+    _write_json(folder / FAULTS_FILE, {**read_faults(folder), key: list(app_names)})
 
 
 def _safe_name(task_id: str) -> str:

@@ -36,7 +36,7 @@ from app.functions.storage.carol_platform import (
     fetch_app_settings,
     query_staging,
 )
-from app.functions.storage.stores import ObjectStore
+from app.functions.storage.stores import ObjectStore, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +103,8 @@ def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
     """The deploy app's registry; in Carol mode a refused storage ends the run before any task."""
     try:
         return registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
-    except Exception as error:  # pycarol raises bare exceptions for a refused storage token
-        if not carol_mode:
-            raise
-        raise StartupError(f"storage of deploy app {settings.deploy_app} could not be opened in Carol: "
-                           f"{describe_carol_error(error)}", 1) from None
+    except StorageError as error:
+        raise StartupError(f"deploy app {settings.deploy_app}: {error}", 1) from None
 
 
 def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:

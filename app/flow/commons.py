@@ -24,7 +24,10 @@ from app.functions.storage.artifacts import (
     save_artifact,
 )
 from app.functions.storage.carol_platform import open_app_storage
-from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
+from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore, StorageError
+
+# Errors whose message says all there is to fix: reported in one line, without a traceback.
+ONE_LINE_ERRORS = (ValueError, StorageError)
 
 CLOUD_TARGET_PREFIX = "pipeline/"
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
@@ -159,7 +162,7 @@ class AppTask(Task):
 
     def on_failure(self, exception: BaseException) -> str:
         """Report the error in one line; a traceback only for what is not an input problem."""
-        if isinstance(exception, ValueError):
+        if isinstance(exception, ONE_LINE_ERRORS):
             return f"{type(exception).__name__}: {exception}"
         return super().on_failure(exception)
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from app.functions.storage.stores import StorageError
+
 logger = logging.getLogger(__name__)
 
 
@@ -189,11 +191,19 @@ def query_staging(carol, sql: str) -> pd.DataFrame:
 
 
 def open_app_storage(carol, app_name: str):
-    """`pycarol.Storage` of `app_name` in the same tenant (the deploy app, or this app itself)."""
+    """`pycarol.Storage` of `app_name` in the same tenant (the deploy app, or this app itself).
+
+    Raises:
+        StorageError: Carol refused the storage (no such app, no access).
+    """
     from pycarol import Storage
 
-    if app_name == carol.app_name:
-        return Storage(carol)
-    other_app = copy.copy(carol)
-    other_app.app_name = app_name
-    return Storage(other_app)
+    app_carol = carol
+    if app_name != carol.app_name:
+        app_carol = copy.copy(carol)
+        app_carol.app_name = app_name
+    try:
+        return Storage(app_carol)
+    except Exception as error:  # pycarol raises bare exceptions for a refused storage token
+        raise StorageError(f"Carol storage of app {app_name} could not be opened: "
+                           f"{describe_carol_error(error)}") from error

@@ -98,6 +98,10 @@ class LocalStore:
         return str(self.path(name))
 
 
+class StorageError(RuntimeError):
+    """A Carol storage could not be opened or written; the message names it and says why, in one line."""
+
+
 class CarolStore:
     """Objects in a Carol app's storage through `pycarol.Storage`; an upload appears whole or not at all."""
 
@@ -106,7 +110,11 @@ class CarolStore:
         self.app_name = app_name
 
     def write_file(self, name: str, local_path: Path) -> None:
-        self.storage.save(name, str(local_path), format="file", cache=False)
+        try:
+            self.storage.save(name, str(local_path), format="file", cache=False)
+        except Exception as error:  # google-cloud-storage and pycarol raise many kinds
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise StorageError(f"{self.describe(name)} could not be written: {reason[:300]}") from error
 
     def local_copy(self, name: str) -> Path | None:
         path = self.storage.load(name, format="file", cache=False)
