@@ -139,9 +139,9 @@ def test_empty_settings_reach_pycarol_as_none(sandbox, carol):
 
 
 def test_storage_of_an_app_the_tenant_does_not_have_is_refused(carol):
-    from pycarol.exceptions import CarolApiResponseException
+    from app.functions.storage.stores import StorageError
 
-    with pytest.raises(CarolApiResponseException, match="app nosuchapp not found"):
+    with pytest.raises(StorageError, match=r"app nosuchapp could not be opened: app nosuchapp not found .*\(HTTP 404\)"):
         open_app_storage(carol, "nosuchapp")
 
 
