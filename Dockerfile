@@ -11,6 +11,6 @@ RUN pip install -r requirements.txt
 
 COPY . .
 RUN useradd --create-home --uid 10001 app && chown -R app /app
-USER app
+USER 10001
 
 CMD ["python", "run.py"]

@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev clean manifest
+.PHONY: run serve test install install-dev clean manifest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ run: install
 
 manifest: install
 	$(BIN)/python -m tools.manifest $(ARGS)
+
+# The online app on the registry `make run` deploys to (models/), at http://127.0.0.1:5000 by default.
+SERVE_BIND ?= 127.0.0.1:5000
+serve: install
+	$(BIN)/python -m online --bind $(SERVE_BIND) $(ARGS)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

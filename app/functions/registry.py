@@ -16,7 +16,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,12 @@ def read_current_version(store: ObjectStore, deploy_app: str) -> str | None:
     return None if data is None else data.decode().strip()
 
 
+def read_current_marker(store: ObjectStore, deploy_app: str) -> str | None:
+    """A cheap change marker of `current` (object metadata, no download): it changes with every deploy or
+    rollback, so a server polls this and reads `current` only when it moved. None before the first deployment."""
+    return store.change_marker(current_pointer(deploy_app))
+
+
 def read_version_metadata(store: ObjectStore, deploy_app: str, version: str) -> dict[str, Any]:
     """The metadata of one version.
 
@@ -146,11 +152,13 @@ def rollback_model(store: ObjectStore, deploy_app: str, version: str | None = No
 
 @dataclass(frozen=True)
 class CurrentModel:
-    """The deployed model with its version id and the feature columns it predicts from, in order."""
+    """The deployed model with its version id, the feature columns it predicts from (in order) and the
+    version's metadata."""
 
     version: str
     model: Any
     feature_columns: tuple[str, ...]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
@@ -167,7 +175,7 @@ def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
     if path is None:
         raise RegistryError(f"current model version {version} of {deploy_app} has no {MODEL_FILE}")
     columns = metadata.get("feature_columns") or metadata["settings"]["feature_columns"]
-    return CurrentModel(version=version, model=joblib.load(path), feature_columns=tuple(columns))
+    return CurrentModel(version=version, model=joblib.load(path), feature_columns=tuple(columns), metadata=metadata)
 
 
 def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:

@@ -44,6 +44,8 @@ class Settings:
     registry_dir: str
     float32: bool
     max_in_memory_rows: int
+    model_poll_seconds: float
+    max_request_records: int
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-friendly values (lists for tuples)."""
@@ -166,6 +168,8 @@ _PARSERS = {
     "registry_dir": _text,
     "float32": _boolean,
     "max_in_memory_rows": _integer(1),
+    "model_poll_seconds": _real(0.0, low_open=True),
+    "max_request_records": _integer(1),
 }
 SETTING_NAMES = tuple(field.name for field in dataclasses.fields(Settings))
 assert set(_PARSERS) == set(SETTING_NAMES)

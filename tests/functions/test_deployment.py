@@ -4,10 +4,10 @@ import pytest
 
 from app.functions.deployment import deploy_challenger
 from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.registry import read_current_version, read_version_metadata
+from app.functions.registry import load_current_model, read_current_version, read_version_metadata
 from app.functions.sources import Records
 from app.functions.storage.stores import LocalStore
-from tests.conftest import train_tiny
+from tests.conftest import FEATURES, train_tiny
 
 
 def challenger(frame, epochs):
@@ -55,3 +55,14 @@ def test_a_version_is_never_overwritten(tmp_path, tiny_frame):
     deploy(store, "v1", tiny_frame, 300)
     with pytest.raises(Exception, match="already exists"):
         deploy(store, "v1", tiny_frame, 300, tolerance=1e9)
+
+
+def test_published_version_keeps_a_check_record_its_model_predicts(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    record = read_version_metadata(store, "online", "v1")["check_record"]
+    assert set(record["features"]) == set(FEATURES)
+    row = next(row for _, row in tiny_frame.iterrows() if all(row[name] == record["features"][name]
+                                                               for name in FEATURES))
+    model = load_current_model(store, "online")
+    assert model.predict([[row[name] for name in FEATURES]])[0] == record["prediction"]

@@ -18,6 +18,7 @@ from app.functions.registry import (
     load_current,
     load_current_model,
     publish_model,
+    read_current_marker,
     read_current_version,
     rollback_model,
 )
@@ -131,3 +132,22 @@ def test_current_pointing_at_a_missing_model_is_an_error(tmp_path):
     (tmp_path / "models" / APP / "v1" / "model.pkl").unlink()
     with pytest.raises(RegistryError, match="has no model.pkl"):
         load_current_model(store, APP)
+
+
+def test_load_current_brings_the_versions_metadata(store):
+    publish(store, "v1", 2.0, rmse=1.5)
+    current = load_current(store, APP)
+    assert current.metadata["metrics"]["test"]["rmse"] == 1.5 and current.metadata["version"] == "v1"
+
+
+def test_current_marker_moves_with_each_deploy_and_rollback(tmp_path):
+    store = LocalStore(tmp_path / "models")
+    assert read_current_marker(store, APP) is None
+    publish(store, "v1", 2.0)
+    markers = [read_current_marker(store, APP)]
+    publish(store, "v2", 3.0)
+    markers.append(read_current_marker(store, APP))
+    rollback_model(store, APP)
+    markers.append(read_current_marker(store, APP))
+    assert None not in markers and len(set(markers)) == 3
+    assert read_current_marker(store, APP) == markers[-1]

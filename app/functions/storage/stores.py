@@ -23,6 +23,10 @@ class ObjectStore(Protocol):
 
     def list_names(self, prefix: str) -> list[str]: ...
 
+    def change_marker(self, name: str) -> str | None:
+        """A short text that changes whenever the object is replaced (None when it does not exist),
+        read from the object's metadata without downloading it."""
+
     def describe(self, name: str) -> str:
         """Where `name` lives, for messages."""
 
@@ -94,6 +98,14 @@ class LocalStore:
         names = (path.relative_to(self.root).as_posix() for path in self.root.rglob("*") if path.is_file())
         return sorted(name for name in names if name.startswith(prefix) and not name.endswith(".part"))
 
+    def change_marker(self, name: str) -> str | None:
+        try:
+            status = self.path(name).stat()
+        except FileNotFoundError:
+            return None
+        # A rename into place gives a new inode even when size and mtime happen to match.
+        return f"{status.st_ino}:{status.st_mtime_ns}:{status.st_size}"
+
     def describe(self, name: str) -> str:
         return str(self.path(name))
 
@@ -128,6 +140,13 @@ class CarolStore:
 
     def list_names(self, prefix: str) -> list[str]:
         return sorted(self.storage.files_storage_list(prefix=prefix))
+
+    def change_marker(self, name: str) -> str | None:
+        # pycarol's Storage has no metadata call; its backend's bucket gives one (a GET of the object's
+        # metadata, no media). Every upload of an object gets a new generation.
+        backend = self.storage.backend
+        blob = backend._get_app_storage_bucket().get_blob(f"{backend.carolina.get_path('app', {})}{name}")
+        return None if blob is None else f"{blob.generation}:{blob.size}"
 
     def describe(self, name: str) -> str:
         return f"Carol storage of app {self.app_name}: {name}"

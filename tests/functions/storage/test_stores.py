@@ -54,3 +54,13 @@ def _current_umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
+
+
+def test_local_change_marker_moves_with_every_replacement_and_is_none_when_missing(tmp_path):
+    store = LocalStore(tmp_path)
+    assert store.change_marker("app/current") is None
+    write_bytes(store, "app/current", b"v1")
+    first = store.change_marker("app/current")
+    assert first == store.change_marker("app/current")
+    write_bytes(store, "app/current", b"v1")  # same bytes, same size, possibly the same mtime: still new
+    assert store.change_marker("app/current") not in (None, first)

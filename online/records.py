@@ -1,0 +1,104 @@
+"""The body of a /predict request turned into a feature matrix, or one error naming the field and record."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_NUMBER_TYPES = (int, float)
+
+
+class RequestError(ValueError):
+    """A request the server refuses: `field` and `record` (its index) name what is wrong, when known."""
+
+    def __init__(self, message: str, field: str | None = None, record: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.record = record
+
+    def as_json(self) -> dict[str, Any]:
+        return {"error": str(self), "field": self.field, "record": self.record}
+
+
+def parse_body(body: bytes) -> Any:
+    """The JSON value of a request body.
+
+    Raises:
+        RequestError: the body is empty or not JSON.
+    """
+    if not body.strip():
+        raise RequestError("request body is empty: send a JSON object or a list of JSON objects")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RequestError(f"request body is not JSON: {error}") from None
+
+
+def records_to_matrix(payload: Any, feature_columns: Sequence[str], max_records: int) -> np.ndarray:
+    """The records of a request (one JSON object or a list of them) as float64 rows in feature order.
+
+    Args:
+        payload: the parsed JSON body.
+        feature_columns: the model's features, in the order it predicts from.
+        max_records: the most records one request may hold.
+
+    Returns:
+        An array of shape (records, features).
+
+    Raises:
+        RequestError: not an object or list, no records, too many, a record not an object, a feature
+            missing or unknown, a value not a finite number.
+    """
+    records = [payload] if isinstance(payload, dict) else payload
+    if not isinstance(records, list):
+        raise RequestError(f"expected a JSON object or a list of JSON objects, got {type(payload).__name__}")
+    if not records:
+        raise RequestError("no records: the list is empty")
+    if len(records) > max_records:
+        raise RequestError(f"{len(records)} records in one request, at most {max_records} allowed "
+                           f"(setting max_request_records)", field="records")
+    expected = set(feature_columns)
+    matrix = np.empty((len(records), len(feature_columns)), dtype="float64")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise RequestError(f"record {index} is not a JSON object", record=index)
+        if record.keys() != expected:
+            _raise_key_error(record, feature_columns, index)
+        matrix[index] = _record_values(record, feature_columns, index)
+    return matrix
+
+
+def _record_values(record: dict, feature_columns: Sequence[str], index: int) -> list[float]:
+    values = [record[name] for name in feature_columns]
+    for name, value in zip(feature_columns, values):
+        if type(value) not in _NUMBER_TYPES:  # bool is an int subclass, and is not a number here
+            raise RequestError(f"record {index}: feature {name!r} is {json.dumps(value)[:40]}, not a number",
+                               field=name, record=index)
+    try:
+        floats = [float(value) for value in values]
+    except OverflowError:
+        floats = [math.inf]
+    if not all(map(math.isfinite, floats)):
+        name = next(name for name, value in zip(feature_columns, values) if not _finite(value))
+        raise RequestError(f"record {index}: feature {name!r} is not a finite number", field=name, record=index)
+    return floats
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _raise_key_error(record: dict, feature_columns: Sequence[str], index: int) -> None:
+    missing = [name for name in feature_columns if name not in record]
+    if missing:
+        raise RequestError(f"record {index}: feature {missing[0]!r} is missing", field=missing[0], record=index)
+    extra = sorted(str(name) for name in record if name not in set(feature_columns))
+    raise RequestError(f"record {index}: {extra[0]!r} is not a feature of the model (features: "
+                       f"{', '.join(feature_columns)})", field=extra[0], record=index)

@@ -1,0 +1,67 @@
+"""The HTTP API on Flask's test client, answering from a real registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.functions.registry import load_current_model
+from online.api import create_api
+from tests.conftest import FEATURES
+from tests.online.conftest import APP, deploy
+
+
+@pytest.fixture
+def client(follower):
+    return create_api(follower, max_records=5).test_client()
+
+
+@pytest.fixture
+def served(follower, registry, tiny_frame):
+    deploy(registry, "v1", tiny_frame)
+    follower.poll()
+    return follower
+
+
+def test_without_a_model_every_route_answers_503_with_the_reason(client, follower):
+    follower.poll()
+    for response in (client.get("/health"), client.get("/model"), client.post("/predict", json={"a": 1})):
+        assert response.status_code == 503 and "no model deployed yet" in response.json["error"]
+
+
+def test_predict_one_record_and_a_list_as_the_current_model_does(client, served, registry, tiny_frame):
+    records = tiny_frame[list(FEATURES)].head(4).to_dict(orient="records")
+    expected = load_current_model(registry, APP).predict(tiny_frame[list(FEATURES)].head(4).to_numpy()).tolist()
+    response = client.post("/predict", data=json.dumps(records))
+    assert response.status_code == 200 and response.json == {"version": "v1", "predictions": expected}
+    assert client.post("/predict", json=records[0]).json["predictions"] == expected[:1]
+
+
+def test_model_and_health_describe_the_served_version(client, served):
+    health, model = client.get("/health"), client.get("/model")
+    assert health.status_code == 200 and health.json == {"status": "ok", "version": "v1"}
+    assert model.json["version"] == "v1" and model.json["feature_columns"] == list(FEATURES)
+    assert set(model.json["test_metrics"]) >= {"rmse", "r2"} and model.json["created_at"]
+    assert model.json["data_fingerprint"] == "file:tiny"
+
+
+@pytest.mark.parametrize("body, field, index", [
+    (b"{oops", None, None),
+    (json.dumps([{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2}]).encode(), "c", 1),
+    (json.dumps({"a": 1, "b": 2, "c": 3, "x": 0}).encode(), "x", 0),
+    (json.dumps({"a": 1, "b": "2", "c": 3}).encode(), "b", 0),
+    (b'{"a": 1, "b": 2, "c": Infinity}', "c", 0),
+    (json.dumps([{"a": 1, "b": 2, "c": 3}] * 6).encode(), "records", None),
+])
+def test_bad_requests_get_400_with_one_line_naming_field_and_record(client, served, body, field, index):
+    response = client.post("/predict", data=body)
+    assert response.status_code == 400
+    assert (response.json["field"], response.json["record"]) == (field, index)
+    assert response.json["error"] and "\n" not in response.json["error"]
+    assert response.data.count(b"\n") <= 1
+
+
+def test_a_body_far_over_the_limit_is_refused_before_parsing(client, served):
+    response = client.post("/predict", data=b"[" + b" " * (5 * 4096 + 70000) + b"]")
+    assert response.status_code == 413 and response.json["field"] == "records"

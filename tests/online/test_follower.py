@@ -1,0 +1,134 @@
+"""Following the registry: load, check and swap in new versions, keep the old one when a new one is bad."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from app.functions.registry import current_pointer, load_current_model, rollback_model
+from app.functions.stores import LocalStore, read_bytes, write_bytes
+from online.follower import ModelFollower
+from tests.online.conftest import APP, deploy
+
+ROWS = np.array([[0.1, -0.2, 0.3], [1.0, 2.0, -1.0]])
+
+
+class CountingStore(LocalStore):
+    """A real local store that counts the objects it hands out; it is its own model source."""
+
+    location = "counting store"
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.copies: list[str] = []
+
+    def local_copy(self, name):
+        self.copies.append(name)
+        return super().local_copy(name)
+
+    def store(self):
+        return self
+
+    def renew(self) -> None:
+        pass
+
+
+def fake_version(registry, source: str, version: str, model_bytes: bytes | None = None, **metadata) -> None:
+    """Copy version `source` as `version` (with other model bytes or metadata) and point `current` at it."""
+    import json
+
+    stored = json.loads(read_bytes(registry, f"{APP}/{source}/metadata.json"))
+    stored.update(metadata, version=version)
+    write_bytes(registry, f"{APP}/{version}/model.pkl",
+                model_bytes if model_bytes is not None else read_bytes(registry, f"{APP}/{source}/model.pkl"))
+    write_bytes(registry, f"{APP}/{version}/metadata.json", json.dumps(stored).encode())
+    write_bytes(registry, current_pointer(APP), version.encode())
+
+
+def test_nothing_deployed_yet_is_a_reason_not_an_error(follower, caplog):
+    follower.poll_safely()
+    assert follower.served is None and "no model deployed yet" in follower.problem
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_serves_the_current_version_as_the_registry_loads_it(follower, registry, tiny_frame):
+    deploy(registry, "v1", tiny_frame)
+    follower.poll()
+    assert follower.served.version == "v1" and follower.problem == ""
+    assert follower.served.predict(ROWS) == load_current_model(registry, APP).predict(ROWS).tolist()
+    assert follower.served.describe()["data_fingerprint"] == "file:tiny"
+
+
+def test_an_unchanged_current_costs_one_metadata_look_and_no_read(tmp_path, tiny_frame):
+    store = CountingStore(tmp_path / "models")
+    deploy(store, "v1", tiny_frame)
+    follower = ModelFollower(store, APP, 1.0)
+    follower.poll()
+    store.copies = []
+    follower.poll()
+    follower.poll()
+    assert store.copies == []
+
+
+def test_deploys_and_rollbacks_are_followed(follower, registry, tiny_frame):
+    deploy(registry, "v1", tiny_frame)
+    follower.poll()
+    deploy(registry, "v2", tiny_frame, random_state=5)
+    follower.poll()
+    assert follower.served.version == "v2"
+    rollback_model(registry, APP)
+    follower.poll()
+    assert follower.served.version == "v1"
+    assert follower.served.predict(ROWS) == load_current_model(registry, APP).predict(ROWS).tolist()
+
+
+@pytest.mark.parametrize("model_bytes, extra, words", [
+    (b"not a joblib dump", {}, "not loaded (still serving v1)"),
+    (None, {"check_record": {"features": {"a": 0.0, "b": 0.0, "c": 0.0}, "prediction": 12345.0}},
+     "v2 refused: it predicts"),
+    (None, {"check_record": {"features": {"a": 0.0}, "prediction": 1.0}}, "v2 refused: it cannot predict"),
+])
+def test_a_bad_new_version_is_refused_logged_once_and_the_old_keeps_serving(
+        follower, registry, tiny_frame, caplog, model_bytes, extra, words):
+    deploy(registry, "v1", tiny_frame)
+    follower.poll()
+    fake_version(registry, "v1", "v2", model_bytes, **extra)
+    for _ in range(3):
+        follower.poll_safely()
+    assert follower.served.version == "v1" and follower.problem == ""
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and words in errors[0], errors
+    rollback_model(registry, APP, "v1")
+    follower.poll_safely()
+    deploy(registry, "v3", tiny_frame, random_state=3)
+    follower.poll_safely()
+    assert follower.served.version == "v3"
+
+
+def test_a_version_without_check_record_is_served_if_it_predicts_finite_numbers(follower, registry, tiny_frame):
+    deploy(registry, "v1", tiny_frame)
+    fake_version(registry, "v1", "v0", check_record=None)
+    follower.poll()
+    assert follower.served.version == "v0"
+
+
+def test_a_bad_first_version_leaves_health_with_the_reason(follower, registry, tiny_frame):
+    deploy(registry, "v1", tiny_frame)
+    fake_version(registry, "v1", "v2", b"garbage")
+    follower.poll_safely()
+    assert follower.served is None and "not loaded (no model served)" in follower.problem
+
+
+def test_the_follower_thread_picks_up_a_deploy_and_stops(follower, registry, tiny_frame):
+    stop = follower.start()
+    try:
+        deploy(registry, "v1", tiny_frame)
+        deadline = time.monotonic() + 5
+        while follower.served is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert follower.served.version == "v1"
+    finally:
+        stop.set()

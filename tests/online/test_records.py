@@ -1,0 +1,79 @@
+"""Request bodies to feature matrices: every refusal names the field and the record."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from online.records import RequestError, parse_body, records_to_matrix
+
+COLUMNS = ("b", "a", "c")
+
+
+def record(**values) -> dict:
+    return {"a": 1.0, "b": 2, "c": -3.5, **values}
+
+
+def refusal(payload, max_records: int = 10) -> RequestError:
+    with pytest.raises(RequestError) as caught:
+        records_to_matrix(payload, COLUMNS, max_records)
+    return caught.value
+
+
+def test_one_record_or_a_list_become_rows_in_model_feature_order():
+    assert records_to_matrix(record(), COLUMNS, 10).tolist() == [[2.0, 1.0, -3.5]]
+    matrix = records_to_matrix([record(), record(a=7)], COLUMNS, 10)
+    assert matrix.dtype == np.float64 and matrix.tolist() == [[2.0, 1.0, -3.5], [2.0, 7.0, -3.5]]
+
+
+@pytest.mark.parametrize("payload, field, index, words", [
+    ([record(), {"a": 1, "b": 2}], "c", 1, "'c' is missing"),
+    ([record(d=1)], "d", 0, "'d' is not a feature"),
+    ([record(), record(), record(b="2.5")], "b", 2, "not a number"),
+    ([record(a=True)], "a", 0, "not a number"),
+    ([record(c=None)], "c", 0, "not a number"),
+    ([record(a=float("nan"))], "a", 0, "not a finite number"),
+    ([record(), record(c=float("inf"))], "c", 1, "not a finite number"),
+    ([record(b=10 ** 400)], "b", 0, "not a finite number"),
+    ([record(), [1, 2, 3]], None, 1, "not a JSON object"),
+])
+def test_bad_records_are_refused_naming_field_and_index(payload, field, index, words):
+    error = refusal(payload)
+    assert (error.field, error.record) == (field, index) and words in str(error)
+    assert f"record {index}" in str(error) and "\n" not in str(error)
+    assert error.as_json() == {"error": str(error), "field": field, "record": index}
+
+
+def test_too_many_records_names_the_limit_and_the_setting():
+    error = refusal([record()] * 4, max_records=3)
+    assert error.field == "records" and "4 records" in str(error) and "at most 3" in str(error)
+    assert "max_request_records" in str(error)
+    assert records_to_matrix([record()] * 3, COLUMNS, 3).shape == (3, 3)
+
+
+@pytest.mark.parametrize("payload, words", [([], "empty"), ("text", "got str"), (3, "got int"), (None, "NoneType")])
+def test_bodies_that_are_not_records_are_refused(payload, words):
+    assert words in str(refusal(payload))
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n", b"{not json", b'{"a": 1', b"\xff\xfe"])
+def test_bodies_that_are_not_json_are_refused(body):
+    with pytest.raises(RequestError) as caught:
+        parse_body(body)
+    assert caught.value.field is None and "\n" not in str(caught.value)
+
+
+def test_json_nan_literal_parses_and_is_then_refused_as_not_finite():
+    payload = parse_body(b'{"a": NaN, "b": 1, "c": 2}')
+    assert refusal(payload).field == "a"
+
+
+@given(st.lists(st.fixed_dictionaries({name: st.floats(allow_nan=False, allow_infinity=False, width=64)
+                                       for name in COLUMNS}), min_size=1, max_size=20))
+def test_any_finite_records_round_trip_through_json_exactly(records):
+    matrix = records_to_matrix(json.loads(json.dumps(records)), COLUMNS, 20)
+    assert matrix.tolist() == [[float(item[name]) for name in COLUMNS] for item in records]
