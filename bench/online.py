@@ -117,7 +117,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict:
     server = ServerProcess(workdir, online_environment(workdir, model_poll_seconds=str(POLL_SECONDS)),
                            workers=args.workers, threads=args.threads)
     try:
-        server.wait_until(lambda status, _: status == 200, 60)
+        server.wait_ready()
         one = [json.dumps(record).encode() for record in sample_records(args.requests)]
         batch = json.dumps(sample_records(1000)).encode()
         load_before = os.getloadavg()[0]

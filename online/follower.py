@@ -61,7 +61,8 @@ class ModelFollower:
         try:
             current = load_current(store, self.deploy_app)  # `current` may have moved since: fine, it is newer
         except Exception as error:
-            raise RegistryError(f"model version {version} could not be loaded: {type(error).__name__}: {error}") from None
+            problem = f"{type(error).__name__}: {error}"
+            raise RegistryError(f"model version {version} could not be loaded: {problem}") from None
         if current is None:
             raise RegistryError(f"model version {version} stopped being current and nothing is")
         return current

@@ -74,8 +74,20 @@ class ServerProcess:
             time.sleep(0.1)
         raise AssertionError(f"{path} still answers {last} after {timeout} s: {self.output()[-3000:]}")
 
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Wait until /health answers 200 several times in a row: every worker loads the model by itself."""
+        streak = 0
+
+        def ready(status, _answer) -> bool:
+            nonlocal streak
+            streak = streak + 1 if status == 200 else 0
+            return streak >= 8
+
+        self.wait_until(ready, timeout)
+
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> None:

@@ -58,7 +58,7 @@ def first_version(workdir) -> str:
 def server(workdir, first_version):
     process = ServerProcess(workdir, online_environment(workdir, model_poll_seconds=str(POLL_SECONDS)))
     try:
-        process.wait_until(lambda status, _: status == 200, 60)
+        process.wait_ready()
         yield process
     finally:
         process.stop()
