@@ -6,8 +6,14 @@ import logging
 import threading
 from typing import Protocol
 
-from app.functions.registry import CurrentModel, RegistryError, load_current, read_current_marker, read_current_version
-from app.functions.stores import ObjectStore
+from app.functions.registry import (
+    CurrentModel,
+    RegistryError,
+    load_current,
+    read_current_marker,
+    read_current_version,
+)
+from app.functions.storage.stores import ObjectStore
 from online.served import ServedModel, check_current_model
 
 logger = logging.getLogger(__name__)

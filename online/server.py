@@ -16,8 +16,8 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from app.flow.startup import RegistryAccess, StartupError, open_registry
-from app.functions.logs import json_formatter
+from app.control.logging_setup import json_formatter
+from app.control.startup import RegistryAccess, StartupError, open_registry
 from online.api import create_api
 from online.follower import ModelFollower
 from online.source import CarolModelSource, LocalModelSource

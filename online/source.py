@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from app.functions.carol_platform import open_app_storage
-from app.functions.stores import CarolStore, LocalStore, ObjectStore
+from app.functions.storage.carol_platform import open_app_storage
+from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
 
 # pycarol's Storage keeps the storage token and Google client it got when created; a server outlives
 # them, so it makes a new one now and then (and after any failed call).

@@ -8,7 +8,7 @@ from app.functions.deployment import deploy_challenger
 from app.functions.evaluation import Thresholds, evaluate_model
 from app.functions.modeling import build_model, split_records, train_model
 from app.functions.sources import Records
-from app.functions.stores import LocalStore
+from app.functions.storage.stores import LocalStore
 from online.follower import ModelFollower
 from online.source import LocalModelSource
 from tests.conftest import FEATURES

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.functions.registry import current_pointer, load_current_model, rollback_model
-from app.functions.stores import LocalStore, read_bytes, write_bytes
+from app.functions.storage.stores import LocalStore, read_bytes, write_bytes
 from online.follower import ModelFollower
 from tests.online.conftest import APP, deploy
 

@@ -13,7 +13,7 @@ import pytest
 
 from app.functions.modeling import split_records
 from app.functions.registry import current_pointer, load_current_model, read_current_version
-from app.functions.stores import LocalStore, read_bytes, write_bytes
+from app.functions.storage.stores import LocalStore, read_bytes, write_bytes
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
 from tests.online.server_process import ServerProcess, online_environment
 
