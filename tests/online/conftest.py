@@ -6,19 +6,18 @@ import pytest
 
 from app.functions.deployment import deploy_challenger
 from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.modeling import build_model, split_records, train_model
 from app.functions.sources import Records
 from app.functions.storage.stores import LocalStore
 from online.follower import ModelFollower
 from online.source import LocalModelSource
-from tests.conftest import FEATURES
+from tests.conftest import train_tiny
 
 APP = "onlineapp"
 
 
 def deploy(store: LocalStore, version: str, frame, random_state: int = 0) -> None:
     """Train on `frame` and publish as `version`, whatever its score."""
-    trained = train_model(frame, FEATURES, "y", split_records(len(frame), 0.25, 0), build_model(0.0, 200, random_state))
+    trained = train_tiny(frame, 200, l2=0.0, random_state=random_state)
     deploy_challenger(store, APP, version, trained, evaluate_model(trained, Thresholds()), Records(frame, "tiny"),
                       "y", 1e9, {"data_fingerprint": "file:tiny"})
 

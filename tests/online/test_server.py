@@ -67,7 +67,7 @@ def server(workdir, first_version):
 def test_predictions_on_the_test_records_equal_the_current_models(server, workdir, first_version):
     frame = pd.read_csv(SAMPLE_DATA)
     columns = server.get("/model")[1]["feature_columns"]
-    test_rows = split_records(len(frame), 0.2, 1).test_rows
+    test_rows = split_records(len(frame), 0.2, 0.1, 1).test_rows  # the settings.toml split
     features = frame.iloc[test_rows][columns]
     status, answer = server.post("/predict", features.to_dict(orient="records"))
     model = load_current_model(LocalStore(workdir / "models"), APP)
