@@ -152,7 +152,13 @@ def write_section(measured: dict) -> None:
         answered = ", ".join(f"{version}: {count}" for version, count in sorted(result["versions"].items()))
         lines.append(f"| {name} | {result['requests']} | {result['failed']} | {result['per_s']:.0f} | "
                      f"{result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {answered} |")
-    swap = measured["swap"]
+    swap, single = measured["swap"], measured["single"]
+    checks = [("single record: >= 300 requests/s", f"{single['per_s']:.0f}/s", single["per_s"] >= 300),
+              ("single record: p99 <= 50 ms", f"{single['p99_ms']:.1f} ms", single["p99_ms"] <= 50),
+              ("no failed request while versions are swapped", f"{swap['failed']} failed, {swap['swaps']} swaps",
+               swap["failed"] == 0 and swap["swaps"] > 0 and len(swap["versions"]) == 2)]
+    lines += ["", "| check | measured | result |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {value} | {'pass' if ok else 'FAIL'} |" for name, value, ok in checks]
     lines += ["", f"During the swap run `current` moved {swap['swaps']} times (`rollback_model`, as "
               f"`run.py --rollback` does) while the server polled every {POLL_SECONDS} s, loaded and checked each "
               f"new version and swapped it in; {swap['failed']} of {swap['requests']} requests failed.", ""]

@@ -40,8 +40,9 @@ def test_the_manifest_gets_the_clones_origin_and_branch_and_stays_valid(tmp_path
     assert main(["--project", str(tmp_path)]) == 0
 
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    (build,) = manifest["docker"]
-    assert (build["gitRepoUrl"], build["gitBranch"]) == ("https://github.com/acme/boston-batch", "release")
+    assert len(manifest["docker"]) == 2  # the batch and the online image
+    for build in manifest["docker"]:
+        assert (build["gitRepoUrl"], build["gitBranch"]) == ("https://github.com/acme/boston-batch", "release")
     assert ManifestValidator(manifest).run() == ""
 
 
