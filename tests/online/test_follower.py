@@ -132,3 +132,29 @@ def test_the_follower_thread_picks_up_a_deploy_and_stops(follower, registry, tin
         assert follower.served.version == "v1"
     finally:
         stop.set()
+
+
+class FlakyStore(CountingStore):
+    """Fails its first metadata look, as a Carol storage with an expired token would; counts renewals."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.renewals = 0
+
+    def change_marker(self, name):
+        if self.renewals == 0:
+            raise ConnectionError("token expired")
+        return super().change_marker(name)
+
+    def renew(self) -> None:
+        self.renewals += 1
+
+
+def test_a_failed_look_renews_the_source_and_the_next_poll_recovers(tmp_path, tiny_frame):
+    store = FlakyStore(tmp_path / "models")
+    deploy(store, "v1", tiny_frame)
+    follower = ModelFollower(store, APP, 1.0)
+    follower.poll_safely()
+    assert follower.served is None and "token expired" in follower.problem and store.renewals == 1
+    follower.poll_safely()
+    assert follower.served.version == "v1" and follower.problem == ""
