@@ -100,9 +100,14 @@ def read_current_version(store: ObjectStore, deploy_app: str) -> str | None:
 
 
 def read_current_marker(store: ObjectStore, deploy_app: str) -> str | None:
-    """A cheap change marker of `current` (object metadata, no download): it changes with every deploy or
-    rollback, so a server polls this and reads `current` only when it moved. None before the first deployment."""
-    return store.change_marker(current_pointer(deploy_app))
+    """A cheap change marker of the current version (object metadata, no download): it changes with every
+    deploy or rollback, so a server polls this and reads the current version only when it moved.
+
+    It covers both `current` and the history, each rewritten whole by every change of the current version.
+    None before the first deployment.
+    """
+    markers = [store.change_marker(name) for name in (current_pointer(deploy_app), f"{deploy_app}/{HISTORY_FILE}")]
+    return None if markers == [None, None] else "|".join(str(marker) for marker in markers)
 
 
 def read_version_metadata(store: ObjectStore, deploy_app: str, version: str) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from app.functions.registry import current_pointer, load_current_model, rollback_model
-from app.functions.storage.stores import LocalStore, read_bytes, write_bytes
+from app.functions.registry import load_current, load_current_model, publish_model, rollback_model
+from app.functions.storage.stores import LocalStore, write_bytes
 from online.follower import ModelFollower
 from tests.online.conftest import APP, deploy
 
@@ -36,16 +36,13 @@ class CountingStore(LocalStore):
         pass
 
 
-def fake_version(registry, source: str, version: str, model_bytes: bytes | None = None, **metadata) -> None:
-    """Copy version `source` as `version` (with other model bytes or metadata) and point `current` at it."""
-    import json
-
-    stored = json.loads(read_bytes(registry, f"{APP}/{source}/metadata.json"))
-    stored.update(metadata, version=version)
-    write_bytes(registry, f"{APP}/{version}/model.pkl",
-                model_bytes if model_bytes is not None else read_bytes(registry, f"{APP}/{source}/model.pkl"))
-    write_bytes(registry, f"{APP}/{version}/metadata.json", json.dumps(stored).encode())
-    write_bytes(registry, current_pointer(APP), version.encode())
+def publish_variant(registry, version: str, model_bytes: bytes | None = None, **metadata) -> None:
+    """Publish the current model again as `version` through the registry, with `metadata` changed; then,
+    if given, replace the version's model file with `model_bytes`, as a damaged upload would."""
+    current = load_current(registry, APP)
+    publish_model(registry, APP, version, current.model, {**current.metadata, **metadata, "version": version})
+    if model_bytes is not None:
+        write_bytes(registry, f"{APP}/{version}/model.pkl", model_bytes)
 
 
 def test_nothing_deployed_yet_is_a_reason_not_an_error(follower, caplog):
@@ -95,7 +92,7 @@ def test_a_bad_new_version_is_refused_logged_once_and_the_old_keeps_serving(
         follower, registry, tiny_frame, caplog, model_bytes, extra, words):
     deploy(registry, "v1", tiny_frame)
     follower.poll()
-    fake_version(registry, "v1", "v2", model_bytes, **extra)
+    publish_variant(registry, "v2", model_bytes, **extra)
     for _ in range(3):
         follower.poll_safely()
     assert follower.served.version == "v1" and follower.problem == ""
@@ -110,14 +107,14 @@ def test_a_bad_new_version_is_refused_logged_once_and_the_old_keeps_serving(
 
 def test_a_version_without_check_record_is_served_if_it_predicts_finite_numbers(follower, registry, tiny_frame):
     deploy(registry, "v1", tiny_frame)
-    fake_version(registry, "v1", "v0", check_record=None)
+    publish_variant(registry, "v1b", check_record=None)
     follower.poll()
-    assert follower.served.version == "v0"
+    assert follower.served.version == "v1b"
 
 
 def test_a_bad_first_version_leaves_health_with_the_reason(follower, registry, tiny_frame):
     deploy(registry, "v1", tiny_frame)
-    fake_version(registry, "v1", "v2", b"garbage")
+    publish_variant(registry, "v2", b"garbage")
     follower.poll_safely()
     assert follower.served is None and "not loaded (no model served)" in follower.problem
 
