@@ -1,4 +1,4 @@
-"""`python -m sandbox [serve|ls|fault]`: run the local Carol stand-in, list its apps' storage, or make an endpoint fail."""
+"""`python -m sandbox [serve|ls|fault|stage]`: run the Carol stand-in, list its apps' storage, make an endpoint fail, stage a file."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", choices=("serve", "ls", "fault"), default="serve",
+    parser.add_argument("command", nargs="?", choices=("serve", "ls", "fault", "stage"), default="serve",
                         help="serve (default): start the stand-in; ls: list the apps' storage of a running one; "
-                             "fault: set how an endpoint answers (--task-logs)")
+                             "fault: set how an endpoint answers (--task-logs); "
+                             "stage: load a Parquet file (bench/generate.py output) as a staging table")
     parser.add_argument("--task-logs", choices=TASK_LOG_FAULTS, default="ok",
                         help="with fault: the task-log endpoint answers normally, 500, or hangs")
     parser.add_argument("--refuse-storage", nargs="*", default=[], metavar="APP",
@@ -33,13 +34,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where to write the environment to export (default ./.env.sandbox)")
     parser.add_argument("--no-sample", action="store_true",
                         help="do not stage the bundled sample data in a new sandbox")
+    parser.add_argument("--storage-read-port", type=int, default=9061,
+                        help="port of the BigQuery Storage Read API, gRPC (0: any free)")
+    parser.add_argument("--refuse-storage-read", action="store_true",
+                        help="refuse the BigQuery Storage Read API, as a project where it is disabled")
+    staging = parser.add_argument_group("stage")
+    staging.add_argument("--file", type=Path, help="the Parquet file to stage")
+    staging.add_argument("--connector", default="boston_house_price", help="connector name (default boston_house_price)")
+    staging.add_argument("--staging", default="samples", help="staging name (default samples)")
+    staging.add_argument("--id-column", default="sample", help="the column whose value becomes mdmId (default sample)")
     return parser.parse_args(argv)
 
 
 def serve(args: argparse.Namespace) -> int:
     from sandbox.server import start_sandbox, write_environment
+    from sandbox.storage_read import set_storage_read_api
 
-    sandbox = start_sandbox(args.folder, args.carol_port, args.storage_port, None if args.no_sample else SAMPLE_DATA)
+    args.folder.mkdir(parents=True, exist_ok=True)
+    set_storage_read_api(args.folder, not args.refuse_storage_read)
+    sandbox = start_sandbox(args.folder, args.carol_port, args.storage_port, None if args.no_sample else SAMPLE_DATA,
+                            args.storage_read_port)
     environment = sandbox.environment()
     write_environment(args.env_file, environment)
     print(f"Carol sandbox running; its files are in {sandbox.folder}", flush=True)
@@ -85,11 +99,22 @@ def set_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def stage(args: argparse.Namespace) -> int:
+    from sandbox.staging import stage_file
+
+    if args.file is None or not args.file.is_file():
+        print(f"error: stage needs --file, an existing Parquet file (got {args.file})", file=sys.stderr)
+        return 2
+    path = stage_file(args.folder.resolve(), args.connector, args.staging, args.file, args.id_column)
+    print(f"staged {args.file} as stg_{args.connector}_{args.staging} ({path})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    return {"serve": serve, "ls": list_storage, "fault": set_faults}[args.command](args)
+    return {"serve": serve, "ls": list_storage, "fault": set_faults, "stage": stage}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ from sandbox.bigquery_api import BigQueryStandIn
 from sandbox.carol_api import AccessTokens, CarolStandIn
 from sandbox.certificates import ensure_certificates
 from sandbox.https_server import HOST, HTTPSServer
+from sandbox.results import forget_results
 from sandbox.staging import stage_records, staging_tables, with_metadata
 from sandbox.storage import StorageEmulator, forget_query_keys
+from sandbox.storage_read import StorageReadServer
 from sandbox.tenant import Tenant, open_tenant
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ class Sandbox:
     """A running stand-in; `environment()` is what a Carol batch container would get."""
 
     def __init__(self, folder: Path, tenant: Tenant, carol: HTTPSServer, storage: StorageEmulator, ca_file: Path,
-                 api: CarolStandIn) -> None:
+                 api: CarolStandIn, storage_read: StorageReadServer) -> None:
         self.folder = folder
         self.tenant = tenant
         self.carol = carol
@@ -37,6 +39,7 @@ class Sandbox:
         self.ca_file = ca_file
         self.api = api
         self.task_id = secrets.token_hex(16)
+        self.storage_read = storage_read
 
     def environment(self) -> dict[str, str]:
         """What a process needs to run against the sandbox: Carol's variables and the network's."""
@@ -61,15 +64,18 @@ class Sandbox:
             "HTTPS_PROXY": f"http://{HOST}:{self.carol.port}", "NO_PROXY": f"{HOST},localhost",
             "REQUESTS_CA_BUNDLE": str(self.ca_file), "STORAGE_EMULATOR_HOST": self.storage.url,
             "BIGQUERY_EMULATOR_HOST": f"https://{HOST}:{self.carol.port}",
+            "BIGQUERY_STORAGE_EMULATOR_HOST": self.storage_read.address,
         }
 
     def stop(self) -> None:
         self.api.stopping.set()
         self.carol.stop()
         self.storage.stop()
+        self.storage_read.stop()
 
 
-def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, sample: Path | None = None) -> Sandbox:
+def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, sample: Path | None = None,
+                  storage_read_port: int = 0) -> Sandbox:
     """Start the stand-in on 127.0.0.1, creating the folder's tenant, certificates and buckets on first use.
 
     Args:
@@ -77,6 +83,7 @@ def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, samp
         carol_port: port of the HTTPS API; 0 picks a free one.
         storage_port: port of the storage emulator; 0 picks a free one.
         sample: a CSV staged as `boston_house_price/samples` when the sandbox has no staging table yet.
+        storage_read_port: port of the BigQuery Storage Read API (gRPC); 0 picks a free one.
     """
     folder = folder.resolve()
     tenant = open_tenant(folder)
@@ -87,12 +94,15 @@ def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, samp
     storage = StorageEmulator(folder, storage_port or free_port(), [tenant.bucket])
     forget_query_keys(storage.url, tenant.bucket, tenant.tenant_id)
     tokens = AccessTokens()
+    forget_results(folder)
+    storage_read = StorageReadServer(folder, tokens, storage_read_port)
     carol = HTTPSServer(carol_port, [], certificates.server_certificate, certificates.server_key)
     api = CarolStandIn(folder, tenant, certificates.service_account_key, f"https://{HOST}:{carol.port}", tokens)
     carol.set_routes([*api.routes(), *BigQueryStandIn(folder, tokens).routes()])
     carol.tunnel_to(*(f"{host}:443" for host in tenant.hosts))
-    logger.info("sandbox %s: Carol API on port %d, storage on port %d", folder, carol.port, storage.port)
-    return Sandbox(folder, tenant, carol, storage, certificates.ca_file, api)
+    logger.info("sandbox %s: Carol API on port %d, storage on port %d, BigQuery Storage Read API on port %d",
+                folder, carol.port, storage.port, storage_read.port)
+    return Sandbox(folder, tenant, carol, storage, certificates.ca_file, api, storage_read)
 
 
 def free_port() -> int:

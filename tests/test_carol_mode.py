@@ -1,5 +1,5 @@
-"""The whole pipeline in Carol mode at pycarol's boundary: settings from Apps, records through BQ,
-targets and the deployed model through Storage (all autospecced from the real pycarol classes)."""
+"""The whole pipeline in Carol mode at pycarol's boundary: settings from Apps, records through the
+BigQuery reader, targets and the deployed model through Storage (all autospecced from the real classes)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 from unittest.mock import create_autospec
 
 import pandas as pd
+import pyarrow as pa
 import pycarol
-import pycarol.bigquery
 import pytest
 
+import app.functions.storage.bigquery_reader
 from app.control.runner import run_pipeline
 from app.control.startup import StartupError, prepare_run
+from app.functions.storage.bigquery_reader import BigQueryReader, QueryStream
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
@@ -26,23 +28,29 @@ def carol_platform(monkeypatch, fake_storages, tmp_path):
     apps_class = create_autospec(pycarol.Apps)
     apps_class.return_value.get_settings.return_value = {
         "model_epochs": "800", "deploy_app": "bostononline", "input_connector": "boston_house_price"}
-    bq_class = create_autospec(pycarol.bigquery.BQ)
+    reader_class = create_autospec(BigQueryReader)
     queries: list[str] = []
 
-    def answer(sql):
+    def probe(sql):
         queries.append(sql)
-        if "COUNT(*)" in sql:
-            return pd.DataFrame({"records": [506], "counter": [506], "updated": ["2026-01-01"], "deleted": [0]})
-        return pd.read_csv(SAMPLE_DATA)
+        return pd.DataFrame({"records": [506], "counter": [506], "updated": ["2026-01-01"], "deleted": [0]})
 
-    bq_class.return_value.query.side_effect = answer
+    def stream(sql):
+        queries.append(sql)
+        table = pa.Table.from_pandas(pd.read_csv(SAMPLE_DATA).astype({"sample": "int64"}).astype(
+            {name: "float64" for name in pd.read_csv(SAMPLE_DATA).columns[1:]}), preserve_index=False)
+        return QueryStream(table.num_rows, table.schema, iter(table.to_batches(max_chunksize=100)), "test")
+
+    reader_class.return_value.query_frame.side_effect = probe
+    reader_class.return_value.stream.side_effect = stream
     for owner, name, value in ((pycarol, "Carol", carol_class), (pycarol, "Apps", apps_class),
-                               (pycarol.bigquery, "BQ", bq_class)):
+                               (app.functions.storage.bigquery_reader, "BigQueryReader", reader_class)):
         monkeypatch.setattr(owner, name, value)
     monkeypatch.chdir(tmp_path)
     root = logging.getLogger()
     formatters = [(handler, handler.formatter) for handler in root.handlers]
-    yield {"carol": carol_class, "apps": apps_class, "queries": queries, "storages": fake_storages}
+    yield {"carol": carol_class, "apps": apps_class, "queries": queries, "storages": fake_storages,
+           "reader": reader_class}
     for handler, formatter in formatters:
         handler.setFormatter(formatter)
 
@@ -92,7 +100,7 @@ def test_unreadable_app_settings_stop_the_run_with_one_line(carol_platform, tmp_
 
 
 def test_failed_staging_probe_stops_the_run_with_one_line(carol_platform, tmp_path):
-    pycarol.bigquery.BQ.return_value.query.side_effect = RuntimeError("403 Access Denied: table stg_x")
+    carol_platform["reader"].return_value.query_frame.side_effect = RuntimeError("403 Access Denied: table stg_x")
     with pytest.raises(StartupError) as raised:
         prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert raised.value.exit_code == 1

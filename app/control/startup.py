@@ -11,7 +11,7 @@ from pathlib import Path
 from app.control.logging_setup import use_json_console
 from app.control.runner import build_pipeline
 from app.control.task_log import start_task_log
-from app.flow.commons import pipeline_params, registry_store, use_carol
+from app.flow.commons import pipeline_params, registry_store, use_bigquery, use_carol
 from app.flow.deploy_model import DeployModel
 from app.functions.settings import (
     Settings,
@@ -34,7 +34,7 @@ from app.functions.storage.carol_platform import (
     credentials_from_environment,
     describe_carol_error,
     fetch_app_settings,
-    query_staging,
+    open_bigquery,
 )
 from app.functions.storage.stores import ObjectStore, StorageError
 
@@ -68,7 +68,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     """
     carol, settings = _open_session(project_dir, environ, assignments)
     try:
-        fingerprint = _fingerprint_data(settings, carol)
+        fingerprint = _fingerprint_data(settings, carol, environ)
     except (SettingsError, RecordsError) as error:
         raise StartupError(str(error), 2) from None
     except Exception as error:  # any failure of the staging probe in Carol
@@ -142,10 +142,12 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
         raise StartupError(str(error), 2) from None
 
 
-def _fingerprint_data(settings: Settings, carol) -> str:
+def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> str:
     if carol is not None:
         probe_sql = build_staging_probe_query(settings.input_connector, settings.input_staging)
-        probe = query_staging(carol, probe_sql)
+        reader = open_bigquery(carol, environ)
+        use_bigquery(reader)
+        probe = reader.query_frame(probe_sql)
         return fingerprint_staging(settings.input_connector, settings.input_staging, probe)
     cache_path = Path(settings.target_dir) / FINGERPRINT_CACHE
     try:

@@ -34,6 +34,7 @@ CLOUD_TARGET_PREFIX = "pipeline/"
 LINEAGE_KEY = "target_lineage"
 
 _carol_session: list[Any] = []
+_bigquery_reader: list[Any] = []
 
 
 def use_carol(carol) -> None:
@@ -45,6 +46,17 @@ def carol_session():
     if not _carol_session:
         raise RuntimeError("Carol mode task run without a Carol session: call use_carol() first")
     return _carol_session[0]
+
+
+def use_bigquery(reader) -> None:
+    """Hand the tasks the run's BigQuery reader (its one service account and OAuth token)."""
+    _bigquery_reader[:] = [reader]
+
+
+def bigquery_reader():
+    if not _bigquery_reader:
+        raise RuntimeError("Carol mode task run without a BigQuery reader: call use_bigquery() first")
+    return _bigquery_reader[0]
 
 
 def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool) -> dict:

@@ -8,11 +8,11 @@ from pathlib import Path
 import luigi
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import AppTask, carol_session
-from app.functions import sources
-from app.functions.sources import Records, build_staging_query, read_records, validate_records
+from app.flow.commons import AppTask, bigquery_reader
+from app.functions import sources, staging_records
+from app.functions.sources import Records, read_records, validate_records
+from app.functions.staging_records import read_staging_records
 from app.functions.storage import columnar
-from app.functions.storage.carol_platform import query_staging
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class IngestRecords(AppTask):
     """Produces `Records`: id, float features and target, checked for training."""
 
-    code_modules = (sources, columnar)
+    code_modules = (sources, columnar, staging_records)
 
     data_path = luigi.Parameter(significant=False)
     input_connector = luigi.Parameter(significant=False)
@@ -41,8 +41,8 @@ class IngestRecords(AppTask):
         columns = [self.id_column, *self.feature_columns, self.target_column]
         if self.carol_mode:
             source = f"Carol staging {self.input_connector}/{self.input_staging}"
-            sql = build_staging_query(self.input_connector, self.input_staging, columns)
-            frame = query_staging(carol_session(), sql)
+            frame = read_staging_records(
+                bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype)
         else:
             source = self.data_path
             frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from app.functions.sources import build_staging_probe_query, build_staging_query
-from sandbox.staging import QueryError, encode_value, run_query, stage_records, translate_query, with_metadata
+from sandbox.results import encode_value
+from sandbox.staging import QueryError, run_query, stage_records, translate_query, with_metadata
 
 
 @pytest.fixture

@@ -190,6 +190,17 @@ def query_staging(carol, sql: str) -> pd.DataFrame:
     return BQ(carol).query(sql)
 
 
+def open_bigquery(carol, environ: Mapping[str, str]):
+    """The tenant's BigQuery through pycarol's temporary service account (`BigQueryReader`).
+
+    `BIGQUERY_STORAGE_EMULATOR_HOST=host:port` points the Storage Read API at an emulator over
+    insecure gRPC, as `BIGQUERY_EMULATOR_HOST` does for the REST API.
+    """
+    from app.functions.storage.bigquery_reader import BigQueryReader
+
+    return BigQueryReader(carol, environ.get("BIGQUERY_STORAGE_EMULATOR_HOST") or None)
+
+
 def open_app_storage(carol, app_name: str):
     """`pycarol.Storage` of `app_name` in the same tenant (the deploy app, or this app itself).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import mmap
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -54,6 +54,26 @@ def read_columns(
         pyarrow.ArrowInvalid, OSError: the file cannot be parsed.
     """
     capacity, schema, batches = _open_batches(path, columns, float_columns, float_dtype, batch_rows)
+    return fill_columns(batches, capacity, schema, columns, float_columns, float_dtype)
+
+
+def fill_columns(
+    batches: Iterable[pa.RecordBatch], capacity: int, schema: pa.Schema, columns: Sequence[str],
+    float_columns: Sequence[str], float_dtype: str,
+) -> dict[str, np.ndarray | pd.Series]:
+    """Copy record batches into one array per column, allocated once for `capacity` rows.
+
+    Args:
+        batches: the record batches, each holding `columns`; each is released once copied.
+        capacity: an upper bound of the rows (exact when known).
+        schema: the batches' schema.
+        columns: the columns, in the order returned.
+        float_columns: the subset converted to `float_dtype` (nulls as NaN).
+        float_dtype: "float64" or "float32".
+
+    Raises:
+        ColumnError: more rows than `capacity`, or a float column holds something other than numbers.
+    """
     floats = {name: _allocate(capacity, float_dtype) for name in float_columns}
     others: dict[str, list[pa.Array]] = {name: [] for name in columns if name not in floats}
     filled = 0
@@ -63,7 +83,8 @@ def read_columns(
         for name, target in floats.items():
             target[filled:filled + batch.num_rows] = _float_values(batch.column(name), name, float_dtype)
         for name, chunks in others.items():
-            chunks.append(batch.column(name))
+            # A copy: a batch decoded from one IPC message shares a single buffer among its columns.
+            chunks.append(pa.concat_arrays([batch.column(name)]))
         filled += batch.num_rows
     result: dict[str, np.ndarray | pd.Series] = {}
     for name in columns:

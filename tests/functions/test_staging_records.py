@@ -1,0 +1,65 @@
+"""Staging records from a BigQuery result stream: straight into float arrays, bad values named in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from app.functions.storage.bigquery_reader import QueryStream
+from app.functions.sources import RecordsError, build_failed_values_query, build_staging_query
+from app.functions.staging_records import read_staging_records
+
+
+class ResultStream:
+    """Answers the staging query with `table` in batches of 2 rows, and failed-value queries with `example`."""
+
+    def __init__(self, table: pa.Table, example: pd.DataFrame | None = None) -> None:
+        self.table = table
+        self.example = example if example is not None else pd.DataFrame({"record": [], "value": []})
+        self.queries: list[str] = []
+
+    def stream(self, sql: str) -> QueryStream:
+        self.queries.append(sql)
+        return QueryStream(self.table.num_rows, self.table.schema, iter(self.table.to_batches(max_chunksize=2)), "test")
+
+    def query_frame(self, sql: str) -> pd.DataFrame:
+        self.queries.append(sql)
+        return self.example
+
+
+def test_batches_fill_one_float_array_per_column():
+    table = pa.table({"id": ["a", "b", "c", "d", "e"], "x": [1.0, 2.0, 3.0, 4.0, 5.0], "y": [0.5] * 5})
+    reader = ResultStream(table)
+    frame = read_staging_records(reader, "conn", "stage", ["id", "x", "y"], "float32")
+    assert frame["x"].dtype == np.float32 and frame["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert frame["id"].tolist() == ["a", "b", "c", "d", "e"]
+    assert reader.queries == [build_staging_query("conn", "stage", ["id", "x", "y"], ["x", "y"])]
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf")])
+def test_a_null_or_non_finite_value_names_column_count_and_an_example(bad):
+    table = pa.table({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0], "y": [bad, 1.0, bad]})
+    reader = ResultStream(table, pd.DataFrame({"record": ["1"], "value": ["12 m"]}))
+    with pytest.raises(RecordsError) as raised:
+        read_staging_records(reader, "conn", "stage", ["id", "x", "y"], "float64")
+    assert str(raised.value) == ("Carol staging conn/stage: column y has 2 values that are not numbers (NULL, or not "
+                                 "convertible to FLOAT64), e.g. '12 m' in record id=1")
+    assert reader.queries[-1] == build_failed_values_query("conn", "stage", "id", "y")
+
+
+def test_a_null_example_is_shown_as_null():
+    table = pa.table({"id": [7, 8], "x": [None, 1.0]})
+    reader = ResultStream(table, pd.DataFrame({"record": ["7"], "value": [None]}))
+    with pytest.raises(RecordsError, match="e.g. NULL in record id=7"):
+        read_staging_records(reader, "conn", "stage", ["id", "x"], "float64")
+
+
+def test_staging_query_casts_numbers_in_bigquery_and_orders_by_the_id():
+    sql = build_staging_query("conn", "stage", ["id", "x"], ["x"])
+    assert "SELECT `id`, SAFE_CAST(`x` AS FLOAT64) AS `x` FROM" in sql and sql.endswith("ORDER BY `id`")
+    failed = build_failed_values_query("conn", "stage", "id", "x")
+    assert "SAFE_CAST(`x` AS FLOAT64) IS NULL" in failed and failed.endswith("LIMIT 1")
+    with pytest.raises(RecordsError, match="not a valid"):
+        build_failed_values_query("conn", "stage", "id", "x) OR (1")

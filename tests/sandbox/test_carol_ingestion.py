@@ -1,0 +1,121 @@
+"""run.py in Carol mode ingesting staging columns of every type: Storage Read API, REST fallback, bad values."""
+
+from __future__ import annotations
+
+import decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from app.functions.storage.artifacts import load_artifact
+from app.functions.storage.stores import LocalStore
+from sandbox.staging import stage_records
+from sandbox.storage import storage_client
+from sandbox.storage_read import set_storage_read_api
+from sandbox.tenant import open_tenant, write_app_settings
+from tests.conftest import run_app, summary_of
+from tests.sandbox.conftest import SandboxProcess, carol_environment, carol_staging_records, expected_record_count
+from tests.sandbox.test_run_in_carol_mode import APP_NAME, log_messages, stored_names
+
+DEPLOY_APP = "bostontypesonline"
+CONNECTOR, STAGING = "boston_house_price", "samples"
+STRING_COLUMNS = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM")
+NUMERIC_COLUMNS = ("AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    process = SandboxProcess(tmp_path_factory.mktemp("types_sandbox"))
+    write_app_settings(process.folder, APP_NAME, {"model_epochs": "20", "deploy_app": DEPLOY_APP})
+    yield process
+    process.stop()
+
+
+def typed_records(updated: str) -> pd.DataFrame:
+    """The staging records with features as a connector may deliver them: STRING and NUMERIC columns."""
+    records = carol_staging_records().assign(mdmLastUpdated=updated)
+    for name in STRING_COLUMNS:
+        records[name] = records[name].map(repr)
+    for name in NUMERIC_COLUMNS:
+        records[name] = records[name].map(lambda value: decimal.Decimal(repr(value)))
+    return records
+
+
+def run_ingestion(sandbox: SandboxProcess, workdir: Path):
+    """run.py with local targets in `workdir` (each workdir ingests afresh); returns the result and Records."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = run_app(workdir, env=carol_environment(workdir, sandbox.environment, CLOUD_TARGET="false"))
+    targets = sorted((workdir / "luigi_targets").glob("IngestRecords/*.pkl"))
+    records = load_artifact(LocalStore(workdir / "luigi_targets"), f"IngestRecords/{targets[0].name}") if targets else None
+    return result, records
+
+
+@pytest.fixture(scope="module")
+def double_run(sandbox, tmp_path_factory):
+    stage_records(sandbox.folder, CONNECTOR, STAGING, carol_staging_records())
+    return run_ingestion(sandbox, tmp_path_factory.mktemp("double"))
+
+
+@pytest.fixture(scope="module")
+def fallback_run(double_run, sandbox, tmp_path_factory):
+    set_storage_read_api(sandbox.folder, False)
+    try:
+        return run_ingestion(sandbox, tmp_path_factory.mktemp("fallback"))
+    finally:
+        set_storage_read_api(sandbox.folder, True)
+
+
+@pytest.fixture(scope="module")
+def typed_run(fallback_run, sandbox, tmp_path_factory):
+    stage_records(sandbox.folder, CONNECTOR, STAGING, typed_records("2026-11-03 10:00:00"), file_format="parquet")
+    return run_ingestion(sandbox, tmp_path_factory.mktemp("typed"))
+
+
+def test_double_columns_stream_through_the_storage_read_api(double_run):
+    result, records = double_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert any("through the BigQuery Storage Read API" in message for message in log_messages(result))
+    assert len(records.frame) == expected_record_count(carol_staging_records())
+    assert records.frame["sample"].is_monotonic_increasing
+
+
+def test_refused_storage_api_falls_back_to_rest_pages_with_identical_records(double_run, fallback_run):
+    result, records = fallback_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert any("through the BigQuery REST result pages" in message for message in log_messages(result))
+    pd.testing.assert_frame_equal(records.frame, double_run[1].frame)
+
+
+def test_string_and_numeric_feature_columns_give_the_same_records(double_run, typed_run):
+    result, records = typed_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    pd.testing.assert_frame_equal(records.frame, double_run[1].frame)
+
+
+@pytest.mark.parametrize(("bad_value", "shown"), [("12 m", "'12 m'"), (None, "NULL")])
+def test_a_value_that_is_not_a_number_fails_in_one_line_and_keeps_the_deployed_model(
+        typed_run, sandbox, tmp_path, bad_value, shown):
+    assert summary_of(typed_run[0])["deployed"] != "none"
+    current = current_model(sandbox)
+    records = typed_records("2026-11-04 10:00:00" if bad_value else "2026-11-05 10:00:00")
+    records.loc[records["sample"].isin([41, 42]), "CRIM"] = bad_value
+    stage_records(sandbox.folder, CONNECTOR, STAGING, records, file_format="parquet")
+
+    result, saved = run_ingestion(sandbox, tmp_path)
+
+    assert result.returncode != 0 and saved is None
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert "column CRIM has 2 values that are not numbers" in errors[0]
+    assert f"e.g. {shown} in record sample=41" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert current_model(sandbox) == current
+
+
+def current_model(sandbox: SandboxProcess) -> str:
+    """The version the deploy app's `current` names."""
+    assert f"{DEPLOY_APP}/current" in stored_names(sandbox, DEPLOY_APP)
+    bucket = storage_client(sandbox.environment["STORAGE_EMULATOR_HOST"], "sandbox").bucket(
+        open_tenant(sandbox.folder).bucket)
+    return bucket.blob(f"carolapps/{DEPLOY_APP}/files/{DEPLOY_APP}/current").download_as_bytes().decode()
