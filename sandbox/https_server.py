@@ -59,10 +59,11 @@ class Route:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, routes: Sequence[Route], context: ssl.SSLContext) -> None:
+    def __init__(self, port: int, routes: Sequence[Route], context: ssl.SSLContext, counters=None) -> None:
         super().__init__((HOST, port), _Handler)
         self.context = context
         self.tunnel_targets: frozenset[str] = frozenset()
+        self.counters = counters
         self.set_routes(routes)
 
     def set_routes(self, routes: Sequence[Route]) -> None:
@@ -123,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
         for method, pattern, answer in self.server.routes:
             match = pattern.fullmatch(request.path)
             if match and method == request.method:
+                if self.server.counters is not None:
+                    self.server.counters.add(f"{method} {pattern.pattern}")
                 reply = _answer(answer, Request(**{**vars(request), "match": match}))
                 break
         payload = json.dumps(reply.body).encode()
@@ -148,10 +151,10 @@ def _answer(answer: Callable[[Request], Reply], request: Request) -> Reply:
 class HTTPSServer:
     """The server running in a background thread; `stop()` closes it."""
 
-    def __init__(self, port: int, routes: Sequence[Route], certificate: Path, key: Path) -> None:
+    def __init__(self, port: int, routes: Sequence[Route], certificate: Path, key: Path, counters=None) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
-        self._server = _Server(port, routes, context)
+        self._server = _Server(port, routes, context, counters)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-https", daemon=True)
         self._thread.start()
 

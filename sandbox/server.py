@@ -15,7 +15,8 @@ import pandas as pd
 from sandbox.bigquery_api import BigQueryStandIn
 from sandbox.carol_api import AccessTokens, CarolStandIn
 from sandbox.certificates import ensure_certificates
-from sandbox.https_server import HOST, HTTPSServer
+from sandbox.counters import RequestCounters, count_storage_requests
+from sandbox.https_server import HOST, HTTPSServer, Reply, Route
 from sandbox.results import forget_results
 from sandbox.staging import stage_records, staging_tables, with_metadata
 from sandbox.storage import StorageEmulator, forget_query_keys
@@ -91,14 +92,17 @@ def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, samp
     if sample is not None and not staging_tables(folder):
         records = with_metadata(pd.read_csv(sample), "sample", datetime.datetime.now(datetime.timezone.utc))
         stage_records(folder, *SAMPLE_STAGING, records)
+    counters = RequestCounters()
+    count_storage_requests(counters)
     storage = StorageEmulator(folder, storage_port or free_port(), [tenant.bucket])
     forget_query_keys(storage.url, tenant.bucket, tenant.tenant_id)
     tokens = AccessTokens()
     forget_results(folder)
-    storage_read = StorageReadServer(folder, tokens, storage_read_port)
-    carol = HTTPSServer(carol_port, [], certificates.server_certificate, certificates.server_key)
+    storage_read = StorageReadServer(folder, tokens, storage_read_port, counters)
+    carol = HTTPSServer(carol_port, [], certificates.server_certificate, certificates.server_key, counters)
     api = CarolStandIn(folder, tenant, certificates.service_account_key, f"https://{HOST}:{carol.port}", tokens)
-    carol.set_routes([*api.routes(), *BigQueryStandIn(folder, tokens).routes()])
+    counter_route = Route("GET", r"/sandbox/counters", lambda request: Reply(200, counters.snapshot()))
+    carol.set_routes([*api.routes(), *BigQueryStandIn(folder, tokens).routes(), counter_route])
     carol.tunnel_to(*(f"{host}:443" for host in tenant.hosts))
     logger.info("sandbox %s: Carol API on port %d, storage on port %d, BigQuery Storage Read API on port %d",
                 folder, carol.port, storage.port, storage_read.port)

@@ -23,6 +23,7 @@ import pyarrow as pa
 from google.cloud.bigquery_storage_v1 import types
 
 from sandbox.carol_api import AccessTokens
+from sandbox.counters import RequestCounters
 from sandbox.https_server import HOST
 from sandbox.results import open_result, result_path
 
@@ -54,9 +55,10 @@ class _Session:
 class StorageReadServer:
     """The gRPC server on 127.0.0.1; `address` is what `BIGQUERY_STORAGE_EMULATOR_HOST` names."""
 
-    def __init__(self, folder: Path, tokens: AccessTokens, port: int = 0) -> None:
+    def __init__(self, folder: Path, tokens: AccessTokens, port: int = 0, counters: RequestCounters | None = None) -> None:
         self.folder = folder
         self.tokens = tokens
+        self.counters = counters or RequestCounters()
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
         unlimited = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
@@ -84,6 +86,7 @@ class StorageReadServer:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.")
 
     def create_read_session(self, request, context: grpc.ServicerContext):
+        self.counters.add("storage read sessions")
         self._check_token(context)
         requested = request.read_session
         found = _TABLE.fullmatch(requested.table)
@@ -139,6 +142,7 @@ class StorageReadServer:
             if first:  # only the first response of a stream carries the schema
                 response.arrow_schema = types.ArrowSchema(serialized_schema=batch.schema.serialize().to_pybytes())
                 first = False
+            self.counters.add("storage read rows", batch.num_rows)
             yield response
 
 

@@ -15,6 +15,7 @@ from pycarol.pipeline import PickleTarget, Task
 from app.functions.identity import fingerprint_code, fingerprint_task
 from app.functions.settings import Settings
 from app.functions.storage.artifacts import (
+    artifact_is_present,
     artifact_is_valid,
     artifact_looks_damaged,
     artifact_size,
@@ -35,11 +36,20 @@ LINEAGE_KEY = "target_lineage"
 
 _carol_session: list[Any] = []
 _bigquery_reader: list[Any] = []
+_app_stores: dict[str, CarolStore] = {}
 
 
 def use_carol(carol) -> None:
     """Hand the tasks the Carol session `run.py` opened (the only one the run uses)."""
     _carol_session[:] = [carol]
+    _app_stores.clear()
+
+
+def app_store(app_name: str) -> CarolStore:
+    """An app's Carol storage, opened once a run: one storage token and one OAuth token, not one per target."""
+    if app_name not in _app_stores:
+        _app_stores[app_name] = CarolStore(open_app_storage(carol_session(), app_name), app_name)
+    return _app_stores[app_name]
 
 
 def carol_session():
@@ -76,7 +86,8 @@ class VerifiedPickleTarget(PickleTarget):
     """One task output in the task's store: local `target_dir` or the app's Carol storage.
 
     pycarol's own `PickleTarget` writes in place and logs in to Carol when it is created; this one
-    takes its store from the task and is complete only when its bytes match their checksum record.
+    takes its store from the task and is complete only when its bytes match their checksum record (in
+    Carol storage: when record and object are there; the bytes are checked when loaded).
     """
 
     def __init__(self, task) -> None:
@@ -86,7 +97,10 @@ class VerifiedPickleTarget(PickleTarget):
         luigi.LocalTarget.__init__(self, path=self.store.describe(self.name))
 
     def exists(self) -> bool:
-        return artifact_is_valid(self.store, self.name)
+        if isinstance(self.store, LocalStore):
+            return artifact_is_valid(self.store, self.name)
+        # Carol storage: a reuse downloads no output; its bytes are checked when a task loads it.
+        return artifact_is_present(self.store, self.name)
 
     def state(self) -> str:
         """`valid`, `missing` or `corrupt` (see `inspect_artifact`)."""
@@ -164,8 +178,7 @@ class AppTask(Task):
 
     def target_store(self) -> ObjectStore:
         if self.cloud_targets:
-            carol = carol_session()
-            return CarolStore(open_app_storage(carol, carol.app_name), carol.app_name)
+            return app_store(carol_session().app_name)
         return LocalStore(Path(self.target_dir))
 
     def save(self) -> None:
@@ -182,5 +195,5 @@ class AppTask(Task):
 def registry_store(carol_mode: bool, registry_dir: str, deploy_app: str) -> ObjectStore:
     """The deploy app's Carol storage in Carol mode, else the local registry folder."""
     if carol_mode:
-        return CarolStore(open_app_storage(carol_session(), deploy_app), deploy_app)
+        return app_store(deploy_app)
     return LocalStore(Path(registry_dir))

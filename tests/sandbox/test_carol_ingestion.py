@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from app.functions.storage.artifacts import load_artifact
 from app.functions.storage.stores import LocalStore
@@ -91,6 +92,26 @@ def test_string_and_numeric_feature_columns_give_the_same_records(double_run, ty
     result, records = typed_run
     assert result.returncode == 0, result.stderr[-3000:]
     pd.testing.assert_frame_equal(records.frame, double_run[1].frame)
+
+
+def sandbox_counters(sandbox: SandboxProcess) -> dict[str, int]:
+    environment = sandbox.environment
+    url = f"https://{environment['CAROL_HOST']}:{environment['CAROL_PORT']}/sandbox/counters"
+    return requests.get(url, verify=environment["REQUESTS_CA_BUNDLE"], timeout=10).json()
+
+
+def test_a_no_op_rerun_downloads_no_target_bytes_and_reuses_its_tokens(typed_run, sandbox, tmp_path):
+    environment = carol_environment(tmp_path, sandbox.environment)
+    first = run_app(tmp_path, env=environment)
+    assert summary_of(first)["ran"] == "4", first.stderr[-3000:]
+    before = sandbox_counters(sandbox)
+    rerun = run_app(tmp_path, env=environment)
+    after = sandbox_counters(sandbox)
+    assert (summary_of(rerun)["ran"], summary_of(rerun)["reused"]) == ("0", "4")
+    made = {key: after[key] - before.get(key, 0) for key in after}
+    # Checksum records and the run log only: the smallest target (the records) is 60 kB.
+    assert made["storage download bytes"] < 20_000, made
+    assert made["POST /oauth2/token"] <= 5 and made.get("storage read sessions", 0) == 0, made
 
 
 @pytest.mark.parametrize(("bad_value", "shown"), [("12 m", "'12 m'"), (None, "NULL")])

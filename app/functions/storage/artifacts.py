@@ -128,6 +128,15 @@ def inspect_artifact(store: ObjectStore, name: str) -> str:
     return "valid"
 
 
+def artifact_is_present(store: ObjectStore, name: str) -> bool:
+    """True when a finished artifact is there, judged from its checksum record and the object, reading no bytes.
+
+    For Carol storage, where an upload appears whole and every load checks the bytes (`load_artifact`):
+    a rerun that reuses a large output does not download it.
+    """
+    return read_record(store, name) is not None and store.exists(name)
+
+
 def artifact_is_valid(store: ObjectStore, name: str) -> bool:
     """True when the artifact is complete and intact; a damaged one is logged and reported as missing."""
     return inspect_artifact(store, name) == "valid"
@@ -165,7 +174,12 @@ def load_artifact(store: ObjectStore, name: str) -> Any:
     Raises:
         CorruptArtifactError: the artifact is missing or damaged.
     """
-    path = verified_copy(store, name)
+    try:
+        path = verified_copy(store, name)
+    except CorruptArtifactError:
+        # Its record goes, so the next run recomputes it instead of failing on it again.
+        store.delete(name + RECORD_SUFFIX)
+        raise
     # Large outputs (the records) are mapped read-only instead of copied: loading costs no time and the
     # page cache holds their bytes once, instead of once there and once more in this process.
     return joblib.load(path, mmap_mode="r" if path.stat().st_size >= MMAP_MIN_BYTES else None)

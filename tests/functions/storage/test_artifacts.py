@@ -12,6 +12,7 @@ import pytest
 from app.functions.storage.artifacts import (
     RECORD_SUFFIX,
     CorruptArtifactError,
+    artifact_is_present,
     artifact_is_valid,
     artifact_looks_damaged,
     artifact_size,
@@ -126,3 +127,20 @@ def test_carol_store_uses_pycarol_storage_signatures(tmp_path):
     saved = [call.args[0] for call in storage.save.call_args_list]
     assert saved == ["pipeline/EvaluateModel/e.pkl", "pipeline/EvaluateModel/e.pkl" + RECORD_SUFFIX]
     assert all(call.kwargs["format"] == "file" for call in storage.save.call_args_list)
+
+
+def test_presence_reads_the_record_not_the_bytes_and_a_corrupt_load_drops_the_record(tmp_path):
+    storages = FakeCarolStorages(tmp_path / "downloads")
+    storage = storages(SimpleNamespace(app_name="batchapp"))
+    store = CarolStore(storage, "batchapp")
+    save_artifact(store, "T/big.pkl", VALUE)
+    storage.load.reset_mock()
+    assert artifact_is_present(store, "T/big.pkl") and not artifact_is_present(store, "T/other.pkl")
+    assert [call.args[0] for call in storage.load.call_args_list] == ["T/big.pkl" + RECORD_SUFFIX,
+                                                                       "T/other.pkl" + RECORD_SUFFIX]
+    whole = bytearray(read_bytes(store, "T/big.pkl"))
+    whole[-20] ^= 0xFF
+    write_bytes(store, "T/big.pkl", bytes(whole))
+    with pytest.raises(CorruptArtifactError):
+        load_artifact(store, "T/big.pkl")
+    assert not artifact_is_present(store, "T/big.pkl")
