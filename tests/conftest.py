@@ -122,3 +122,14 @@ def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
     storage_class = create_autospec(pycarol.Storage, side_effect=storages)
     monkeypatch.setattr(pycarol, "Storage", storage_class)
     return storages
+
+
+def sample_query_stream(sql: str):
+    """The bundled sample as a BigQuery result stream (id int64, numbers float64), as the staging query gives it."""
+    import pyarrow as pa
+
+    from app.functions.storage.bigquery_reader import QueryStream
+
+    frame = pd.read_csv(SAMPLE_DATA)
+    table = pa.Table.from_pandas(frame.astype({name: "float64" for name in frame.columns[1:]}), preserve_index=False)
+    return QueryStream(table.num_rows, table.schema, iter(table.to_batches(max_chunksize=100)), "test")

@@ -7,15 +7,14 @@ import logging
 from unittest.mock import create_autospec
 
 import pandas as pd
-import pyarrow as pa
 import pycarol
 import pytest
 
 import app.functions.storage.bigquery_reader
 from app.control.runner import run_pipeline
 from app.control.startup import StartupError, prepare_run
-from app.functions.storage.bigquery_reader import BigQueryReader, QueryStream
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA
+from app.functions.storage.bigquery_reader import BigQueryReader
+from tests.conftest import PROJECT_DIR, sample_query_stream
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
                "CAROLCONNECTORID": "connector1"}
@@ -37,9 +36,7 @@ def carol_platform(monkeypatch, fake_storages, tmp_path):
 
     def stream(sql):
         queries.append(sql)
-        table = pa.Table.from_pandas(pd.read_csv(SAMPLE_DATA).astype({"sample": "int64"}).astype(
-            {name: "float64" for name in pd.read_csv(SAMPLE_DATA).columns[1:]}), preserve_index=False)
-        return QueryStream(table.num_rows, table.schema, iter(table.to_batches(max_chunksize=100)), "test")
+        return sample_query_stream(sql)
 
     reader_class.return_value.query_frame.side_effect = probe
     reader_class.return_value.stream.side_effect = stream

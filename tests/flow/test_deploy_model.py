@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 from unittest.mock import create_autospec
 
-import pandas as pd
 import pycarol
-import pycarol.bigquery
 import pytest
 
 from app.control.runner import build_pipeline, run_pipeline
-from app.flow.commons import pipeline_params, use_carol
+from app.flow.commons import pipeline_params, use_bigquery, use_carol
 from app.functions.evaluation import score_predictions
 from app.functions.registry import load_current, read_current_version, rollback_model
+from app.functions.storage.bigquery_reader import BigQueryReader
 from app.functions.storage.stores import CarolStore, LocalStore
-from tests.conftest import SAMPLE_DATA, default_settings
+from tests.conftest import SAMPLE_DATA, default_settings, sample_query_stream
 
 GOOD, BAD = 300, 5
 APP = "bostonhouseonline"
@@ -91,10 +90,10 @@ def carol_session(monkeypatch, fake_storages):
     """A Carol session whose staging query answers with the sample data and whose storages live in memory."""
     carol = create_autospec(pycarol.Carol, instance=True)
     carol.app_name = "bostonhousebatch"
-    bq_class = create_autospec(pycarol.bigquery.BQ)
-    bq_class.return_value.query.side_effect = lambda sql: pd.read_csv(SAMPLE_DATA)
-    monkeypatch.setattr(pycarol.bigquery, "BQ", bq_class)
+    reader = create_autospec(BigQueryReader, instance=True)
+    reader.stream.side_effect = sample_query_stream
     use_carol(carol)
+    use_bigquery(reader)
     return fake_storages
 
 
