@@ -29,6 +29,7 @@ NUMERIC_COLUMNS = ("AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT")
 def sandbox(tmp_path_factory):
     process = SandboxProcess(tmp_path_factory.mktemp("types_sandbox"))
     write_app_settings(process.folder, APP_NAME, {"model_epochs": "20", "deploy_app": DEPLOY_APP})
+    write_app_settings(process.folder, DEPLOY_APP, {})
     yield process
     process.stop()
 
@@ -76,7 +77,7 @@ def typed_run(fallback_run, sandbox, tmp_path_factory):
 def test_double_columns_stream_through_the_storage_read_api(double_run):
     result, records = double_run
     assert result.returncode == 0, result.stderr[-3000:]
-    assert any("through the BigQuery Storage Read API" in message for message in log_messages(result))
+    assert any("through the BigQuery Storage Read API" in message for message in log_messages(result)), result.stderr[-4000:]
     assert len(records.frame) == expected_record_count(carol_staging_records())
     assert records.frame["sample"].is_monotonic_increasing
 
@@ -96,7 +97,7 @@ def test_string_and_numeric_feature_columns_give_the_same_records(double_run, ty
 
 def sandbox_counters(sandbox: SandboxProcess) -> dict[str, int]:
     environment = sandbox.environment
-    url = f"https://{environment['CAROL_HOST']}:{environment['CAROL_PORT']}/sandbox/counters"
+    url = f"{environment['BIGQUERY_EMULATOR_HOST']}/sandbox/counters"
     return requests.get(url, verify=environment["REQUESTS_CA_BUNDLE"], timeout=10).json()
 
 
