@@ -31,7 +31,8 @@ def bigquery_arrow_type(data_type: pa.DataType) -> pa.DataType:
     """The Arrow type BigQuery would give a column of this type."""
     if pa.types.is_boolean(data_type) or pa.types.is_date32(data_type):
         return data_type
-    if pa.types.is_integer(data_type):
+    # duckdb's COUNT and COUNT_IF give HUGEINT, decimal128(38, 0) in Arrow; BigQuery's give INT64.
+    if pa.types.is_integer(data_type) or (pa.types.is_decimal(data_type) and data_type.scale == 0):
         return pa.int64()
     if pa.types.is_floating(data_type):
         return pa.float64()

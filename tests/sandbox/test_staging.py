@@ -35,6 +35,7 @@ def test_staging_query_keeps_the_latest_undeleted_version_of_each_record(staged)
 def test_probe_query_counts_records_and_deletions(staged):
     result = run_query(staged, build_staging_probe_query("conn", "things"))
     assert [field["name"] for field in result.fields] == ["records", "counter", "updated", "deleted"]
+    assert [field["type"] for field in result.fields] == ["INTEGER", "INTEGER", "STRING", "INTEGER"]
     assert result.rows == [(5, 2, "2026-01-03 00:00:00", 1)]
 
 
