@@ -29,8 +29,8 @@ def _ingest_rows(results: list[dict]) -> list[list]:
         local_cpu = local.get("cpu_s", float("nan"))
         rows.append([
             f"{result['rows']:.0e}", result["route"], f"{result['float64_bytes'] / MIB:,.0f}",
-            f"{ingest['wall_s']:.1f}", f"{ingest['cpu_s']:.1f}", f"{local.get('wall_s', float('nan')):.2f}",
-            f"{local_cpu:.2f}", f"{ingest['cpu_s'] / local_cpu:.1f}x" if local else "-",
+            f"{ingest['wall_s']:.1f}", f"{ingest['cpu_s']:.1f}", f"{local['wall_s']:.2f}" if local else "-",
+            f"{local_cpu:.2f}" if local else "-", f"{ingest['cpu_s'] / local_cpu:.1f}x" if local else "-",
             f"{result['peak_rss'] / MIB:,.0f}", f"{_limit(result) / MIB:,.0f}",
             f"{result['sandbox_cpu_s']:.1f}", f"{result['wall_s']:.0f}", f"{result['load_average'][0]:.1f}",
         ])
@@ -53,12 +53,15 @@ def _noop_rows(results: list[dict]) -> list[list]:
 
 
 def _acceptance_rows(results: list[dict]) -> list[list]:
+    """The issue's checks: memory and CPU at 1e7 by the Storage Read API, memory at 1e6 by REST, no-op cost."""
     rows = []
     for result in results:
-        verdict = "pass" if result["peak_rss"] <= _limit(result) else "FAIL"
-        rows.append([f"{result['rows']:.0e} via {result['route']}: app peak RSS <= 2x float64 + 400 MiB",
-                     f"{result['peak_rss'] / MIB:,.0f} MiB <= {_limit(result) / MIB:,.0f} MiB", verdict])
-        if "local_tasks" in result:
+        storage = result["route"] == "Storage Read API"
+        if (storage and result["rows"] == 10_000_000) or (not storage and result["rows"] == 1_000_000):
+            verdict = "pass" if result["peak_rss"] <= _limit(result) else "FAIL"
+            rows.append([f"{result['rows']:.0e} via {result['route']}: app peak RSS <= 2x float64 + 400 MiB",
+                         f"{result['peak_rss'] / MIB:,.0f} MiB <= {_limit(result) / MIB:,.0f} MiB", verdict])
+        if storage and result["rows"] == 10_000_000:
             ratio = result["tasks"]["IngestRecords"]["cpu_s"] / result["local_tasks"]["IngestRecords"]["cpu_s"]
             rows.append([f"{result['rows']:.0e}: IngestRecords app CPU <= 3x local Parquet ingest", f"{ratio:.2f}x",
                          "pass" if ratio <= 3 else "FAIL"])
@@ -66,6 +69,9 @@ def _acceptance_rows(results: list[dict]) -> list[list]:
             extra = result["carol_noop"]["wall_s"] - result["local_noop"]["wall_s"]
             rows.append([f"{result['rows']:.0e}: Carol no-op rerun <= local no-op + 3 s", f"{extra:+.1f} s",
                          "pass" if extra <= 3 else "FAIL"])
+            downloaded = result["carol_noop"]["requests"].get("storage download bytes", 0)
+            rows.append([f"{result['rows']:.0e}: Carol no-op rerun downloads no target bytes",
+                         f"{downloaded:,} bytes (records, run log)", "pass" if downloaded < 100_000 else "FAIL"])
     return rows
 
 
@@ -94,7 +100,11 @@ def carol_section(path: Path) -> list[str]:
         "No-op rerun (fastest of three; the Carol one asks the sandbox what it served): seconds, OAuth token "
         "requests, storage metadata calls, storage downloads (checksum records and the run log only) and their "
         "bytes, Storage Read sessions. Before this change, on the sandbox: 22.0 s (local 7.4 s) with 43 token "
-        "requests and 79 metadata calls at 1e4 records.",
+        "requests and 79 metadata calls at 1e4 records. Where it still costs more than 3 s (1e6, 1e7, measured at "
+        "load 7-11), the time goes to those 54 metadata calls and 21 small downloads (pycarol's `Storage.load` "
+        "makes three requests per checksum record) answered by a Python storage emulator on a saturated machine; "
+        "the app downloads no target and asks for 5 OAuth tokens (1 for BigQuery, 2 per storage client: "
+        "google-cloud-storage's background bucket-metadata fetch refreshes the token alongside the first call).",
         "",
         *_table(["records", "Carol no-op", "local no-op", "difference", "imports only", "token requests",
                  "metadata calls", "downloads", "download bytes", "read sessions"], _noop_rows(results)),
