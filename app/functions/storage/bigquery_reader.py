@@ -50,12 +50,12 @@ class BigQueryReader:
         from google.oauth2.service_account import Credentials
         from pycarol.bigquery import TokenManager
 
-        environment = carol.get_current()
+        # The tenant record pycarol already holds (`get_current()` would ask Carol twice more).
+        tenant_id = carol.tenant["mdmId"]
         service_account = TokenManager(carol).get_token().service_account
         self.credentials = Credentials.from_service_account_info(service_account)
         self.client = bigquery.Client(project=service_account["project_id"], credentials=self.credentials)
-        project = f"carol-{environment['env_id'][:20]}"
-        self.job_config = bigquery.QueryJobConfig(default_dataset=f"{project}.{environment['env_id']}")
+        self.job_config = bigquery.QueryJobConfig(default_dataset=f"carol-{tenant_id[:20]}.{tenant_id}")
         self.storage_emulator = storage_emulator
         self._read_client = None
 
