@@ -61,16 +61,20 @@ class StorageReadServer:
         self.counters = counters or RequestCounters()
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
-        unlimited = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+        # No SO_REUSEPORT (gRPC's default): a second sandbox on the same port would share its connections.
+        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1), ("grpc.so_reuseport", 0)]
         self._server = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="storage-read"),
-                                   options=unlimited)
+                                   options=options)
         self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
             "CreateReadSession": grpc.unary_unary_rpc_method_handler(
                 self.create_read_session, types.CreateReadSessionRequest.deserialize, types.ReadSession.serialize),
             "ReadRows": grpc.unary_stream_rpc_method_handler(
                 self.read_rows, types.ReadRowsRequest.deserialize, types.ReadRowsResponse.serialize),
         })])
-        self.port = self._server.add_insecure_port(f"{HOST}:{port}")
+        try:
+            self.port = self._server.add_insecure_port(f"{HOST}:{port}")
+        except RuntimeError:
+            raise OSError(f"BigQuery Storage Read API: port {port} on {HOST} is in use") from None
         self._server.start()
 
     @property

@@ -29,6 +29,7 @@ class SandboxProcess:
         self.log = open(folder / "sandbox.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--folder", str(folder), "--carol-port", "0", "--storage-port", "0",
+             "--storage-read-port", "0",
              "--env-file", str(self.env_file), "--no-sample"],
             cwd=PROJECT_DIR, stdout=self.log, stderr=subprocess.STDOUT, text=True,
         )

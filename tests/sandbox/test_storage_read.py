@@ -18,7 +18,8 @@ from app.functions.sources import build_staging_query
 from bench.generate import write_records
 from sandbox.server import start_sandbox
 from sandbox.staging import run_query, stage_file, stage_records
-from sandbox.storage_read import set_storage_read_api
+from sandbox.carol_api import AccessTokens
+from sandbox.storage_read import StorageReadServer, set_storage_read_api
 
 ROWS = 3000
 
@@ -103,3 +104,9 @@ def test_a_generated_file_is_staged_with_carol_metadata(sandbox, tmp_path):
     result = run_query(sandbox.folder, "SELECT COUNT(DISTINCT mdmId) AS ids, COUNTIF(mdmDeleted) AS deleted, "
                                        "MAX(mdmCounterForEntity) AS counter FROM stg_bench_records")
     assert result.rows == [(1200, 0, 1)]
+
+
+def test_a_second_server_cannot_share_the_port(sandbox):
+    # gRPC would otherwise bind it too (SO_REUSEPORT) and take half of the first sandbox's connections.
+    with pytest.raises(OSError, match="in use"):
+        StorageReadServer(sandbox.folder, AccessTokens(), sandbox.storage_read.port)
