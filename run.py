@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gc", action="store_true", help="remove targets no current or recent run uses")
     parser.add_argument("--keep", type=int, default=5, metavar="N", help="with --gc: keep the last N runs' targets")
     parser.add_argument("--dry-run", action="store_true", help="with --gc: list what would be removed")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="exit 1 at once, naming the holder, when another process holds the target folder or registry")
     registry = parser.add_mutually_exclusive_group()
     registry.add_argument("--models", action="store_true", help="list the deploy app's model versions; run nothing")
     registry.add_argument("--rollback", nargs="?", const="", metavar="VERSION",
@@ -74,20 +76,27 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.control.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
     from app.control.runner import run_pipeline
+    from app.control.startup import lock_run
+    from app.functions.storage.locks import LockBusyError
 
     try:
         check_task_names(plan.root, args.force)
-        if args.plan or args.gc:
-            lines = describe_plan(plan.root, args.force) if args.plan else describe_clean_up(
-                plan.root, args.keep, args.dry_run)
-            print("\n".join(lines))
-            print_summary("PLANNED" if args.plan else "CLEANED", 0, 0, None, started)
+        if args.plan:
+            print("\n".join(describe_plan(plan.root, args.force)))
+            print_summary("PLANNED", 0, 0, None, started)
             return 0
-    except MaintenanceError as error:
+        # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
+        with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
+            if args.gc:
+                print("\n".join(describe_clean_up(plan.root, args.keep, args.dry_run)))
+                print_summary("CLEANED", 0, 0, None, started)
+                return 0
+            outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port,
+                                   forced=args.force)
+    except (MaintenanceError, LockBusyError) as error:
         print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
-        return error.exit_code
-    outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
+        return getattr(error, "exit_code", 1)
     for family, message in outcome.failed.items():
         print_error(f"{family} failed: {message}")
     if outcome.deploy_reason and outcome.deployed is None:
@@ -101,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def manage_models(args: argparse.Namespace, started: float) -> int:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
-    from app.control.startup import StartupError, open_registry
+    from app.control.startup import StartupError, lock_registry, open_registry
+    from app.functions.storage.locks import LockBusyError
     from app.functions.registry import RegistryError, list_versions, read_current_version, rollback_model
     from app.functions.report import format_versions_table
 
@@ -112,11 +122,12 @@ def manage_models(args: argparse.Namespace, started: float) -> int:
             print(format_versions_table(list_versions(store, app), read_current_version(store, app)))
             print_summary("LISTED", 0, 0, None, started)
             return 0
-        version = rollback_model(store, app, args.rollback or None)
-    except (StartupError, RegistryError) as error:
+        with lock_registry(registry, "rollback", not args.no_wait):
+            version = rollback_model(store, app, args.rollback or None)
+    except (StartupError, RegistryError, LockBusyError) as error:
         print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
-        return getattr(error, "exit_code", 2)
+        return getattr(error, "exit_code", 1 if isinstance(error, LockBusyError) else 2)
     print(f"current model of {app} is now {version} ({store.describe(app)})")
     print_summary("ROLLEDBACK", 0, 0, version, started)
     return 0

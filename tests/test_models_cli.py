@@ -54,7 +54,7 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
         assert f"{metadata['metrics'][part]['rmse']:.4f}" in page
     assert metadata["source"]["data_fingerprint"] in page
 
-    worse = succeed(tmp_path, "--set", "model_epochs=1")
+    worse = succeed(tmp_path, "--set", "model_epochs=300")
     assert (worse["ran"], worse["deployed"]) == ("3", "none")
     reason_line = worse["stdout"].strip().splitlines()[-2]
     assert reason_line.startswith("not deployed: test RMSE") and f"of deployed model {version}" in reason_line
@@ -122,7 +122,8 @@ def test_open_registry_in_carol_mode_uses_the_deploy_app_storage(monkeypatch, fa
     monkeypatch.setattr(pycarol, "Carol", carol_class)
     monkeypatch.setattr(pycarol, "Apps", apps_class)
     fake_storages.objects["bostononline"] = {
-        "bostononline/current": b"v1", "bostononline/v1/metadata.json": json.dumps({"version": "v1"}).encode()}
+        "bostononline/current": b"v1", "bostononline/v1/metadata.json": json.dumps({"version": "v1"}).encode(),
+        "bostononline/v1/checksums.json": json.dumps({"files": {}}).encode()}
     environment = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key"}
 
     access = open_registry(PROJECT_DIR, environment, [])

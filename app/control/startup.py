@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from app.control.runner import build_pipeline
 from app.control.task_log import start_task_log
 from app.flow.commons import pipeline_params, registry_store, use_bigquery, use_carol
 from app.flow.deploy_model import DeployModel
+from app.functions.registry import current_feature_columns
 from app.functions.settings import (
     Settings,
     SettingsError,
@@ -36,7 +38,8 @@ from app.functions.storage.carol_platform import (
     fetch_app_settings,
     open_bigquery,
 )
-from app.functions.storage.stores import ObjectStore, StorageError
+from app.functions.storage.locks import local_locks
+from app.functions.storage.stores import LocalStore, ObjectStore, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class RunPlan:
     carol_mode: bool
     root: DeployModel
     registry_location: str
+    registry: ObjectStore | None = None
 
 
 def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RunPlan:
@@ -77,10 +81,15 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         raise StartupError(f"staging table could not be probed in Carol: {_first_line(error)}", 1) from None
     carol_mode = carol is not None
     cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
-    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
-    location = _open_registry_store(carol_mode, settings).describe(settings.deploy_app)
+    registry = _open_registry_store(carol_mode, settings)
+    used = {*settings.feature_columns, settings.target_column, settings.id_column}
+    # The staging query names its columns; one the table lacks would fail it, so Carol mode reads none extra.
+    extra = () if carol_mode else tuple(name for name in current_feature_columns(registry, settings.deploy_app)
+                                        if name not in used)
+    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra))
+    location = registry.describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
-    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location)
+    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location, registry=registry)
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,27 @@ def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
         return registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
     except StorageError as error:
         raise StartupError(f"deploy app {settings.deploy_app}: {error}", 1) from None
+
+
+def lock_run(plan: RunPlan, purpose: str, wait: bool, shared: bool = False) -> AbstractContextManager:
+    """The locks of the run's target folder and model registry (none when `shared` by a central scheduler).
+
+    Raises:
+        LockBusyError: on entering, when another process holds one and `wait` is false.
+    """
+    if shared:
+        return nullcontext()
+    folders = [Path(store.root) / folder for store, folder in (
+        (plan.root.target_store(), plan.root.target_prefix()), (plan.registry, plan.settings.deploy_app))
+        if isinstance(store, LocalStore)]
+    return local_locks(folders, purpose, wait)
+
+
+def lock_registry(access: RegistryAccess, purpose: str, wait: bool) -> AbstractContextManager:
+    """The lock of the model registry, for a rollback or a clean-up of versions."""
+    if not isinstance(access.store, LocalStore):
+        return nullcontext()
+    return local_locks([access.store.root / access.settings.deploy_app], purpose, wait)
 
 
 def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:

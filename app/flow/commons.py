@@ -69,10 +69,12 @@ def bigquery_reader():
     return _bigquery_reader[0]
 
 
-def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool) -> dict:
+def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool,
+                    champion_columns: tuple[str, ...] = ()) -> dict:
     """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
     params = settings.as_dict()
-    params.update(data_fingerprint=data_fingerprint, carol_mode=carol_mode, cloud_targets=cloud_targets)
+    params.update(data_fingerprint=data_fingerprint, carol_mode=carol_mode, cloud_targets=cloud_targets,
+                  champion_columns=list(champion_columns))
     return params
 
 

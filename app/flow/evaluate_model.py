@@ -26,10 +26,12 @@ class EvaluateModel(AppTask):
 
     max_test_rmse = luigi.OptionalFloatParameter(default=None)
     min_test_r2 = luigi.OptionalFloatParameter(default=None)
+    min_improvement_over_baseline = luigi.FloatParameter(default=0.0)
 
     def easy_run(self, inputs) -> Evaluation:
         trained, records = inputs
-        result = evaluate_model(trained, Thresholds(self.max_test_rmse, self.min_test_r2))
+        result = evaluate_model(trained, Thresholds(self.max_test_rmse, self.min_test_r2,
+                                                       self.min_improvement_over_baseline))
         logger.info("model metrics:\n%s", format_metrics_table(metric_rows(result)))
         logger.info("thresholds %s: %s", "passed" if result.approved else "failed", result.reason)
         snapshot = {"source": records.source, "data_fingerprint": self.data_fingerprint, "records": len(records.frame),

@@ -32,6 +32,8 @@ class IngestRecords(AppTask):
     target_column = luigi.Parameter()
     id_column = luigi.Parameter()
     float32 = luigi.BoolParameter()
+    # The deployed model's features this run does not use: read as well, so it is scored on the same rows.
+    champion_columns = luigi.ListParameter(default=())
 
     @property
     def float_dtype(self) -> str:
@@ -45,9 +47,8 @@ class IngestRecords(AppTask):
                 bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype)
         else:
             source = self.data_path
-            frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype)
-        records = validate_records(
-            frame, self.feature_columns, self.target_column, self.id_column, source, self.float_dtype
-        )
+            frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype, self.champion_columns)
+        records = validate_records(frame, self.feature_columns, self.target_column, self.id_column, source,
+                                   self.float_dtype, self.champion_columns)
         logger.info("ingested %d records from %s", len(records.frame), source)
         return records

@@ -10,7 +10,14 @@ import numpy as np
 
 from app.functions.evaluation import Evaluation, decide_deployment, score_champion
 from app.functions.modeling import TrainedModel
-from app.functions.registry import Deployment, load_current, publish_model
+from app.functions.registry import (
+    Deployment,
+    RegistryError,
+    load_current,
+    publish_model,
+    read_current_version,
+    repair_pointers,
+)
 from app.functions.report import build_metadata, format_metrics_table
 from app.functions.sources import Records
 from app.functions.storage.stores import ObjectStore
@@ -45,14 +52,26 @@ def deploy_challenger(
     Returns:
         The published version, or none and why.
     """
-    current = load_current(store, deploy_app)
+    try:
+        repaired = repair_pointers(store, deploy_app)
+        if repaired:
+            logger.warning("repaired %s of %s from its history", " and ".join(repaired), deploy_app)
+        current = load_current(store, deploy_app)
+    except RegistryError as error:
+        # A champion that does not verify cannot be compared with: keep everything as it is.
+        reason = f"{error}; roll back to a sound version with run.py --rollback"
+        logger.warning("model not deployed: %s", reason)
+        return Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app))
     champion = current and score_champion(
         current.version, current.model, current.feature_columns, records.frame, target_column, trained.split.test_rows
     )
     if champion and champion.test:
         rows = [("challenger test", evaluation.test), ("champion test", champion.test)]
         logger.info("challenger vs champion %s:\n%s", champion.version, format_metrics_table(rows))
-    approved, reason = decide_deployment(evaluation, champion, tolerance)
+    champion_source = (current.metadata.get("source") or {}) if current else {}
+    same_data = isinstance(champion_source, dict) and champion_source.get("data_fingerprint") == settings.get(
+        "data_fingerprint")
+    approved, reason = decide_deployment(evaluation, champion, tolerance, same_data)
     champion_version = champion.version if champion else None
     if not approved:
         logger.warning("model not deployed: %s", reason)

@@ -36,6 +36,8 @@ class Thresholds:
 
     max_test_rmse: float | None = None
     min_test_r2: float | None = None
+    # How much lower than the mean predictor's the test RMSE must be; 0 means strictly lower.
+    min_improvement_over_baseline: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,21 @@ def score_baseline(y_train: np.ndarray, y_true: np.ndarray) -> Metrics:
     return score_predictions(y_true, np.full(len(y_true), float(np.mean(y_train))))
 
 
-def check_thresholds(train: Metrics, test: Metrics, thresholds: Thresholds) -> tuple[bool, str]:
-    """Approve metrics that are finite and within the thresholds; the reason names the failed limit."""
+def check_thresholds(
+    train: Metrics, test: Metrics, thresholds: Thresholds, baseline_test: Metrics | None = None
+) -> tuple[bool, str]:
+    """Approve metrics that are finite, within the thresholds and better than the mean predictor's.
+
+    Returns:
+        Whether approved, and the reason, naming the failed limit.
+    """
     for part, metrics in (("train", train), ("test", test)):
         if not metrics.is_finite():
             return False, f"{part} metrics are not finite: {asdict(metrics)}"
+    margin = thresholds.min_improvement_over_baseline
+    if baseline_test is not None and not test.rmse < baseline_test.rmse - margin:
+        return False, (f"test RMSE {test.rmse:.3f} is not below the mean predictor's {baseline_test.rmse:.3f} "
+                       f"by more than min_improvement_over_baseline={margin:g}")
     if thresholds.max_test_rmse is not None and test.rmse > thresholds.max_test_rmse:
         return False, f"test RMSE {test.rmse:.3f} is above max_test_rmse={thresholds.max_test_rmse:g}"
     if thresholds.min_test_r2 is not None and test.r2 < thresholds.min_test_r2:
@@ -103,12 +115,13 @@ def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
     """Score both parts of a trained model's split, and a mean predictor on it, and check the thresholds."""
     train = score_predictions(trained.y_train, trained.y_train_predicted)
     test = score_predictions(trained.y_test, trained.y_test_predicted)
-    approved, reason = check_thresholds(train, test, thresholds)
+    baseline_test = score_baseline(trained.y_train, trained.y_test)
+    approved, reason = check_thresholds(train, test, thresholds, baseline_test)
     return Evaluation(
         train=train,
         test=test,
         baseline_train=score_baseline(trained.y_train, trained.y_train),
-        baseline_test=score_baseline(trained.y_train, trained.y_test),
+        baseline_test=baseline_test,
         approved=approved,
         reason=reason,
         training=trained.training.as_dict(),
@@ -122,8 +135,13 @@ def score_champion(
     """Score the deployed model on `rows` of `frame`, with the feature columns it was trained on.
 
     A champion that cannot predict these records (its features are gone, the shapes differ) is
-    returned with `test=None` and the problem, rather than raised: the data moved on without it.
+    returned with `test=None` and the problem, rather than raised: the gate then refuses to deploy.
     """
+    missing = [name for name in feature_columns if name not in frame.columns]
+    if missing:
+        problem = f"the ingested records have no usable column {', '.join(missing)}"
+        logger.warning("deployed model %s cannot be scored: %s", version, problem)
+        return Champion(version=version, test=None, problem=problem)
     try:
         columns = [frame[name].to_numpy() for name in feature_columns]
         predicted = predict_rows(model, columns, rows, CHUNK_ROWS)
@@ -134,13 +152,22 @@ def score_champion(
     return Champion(version=version, test=test)
 
 
-def decide_deployment(evaluation: Evaluation, champion: Champion | None, tolerance: float) -> tuple[bool, str]:
+def _same_metrics(first: Metrics, second: Metrics) -> bool:
+    pairs = zip(asdict(first).values(), asdict(second).values())
+    return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in pairs)
+
+
+def decide_deployment(
+    evaluation: Evaluation, champion: Champion | None, tolerance: float, same_data: bool = False
+) -> tuple[bool, str]:
     """Deploy a challenger that passed its thresholds and whose test RMSE is at most `tolerance` above the champion's.
 
     Args:
-        evaluation: the challenger's evaluation (its `approved` covers the thresholds).
+        evaluation: the challenger's evaluation (its `approved` covers the thresholds and the baseline).
         champion: the deployed model scored on the challenger's test rows, or None when none is deployed.
         tolerance: how much higher (worse) the challenger's test RMSE may be.
+        same_data: whether the champion was trained on the very data of this run; a challenger with its
+            exact test metrics is then the same model again and gets no new version.
 
     Returns:
         Whether to deploy, and why, in words fit for a log line.
@@ -151,7 +178,9 @@ def decide_deployment(evaluation: Evaluation, champion: Champion | None, toleran
     if champion is None:
         return True, f"test RMSE {rmse:.3f} passes the thresholds and no model is deployed yet"
     if champion.test is None:
-        return True, f"deployed model {champion.version} cannot be scored on these records ({champion.problem})"
+        return False, f"deployed model {champion.version} cannot be scored on the same test rows: {champion.problem}"
+    if same_data and _same_metrics(champion.test, evaluation.test):
+        return False, f"identical to deployed model {champion.version} (same data, same test metrics); no new version"
     difference = f"test RMSE {rmse:.3f} vs {champion.test.rmse:.3f} of deployed model {champion.version}"
     if rmse > champion.test.rmse + tolerance:
         return False, f"{difference}: worse by more than champion_tolerance={tolerance:g}"

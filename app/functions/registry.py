@@ -1,48 +1,65 @@
-"""The model registry: immutable model versions of a deploy app and a pointer to the current one.
+"""The model registry: immutable, checksummed model versions of a deploy app and a history deciding the current one.
 
 Layout inside a store (a local folder or the deploy app's Carol storage)::
 
-    <deploy_app>/<version>/model.pkl       joblib dump of the fitted scikit-learn pipeline
-    <deploy_app>/<version>/metadata.json   settings, metrics, row counts, source, deployment decision
-    <deploy_app>/<version>/report.html     evaluation report (plots embedded), beside the plots' PNG files
-    <deploy_app>/current                   the current version id (text), replaced atomically
-    <deploy_app>/model.pkl                 a copy of the current model, at a name that never changes
-    <deploy_app>/history.jsonl             one line per change of `current` (deploy or rollback)
+    <deploy_app>/<version>/model.pkl        joblib dump of the fitted scikit-learn pipeline
+    <deploy_app>/<version>/metadata.json    settings, metrics, row counts, source, deployment decision
+    <deploy_app>/<version>/report.html      evaluation report (plots embedded), beside the plots' PNG files
+    <deploy_app>/<version>/checksums.json   size and SHA-256 of every file above; written last
+    <deploy_app>/history.jsonl              one line per deploy or rollback; it alone decides the current version
+    <deploy_app>/current                    the current version id (derived from the history)
+    <deploy_app>/model.pkl                  a copy of the current model, at a name that never changes (derived)
+
+A version without `checksums.json` is incomplete. Writing `history.jsonl` whole is the one step that
+changes the current version; `current` and `model.pkl` follow it and are repaired when they do not.
+Nothing is loaded or made current unless its bytes match the manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import joblib
 
-from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
+from app.functions.registry_files import (
+    HISTORY_FILE,
+    MANIFEST_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    RegistryError,
+    check_version_id,
+    commit_current,
+    current_pointer,
+    read_current_version,
+    read_history,
+    read_manifest,
+    registry_name,
+    repair_pointers,
+    stable_model_name,
+    verified_bytes,
+    verify_version,
+    write_registry_file,
+)
+from app.functions.registry_history import check_plain_name, current_chain
+from app.functions.storage.stores import ObjectStore, read_bytes
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "model.pkl"
-METADATA_FILE = "metadata.json"
-HISTORY_FILE = "history.jsonl"
-
-
-class RegistryError(RuntimeError):
-    """The registry does not hold what was asked for, or refuses a change."""
-
-
-def current_pointer(deploy_app: str) -> str:
-    return f"{deploy_app}/current"
-
-
-def stable_model_name(deploy_app: str) -> str:
-    """Where an online app finds the current model, whatever its version."""
-    return f"{deploy_app}/{MODEL_FILE}"
+__all__ = [
+    "HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "CurrentModel", "Deployment", "RegistryError",
+    "check_version_id", "current_feature_columns", "current_pointer", "deployment_is_current", "list_version_ids", "list_versions",
+    "load_current", "load_current_model", "make_version_id", "publish_model", "read_current_marker",
+    "read_current_version",
+    "read_history", "read_version_metadata", "repair_pointers", "rollback_model", "stable_model_name",
+    "verify_version",
+]
 
 
 def make_version_id(created_at: datetime, digest: str) -> str:
@@ -54,7 +71,7 @@ def publish_model(
     store: ObjectStore, deploy_app: str, version: str, model: Any, metadata: Mapping[str, Any],
     attachments: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Store a new model version and make it current; `current` moves last, so a failure leaves it as it was.
+    """Store a new model version with its checksums, then commit it as current in the history.
 
     Args:
         store: where the registry lives.
@@ -65,100 +82,94 @@ def publish_model(
         attachments: more files of the version (report, plots), by file name.
 
     Raises:
-        RegistryError: the version already exists.
+        RegistryError: a name is not plain, the version already exists, or the history cannot be written
+            (then the current version is unchanged).
     """
-    version_metadata = f"{deploy_app}/{version}/{METADATA_FILE}"
-    if store.exists(version_metadata):
+    folder = registry_name(deploy_app, check_version_id(version))
+    if store.list_names(f"{folder}/"):
         raise RegistryError(f"model version {version} of {deploy_app} already exists")
-    for file_name, data in (attachments or {}).items():
-        write_bytes(store, f"{deploy_app}/{version}/{file_name}", data)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
-    write_bytes(store, f"{deploy_app}/{version}/{MODEL_FILE}", buffer.getvalue())
-    # The metadata file is what makes a version exist, so it comes after everything it describes.
-    write_bytes(store, version_metadata, json.dumps(metadata, indent=2, default=str).encode())
-    _point_current(store, deploy_app, version, "deploy")
-    logger.info("published model version %s to %s", version, store.describe(f"{deploy_app}/{version}"))
-
-
-def _point_current(store: ObjectStore, deploy_app: str, version: str, action: str) -> None:
-    model_path = store.local_copy(f"{deploy_app}/{version}/{MODEL_FILE}")
-    if model_path is None:
-        raise RegistryError(f"model version {version} of {deploy_app} has no {MODEL_FILE}")
-    previous = read_current_version(store, deploy_app)
-    store.write_file(stable_model_name(deploy_app), Path(model_path))
-    write_bytes(store, current_pointer(deploy_app), version.encode())
-    entry = {"at": datetime.now(timezone.utc).isoformat(), "action": action, "version": version, "previous": previous}
-    history = read_bytes(store, f"{deploy_app}/{HISTORY_FILE}") or b""
-    write_bytes(store, f"{deploy_app}/{HISTORY_FILE}", history + json.dumps(entry).encode() + b"\n")
-
-
-def read_current_version(store: ObjectStore, deploy_app: str) -> str | None:
-    """The current version id of `deploy_app`, or None before the first deployment."""
-    data = read_bytes(store, current_pointer(deploy_app))
-    return None if data is None else data.decode().strip()
+    files = {**(attachments or {}), MODEL_FILE: buffer.getvalue(),
+             METADATA_FILE: json.dumps(metadata, indent=2, default=str).encode()}
+    for file_name, data in files.items():
+        write_registry_file(store, f"{folder}/{check_plain_name('file', file_name, reserved=())}", data)
+    manifest = {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()}
+    write_registry_file(store, f"{folder}/{MANIFEST_FILE}", json.dumps({"files": manifest}, indent=2).encode())
+    commit_current(store, deploy_app, "deploy", version)
+    logger.info("published model version %s to %s", version, store.describe(folder))
 
 
 def read_current_marker(store: ObjectStore, deploy_app: str) -> str | None:
-    """A cheap change marker of the current version (object metadata, no download): it changes with every
-    deploy or rollback, so a server polls this and reads the current version only when it moved.
-
-    It covers both `current` and the history, each rewritten whole by every change of the current version.
-    None before the first deployment.
-    """
-    markers = [store.change_marker(name) for name in (current_pointer(deploy_app), f"{deploy_app}/{HISTORY_FILE}")]
-    return None if markers == [None, None] else "|".join(str(marker) for marker in markers)
+    """A cheap change marker of the current version (object metadata, no download): that of the history,
+    which every deploy, rollback or removal rewrites, so a server polls this and reads the current version
+    only when it moved. None before the first deployment."""
+    return store.change_marker(registry_name(deploy_app, HISTORY_FILE)) or store.change_marker(
+        current_pointer(deploy_app))
 
 
 def read_version_metadata(store: ObjectStore, deploy_app: str, version: str) -> dict[str, Any]:
-    """The metadata of one version.
+    """The metadata of one version, unverified (for listing).
 
     Raises:
-        RegistryError: the version does not exist.
+        RegistryError: the version does not exist, or its metadata is not a JSON object (the message names it).
     """
-    data = read_bytes(store, f"{deploy_app}/{version}/{METADATA_FILE}")
+    name = registry_name(deploy_app, check_version_id(version), METADATA_FILE)
+    data = read_bytes(store, name)
     if data is None:
         raise RegistryError(f"model version {version} of {deploy_app} not found in {store.describe(deploy_app)}")
-    return json.loads(data)
+    return _json_object(data, store.describe(name))
+
+
+def _json_object(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise RegistryError(f"{where} is not a JSON object")
+    return value
 
 
 def list_version_ids(store: ObjectStore, deploy_app: str) -> list[str]:
-    """The versions of `deploy_app`, oldest first (a version exists once its metadata does)."""
-    parts = (name.split("/") for name in store.list_names(f"{deploy_app}/"))
-    return sorted(part[1] for part in parts if len(part) == 3 and part[2] == METADATA_FILE)
+    """The complete versions of `deploy_app` (those with a checksum manifest), oldest first."""
+    parts = (name.split("/") for name in store.list_names(registry_name(deploy_app) + "/"))
+    return sorted(part[1] for part in parts if len(part) == 3 and part[2] == MANIFEST_FILE)
 
 
 def list_versions(store: ObjectStore, deploy_app: str) -> list[dict[str, Any]]:
-    """The metadata of every version of `deploy_app`, oldest first, each with its `version` id."""
+    """The metadata of every complete version of `deploy_app`, oldest first, each with its `version` id."""
     ids = list_version_ids(store, deploy_app)
     return [{**read_version_metadata(store, deploy_app, version), "version": version} for version in ids]
 
 
 def rollback_model(store: ObjectStore, deploy_app: str, version: str | None = None) -> str:
-    """Make `version`, or else the version before the current one, current again.
+    """Make `version` current, or else the version that was current before the present one.
+
+    Without a version, the history decides: a version that was rolled back from is never returned to.
 
     Returns:
         The version now current.
 
     Raises:
-        RegistryError: the version does not exist, or there is no earlier version to go back to.
+        RegistryError: the version is not a plain name, does not exist or does not verify, or the
+            history holds no earlier current version.
     """
     current = read_current_version(store, deploy_app)
     if version is None:
-        earlier = [known for known in list_version_ids(store, deploy_app) if current is None or known < current]
-        if not earlier:
-            raise RegistryError(f"no model version of {deploy_app} older than the current one ({current})")
-        version = earlier[-1]
-    read_version_metadata(store, deploy_app, version)
-    _point_current(store, deploy_app, version, "rollback")
+        chain = current_chain(read_history(store, deploy_app))
+        if len(chain) < 2:
+            raise RegistryError(f"no model version of {deploy_app} was current before the current one ({current})")
+        version = chain[-2]
+    verify_version(store, deploy_app, check_version_id(version))
+    commit_current(store, deploy_app, "rollback", version)
     logger.info("current model of %s moved from %s to %s", deploy_app, current, version)
     return version
 
 
 @dataclass(frozen=True)
 class CurrentModel:
-    """The deployed model with its version id, the feature columns it predicts from (in order) and the
-    version's metadata."""
+    """The deployed model with its version id, metadata and the feature columns it predicts from, in order."""
 
     version: str
     model: Any
@@ -167,24 +178,37 @@ class CurrentModel:
 
 
 def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
-    """The current version of `deploy_app` with its model and metadata, or None before the first deployment.
+    """The current version of `deploy_app`, verified, or None before the first deployment.
 
     Raises:
-        RegistryError: `current` names a version whose model file or metadata is missing.
+        RegistryError: the current version's files are missing or do not match their checksums.
     """
     version = read_current_version(store, deploy_app)
     if version is None:
         return None
-    metadata = read_version_metadata(store, deploy_app, version)
-    path = store.local_copy(f"{deploy_app}/{version}/{MODEL_FILE}")
-    if path is None:
-        raise RegistryError(f"current model version {version} of {deploy_app} has no {MODEL_FILE}")
-    columns = metadata.get("feature_columns") or metadata["settings"]["feature_columns"]
-    return CurrentModel(version=version, model=joblib.load(path), feature_columns=tuple(columns), metadata=metadata)
+    where = store.describe(registry_name(deploy_app, version, METADATA_FILE))
+    metadata = _json_object(verified_bytes(store, deploy_app, version, METADATA_FILE), where)
+    model = joblib.load(io.BytesIO(verified_bytes(store, deploy_app, version, MODEL_FILE)))
+    columns = metadata.get("feature_columns") or (metadata.get("settings") or {}).get("feature_columns")
+    if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
+        raise RegistryError(f"{where} names no feature_columns")
+    return CurrentModel(version=version, model=model, feature_columns=tuple(columns), metadata=metadata)
+
+
+def current_feature_columns(store: ObjectStore, deploy_app: str) -> tuple[str, ...]:
+    """The feature columns of the current version as its metadata states them; () when there is none or
+    it cannot be read (the deploy step then reports the problem)."""
+    try:
+        version = read_current_version(store, deploy_app)
+        metadata = read_version_metadata(store, deploy_app, version) if version else {}
+    except RegistryError:
+        return ()
+    columns = metadata.get("feature_columns") or (metadata.get("settings") or {}).get("feature_columns") or []
+    return tuple(name for name in columns if isinstance(name, str)) if isinstance(columns, list) else ()
 
 
 def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
-    """Load the model an online app should serve: the current version of `deploy_app`.
+    """Load the model an online app should serve: the current version of `deploy_app`, verified.
 
     The same call works on a local registry folder and on the deploy app's Carol storage::
 
@@ -196,7 +220,7 @@ def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
         The fitted scikit-learn pipeline, or None when nothing has been deployed yet.
 
     Raises:
-        RegistryError: `current` names a version whose model file or metadata is missing.
+        RegistryError: the current version's files are missing or do not match their checksums.
     """
     current = load_current(store, deploy_app)
     return None if current is None else current.model
@@ -216,5 +240,5 @@ def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deplo
     """Whether a past deploy decision still holds: its version is still in the registry, or, for a
     refusal, the champion it lost to is still the current model."""
     if deployment.version is not None:
-        return store.exists(f"{deploy_app}/{deployment.version}/{METADATA_FILE}")
+        return store.exists(registry_name(deploy_app, deployment.version, MANIFEST_FILE))
     return deployment.champion == read_current_version(store, deploy_app)

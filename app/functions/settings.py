@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Settings:
     max_test_rmse: float | None
     min_test_r2: float | None
     champion_tolerance: float
+    min_improvement_over_baseline: float
     deploy_app: str
     target_dir: str
     registry_dir: str
@@ -126,6 +128,13 @@ def _real(low: float, high: float = math.inf, low_open: bool = False, high_open:
     return parse
 
 
+def _plain_name(value: Any) -> str:
+    text = str(value).strip()
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", text) or ".." in text:
+        raise ValueError("a plain name: letters, digits, '.', '_', '-', no '/' and no '..'")
+    return text
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -163,7 +172,8 @@ _PARSERS = {
     "max_test_rmse": _optional(_real(0.0, low_open=True)),
     "min_test_r2": _optional(_real(-math.inf, 1.0)),
     "champion_tolerance": _real(0.0),
-    "deploy_app": _text,
+    "min_improvement_over_baseline": _real(0.0),
+    "deploy_app": _plain_name,
     "target_dir": _text,
     "registry_dir": _text,
     "float32": _boolean,

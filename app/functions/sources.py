@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from app.functions.storage.checksums import digest_file
-from app.functions.storage.columnar import ColumnError, read_columns
+from app.functions.storage.columnar import ColumnError, list_columns, read_columns
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ def _frame_of(columns: dict[str, Any]) -> pd.DataFrame:
 
 
 def read_records(
-    path: Path, columns: Sequence[str], float_columns: Sequence[str] = (), float_dtype: str = "float64"
+    path: Path, columns: Sequence[str], float_columns: Sequence[str] = (), float_dtype: str = "float64",
+    optional_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read the named columns of a CSV or Parquet file, streaming it in batches.
 
@@ -68,6 +69,7 @@ def read_records(
         float_columns: columns converted to `float_dtype` while reading (missing values become NaN),
             so the data is held once, already in the type training uses.
         float_dtype: "float64" or "float32".
+        optional_columns: more columns read as they are, when the file has them.
 
     Returns:
         The columns as a DataFrame, in the order given, one unconsolidated array per column.
@@ -81,7 +83,8 @@ def read_records(
     if path.stat().st_size == 0:
         raise RecordsError(f"data file {path} is empty")
     try:
-        return _frame_of(read_columns(path, columns, float_columns, float_dtype))
+        present = [name for name in optional_columns if name not in columns and name in list_columns(path)]
+        return _frame_of(read_columns(path, [*columns, *present], float_columns, float_dtype))
     except ColumnError as error:
         raise RecordsError(f"data file {path}: {error}") from None
     except (pa.ArrowInvalid, OSError) as error:
@@ -144,6 +147,7 @@ def validate_records(
     id_column: str,
     source: str,
     float_dtype: str = "float64",
+    extra_columns: Sequence[str] = (),
 ) -> Records:
     """Check that the records can train a model and convert them to float features.
 
@@ -154,6 +158,8 @@ def validate_records(
         id_column: row key, kept as is.
         source: where the records came from, for messages.
         float_dtype: "float64" or "float32", the type of features and target.
+        extra_columns: columns kept as floats when present, numeric and complete, else left out (the
+            deployed model's features, so it can be scored on the same rows).
 
     Returns:
         Records with float features and target; columns already of that type are shared, not copied.
@@ -170,6 +176,12 @@ def validate_records(
     converted = {id_column: _column_payload(frame[id_column])}
     for name in numeric_columns:
         converted[name] = _numeric_column(frame[name], name, source, np.dtype(float_dtype))
+    for name in extra_columns:
+        try:
+            if name not in converted:
+                converted[name] = _numeric_column(frame[name], name, source, np.dtype(float_dtype))
+        except (KeyError, RecordsError):
+            logger.warning("%s: column %s of the deployed model is missing or unusable", source, name)
     return Records(frame=_frame_of(converted), source=source)
 
 

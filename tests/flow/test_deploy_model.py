@@ -17,7 +17,7 @@ from app.functions.storage.bigquery_reader import BigQueryReader
 from app.functions.storage.stores import CarolStore, LocalStore
 from tests.conftest import SAMPLE_DATA, default_settings, sample_query_stream
 
-GOOD, BAD = 300, 5
+GOOD, BAD = 300, 100  # 100 epochs: worse than 300, still better than the mean predictor
 APP = "bostonhouseonline"
 
 
@@ -64,12 +64,12 @@ def test_a_refusal_is_decided_again_once_the_champion_changes(tmp_path):
     store = LocalStore(tmp_path / "m")
     first = run(pipeline(tmp_path, model_epochs=BAD)).deployed
     better = run(pipeline(tmp_path, model_epochs=GOOD)).deployed
-    middle = pipeline(tmp_path, model_epochs=30)
+    middle = pipeline(tmp_path, model_epochs=200)
     assert run(middle).deployed is None
-    assert run(pipeline(tmp_path, model_epochs=30)).ran == []
+    assert run(pipeline(tmp_path, model_epochs=200)).ran == []
 
     rollback_model(store, APP, first)
-    again = run(pipeline(tmp_path, model_epochs=30))
+    again = run(pipeline(tmp_path, model_epochs=200))
 
     assert again.ran == ["DeployModel"] and again.deployed and again.deployed not in (first, better)
     assert read_current_version(store, APP) == again.deployed
@@ -79,7 +79,7 @@ def test_published_version_carries_report_plots_and_the_decision(tmp_path):
     outcome = run(pipeline(tmp_path, model_epochs=GOOD))
     folder = tmp_path / "m" / APP / outcome.deployed
     assert {path.name for path in folder.iterdir()} == {
-        "model.pkl", "metadata.json", "report.html", "residuals.png", "predicted_vs_true.png"}
+        "model.pkl", "metadata.json", "report.html", "residuals.png", "predicted_vs_true.png", "checksums.json"}
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["decision"] == {"reason": outcome.deploy_reason, "champion": None, "champion_test": None}
     assert metadata["source"] == {"source": str(SAMPLE_DATA), "data_fingerprint": "file:sample"}

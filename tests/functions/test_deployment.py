@@ -12,7 +12,8 @@ from tests.conftest import FEATURES, train_tiny
 
 def challenger(frame, epochs):
     trained = train_tiny(frame, epochs, l2=0.0)
-    return trained, evaluate_model(trained, Thresholds())
+    # No baseline margin: these tests are about the champion comparison, with deliberately poor models.
+    return trained, evaluate_model(trained, Thresholds(min_improvement_over_baseline=-1e9))
 
 
 def deploy(store, version, frame, epochs, tolerance=0.0):
@@ -54,7 +55,7 @@ def test_a_version_is_never_overwritten(tmp_path, tiny_frame):
     store = LocalStore(tmp_path)
     deploy(store, "v1", tiny_frame, 300)
     with pytest.raises(Exception, match="already exists"):
-        deploy(store, "v1", tiny_frame, 300, tolerance=1e9)
+        deploy(store, "v1", tiny_frame, 200, tolerance=1e9)
 
 
 def test_published_version_keeps_a_check_record_its_model_predicts(tmp_path, tiny_frame):
@@ -66,3 +67,39 @@ def test_published_version_keeps_a_check_record_its_model_predicts(tmp_path, tin
                                                                for name in FEATURES))
     model = load_current_model(store, "online")
     assert model.predict([[row[name] for name in FEATURES]])[0] == record["prediction"]
+
+
+def test_the_same_model_on_the_same_data_creates_no_new_version(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    decision = deploy(store, "v2", tiny_frame, 300)
+    assert decision.version is None and "identical to deployed model v1" in decision.reason
+    assert not (tmp_path / "online" / "v2").exists()
+
+
+def test_a_champion_that_does_not_verify_blocks_deployment_with_the_reason(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    (tmp_path / "online" / "v1" / "model.pkl").write_bytes(b"torn")
+    decision = deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
+    assert decision.version is None and decision.champion == "v1"
+    assert "v1 of online does not verify: model.pkl" in decision.reason and "--rollback" in decision.reason
+
+
+def test_a_champion_without_its_columns_blocks_deployment(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    trained, evaluation = challenger(tiny_frame, 300)
+    decision = deploy_challenger(store, "online", "v2", trained, evaluation, Records(tiny_frame.drop(columns="b"), "t"),
+                                 "y", 1e9, {"data_fingerprint": "file:other"})
+    assert decision.version is None and decision.reason.endswith("no usable column b")
+
+
+def test_derived_files_are_repaired_before_the_champion_is_read(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    (tmp_path / "online" / "current").write_text("garbage")
+    (tmp_path / "online" / "model.pkl").unlink()
+    deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
+    assert (tmp_path / "online" / "current").read_text() == "v2"
+    assert (tmp_path / "online" / "model.pkl").read_bytes() == (tmp_path / "online" / "v2" / "model.pkl").read_bytes()

@@ -47,7 +47,6 @@ def test_later_layers_win_and_strings_are_parsed():
     ("test_size", "1", "< 1"),
     ("feature_columns", "a,,b", "distinct, non-empty"),
     ("feature_columns", "a,a", "distinct, non-empty"),
-    ("deploy_app", "  ", "non-empty"),
     ("model_hidden_layers", "128,0", "layer sizes"),
     ("model_hidden_layers", "", "layer sizes"),
     ("model_hidden_layers", "128,x", "layer sizes"),
@@ -56,6 +55,11 @@ def test_later_layers_win_and_strings_are_parsed():
     ("validation_size", "0", "> 0"),
     ("n_iter_no_change", "0", "whole number >= 1"),
     ("tol", "-0.1", "number >= 0"),
+    ("deploy_app", "  ", "a plain name"),
+    ("deploy_app", "/abs/app", "a plain name"),
+    ("deploy_app", "../../x", "no '..'"),
+    ("deploy_app", "app/20261127T082012Z-6cc72f61", "no '/'"),
+    ("min_improvement_over_baseline", "-1", "number >= 0"),
 ])
 def test_bad_values_name_the_setting_the_value_and_what_is_allowed(name, value, allowed):
     with pytest.raises(SettingsError) as raised:

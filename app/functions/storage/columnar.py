@@ -34,6 +34,11 @@ def is_parquet(path: Path) -> bool:
     return path.suffix.lower() in PARQUET_SUFFIXES
 
 
+def list_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file, read from its header or schema only."""
+    return pq.read_schema(path).names if is_parquet(path) else _csv_header(path)
+
+
 def read_columns(
     path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int = BATCH_ROWS
 ) -> dict[str, np.ndarray | pd.Series]:
