@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="recompute TASK and everything downstream of it (repeatable)")
     parser.add_argument("--gc", action="store_true", help="remove targets no current or recent run uses")
     parser.add_argument("--keep", type=int, default=5, metavar="N", help="with --gc: keep the last N runs' targets")
+    parser.add_argument("--keep-models", type=int, metavar="N",
+                        help="with --gc: also remove model versions but the newest N (never the current or previous)")
     parser.add_argument("--dry-run", action="store_true", help="with --gc: list what would be removed")
     parser.add_argument("--no-wait", action="store_true",
                         help="exit 1 at once, naming the holder, when another process holds the target folder or registry")
@@ -48,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--workers must be at least 1")
     if args.keep < 0 or (args.dry_run and not args.gc) or (args.gc and (args.plan or args.force)):
         parser.error("--dry-run and --keep N>=0 go with --gc, which goes with neither --plan nor --force")
+    if args.keep_models is not None and (args.keep_models < 0 or not args.gc):
+        parser.error("--keep-models N>=0 goes with --gc")
     if (args.models or args.rollback is not None) and (args.plan or args.force or args.gc):
         parser.error("--models and --rollback go with neither --plan, --force nor --gc")
     return args
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.control.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
     from app.control.runner import run_pipeline
+    from app.control.registry_upkeep import repair_registry
     from app.control.startup import lock_run
     from app.functions.storage.locks import LockBusyError
 
@@ -88,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
         with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
             if args.gc:
-                print("\n".join(describe_clean_up(plan.root, args.keep, args.dry_run)))
+                print("\n".join(describe_clean_up(plan.root, args.keep, args.dry_run, args.keep_models)))
                 print_summary("CLEANED", 0, 0, None, started)
                 return 0
+            repair_registry(plan.registry, plan.settings.deploy_app)
             outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port,
                                    forced=args.force)
     except (MaintenanceError, LockBusyError) as error:

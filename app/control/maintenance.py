@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import luigi
 
+from app.control.registry_upkeep import clean_registry, part_leftovers, repair_registry
 from app.control.recording import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
 from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
 from app.functions.planning import (
@@ -109,13 +110,24 @@ def describe_plan(root: AppTask, forced: list[str] = ()) -> list[str]:
     return [*format_plan(decisions), f"plan: {running} to run, {len(decisions) - running} to reuse"]
 
 
-def describe_clean_up(root: AppTask, keep_runs: int, dry_run: bool) -> list[str]:
-    """Run clean-up and describe it as printed lines, ending with the bytes freed."""
+def describe_clean_up(root: AppTask, keep_runs: int, dry_run: bool, keep_models: int | None = None) -> list[str]:
+    """Run clean-up of targets and registry and describe it as printed lines, ending with the bytes freed.
+
+    Args:
+        keep_models: keep this many newest model versions (and always the current and previous current);
+            None removes no complete version.
+    """
     clean_up = collect_garbage(root, keep_runs, dry_run)
+    registry = registry_store(root.carol_mode, root.registry_dir, root.deploy_app)
+    if not dry_run:
+        repair_registry(registry, root.deploy_app)
+    in_registry = clean_registry(registry, root.deploy_app, keep_models, dry_run)
+    removed = [*clean_up.removed, *((registry.describe(name), size) for name, size in in_registry)]
     verb = "would remove" if dry_run else "removed"
-    lines = [f"{verb} {name} ({size} bytes)" for name, size in clean_up.removed]
+    lines = [f"{verb} {name} ({size} bytes)" for name, size in removed]
     freed = "would free" if dry_run else "freed"
-    return [*lines, f"gc: {verb} {len(clean_up.removed)} files, {freed} {clean_up.freed} bytes"]
+    total = sum(size for _, size in removed)
+    return [*lines, f"gc: {verb} {len(removed)} files, {freed} {total} bytes"]
 
 
 def _unvisited(task: AppTask) -> Decision:
@@ -141,13 +153,17 @@ def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
     keep = identities_to_keep(root.lineage().values(), records[-keep_runs:] if keep_runs else [],
                               _deployed_lineage(root, records))
     families = [task.get_task_family() for task in all_tasks(root)]
-    garbage = select_garbage(store.list_names(root.target_prefix()), families, keep)
+    garbage = select_garbage(store.list_names(root.target_prefix()), families, keep, root.target_prefix())
     # Records first: an interrupted clean-up leaves unfinished targets, never unverifiable ones.
     garbage.sort(key=lambda name: (not name.endswith(RECORD_SUFFIX), name))
     removed = [(name, _stored_bytes(store, name)) for name in garbage]
+    leftovers = part_leftovers(store.root, depth=1) if isinstance(store, LocalStore) else []
+    removed += [(path.relative_to(store.root).as_posix(), path.stat().st_size) for path in leftovers]
     if not dry_run:
         for name in garbage:
             store.delete(name)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
     return CleanUp(removed=removed, freed=sum(size for _, size in removed))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATA_PARAMETER = "data_fingerprint"
-_TARGET_NAME = re.compile(r"^(?:.*/)?(?P<family>[A-Za-z_][A-Za-z0-9_]*)/(?P<identity>[0-9a-f]{64})\.pkl(?:\.sha256)?$")
+_TARGET_NAME = re.compile(r"^(?P<family>[A-Za-z_][A-Za-z0-9_]*)/(?P<identity>[0-9a-f]{64})\.pkl(?:\.sha256)?$")
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,12 @@ def format_plan(decisions: Sequence[Decision]) -> list[str]:
     ]
 
 
-def parse_target_name(name: str) -> tuple[str, str] | None:
-    """`(family, identity)` of a stored target or checksum record name, or None for anything else."""
-    match = _TARGET_NAME.match(name)
+def parse_target_name(name: str, prefix: str = "") -> tuple[str, str] | None:
+    """`(family, identity)` of a stored target or checksum record name, or None for anything else.
+
+    A target lives exactly at `<prefix><family>/<identity>.pkl`; a look-alike in any other folder is not one.
+    """
+    match = _TARGET_NAME.match(name[len(prefix):]) if name.startswith(prefix) else None
     return (match["family"], match["identity"]) if match else None
 
 
@@ -113,7 +116,7 @@ def identities_to_keep(
     return keep
 
 
-def select_garbage(names: Iterable[str], families: Iterable[str], keep: set[str]) -> list[str]:
+def select_garbage(names: Iterable[str], families: Iterable[str], keep: set[str], prefix: str = "") -> list[str]:
     """Stored names of pipeline targets (and their records) whose identity is not in `keep`.
 
     Names that are not targets of one of `families` (run log, fingerprint cache, registry) are never selected.
@@ -121,7 +124,7 @@ def select_garbage(names: Iterable[str], families: Iterable[str], keep: set[str]
     known = set(families)
     selected = []
     for name in names:
-        parsed = parse_target_name(name)
+        parsed = parse_target_name(name, prefix)
         if parsed and parsed[0] in known and parsed[1] not in keep:
             selected.append(name)
     return sorted(selected)

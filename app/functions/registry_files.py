@@ -93,6 +93,15 @@ def commit_current(store: ObjectStore, deploy_app: str, action: str, version: st
     return previous
 
 
+def commit_removal(store: ObjectStore, deploy_app: str, version: str) -> None:
+    """Record in the history that `version` is removed (before its files go)."""
+    name = registry_name(deploy_app, HISTORY_FILE)
+    history = read_bytes(store, name) or b""
+    if history and not history.endswith(b"\n"):
+        history += b"\n"
+    write_registry_file(store, name, history + history_line("remove", version, read_current_version(store, deploy_app)))
+
+
 def read_history(store: ObjectStore, deploy_app: str) -> list[dict[str, Any]]:
     """Every history entry of `deploy_app`, oldest first.
 

@@ -96,3 +96,19 @@ def parse_manifest(data: bytes, where: str) -> dict[str, dict[str, Any]]:
     except (ValueError, KeyError, TypeError, AttributeError):
         raise HistoryError(f"{where} is not a checksum manifest") from None
     return files
+
+
+def select_removable_versions(
+    complete: Sequence[str], chain: Sequence[str], keep_models: int
+) -> list[str]:
+    """Versions retention may remove: all but the newest `keep_models`, never the current one nor the one
+    current before it (the target of a rollback without a version).
+
+    Args:
+        complete: every complete version id, oldest first.
+        chain: the current chain from the history (see `current_chain`).
+        keep_models: how many of the newest versions to keep.
+    """
+    protected = set(chain[-2:])
+    newest = set(complete[-keep_models:]) if keep_models else set()
+    return [version for version in complete if version not in protected | newest]

@@ -84,7 +84,9 @@ def test_format_plan_aligns_families():
 
 @pytest.mark.parametrize("name, parsed", [
     (f"TrainModel/{ID['abc']}.pkl", ("TrainModel", ID["abc"])),
-    (f"pipeline/TrainModel/{ID['abc']}.pkl.sha256", ("TrainModel", ID["abc"])),
+    (f"TrainModel/{ID['abc']}.pkl.sha256", ("TrainModel", ID["abc"])),
+    (f"data/TrainModel/{ID['abc']}.pkl", None),
+    (f"pipeline/TrainModel/{ID['abc']}.pkl", None),
     ("runs.jsonl", None),
     (".data-fingerprints.json", None),
     (f"TrainModel/{ID['abc']}.pkl.part", None),
@@ -92,6 +94,11 @@ def test_format_plan_aligns_families():
 ])
 def test_parse_target_name(name, parsed):
     assert parse_target_name(name) == parsed
+
+
+def test_parse_target_name_with_the_cloud_prefix():
+    assert parse_target_name(f"pipeline/TrainModel/{ID['abc']}.pkl.sha256", "pipeline/") == ("TrainModel", ID["abc"])
+    assert parse_target_name(f"pipeline/x/TrainModel/{ID['abc']}.pkl", "pipeline/") is None
 
 
 def test_keep_covers_current_recent_runs_and_deployed_lineage():
