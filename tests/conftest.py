@@ -17,6 +17,13 @@ from app.functions.training import StoppingRule, choose_batch_size
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
+
+
+def sample_fingerprint() -> str:
+    """The fingerprint start-up gives the sample data (ingestion checks the bytes it reads against it)."""
+    from app.functions.sources import fingerprint_file
+
+    return f"file:{fingerprint_file(SAMPLE_DATA)}"
 FEATURES = ("a", "b", "c")
 
 

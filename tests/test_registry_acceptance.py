@@ -72,6 +72,29 @@ def test_1_the_champion_is_scored_when_the_features_change(project, tmp_path):
     assert "cannot be scored on the same test rows: the ingested records have no usable column LSTAT" in lacking.stdout
 
 
+def test_2_a_data_file_rewritten_during_a_run_is_never_stored_under_the_first_fingerprint(project, tmp_path):
+    workdir, champion = project
+    data = workdir / "mydata.csv"
+    original = pd.read_csv(SAMPLE_DATA).head(480)  # other data than S1 ran on
+    original.to_csv(data, index=False)
+    run = start_app(workdir, *BASE, "--set", f"data_path={data}", PIPELINE_TEST_START_DELAY="3")
+    cache = workdir / "luigi_targets" / ".data-fingerprints.json"
+    deadline = time.monotonic() + 120
+    while str(data) not in (cache.read_text() if cache.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    original.assign(target=original["target"] * 2).to_csv(data, index=False)
+    result = finish(run)
+    assert result.returncode == 1 and summary_of(result)["deployed"] == "none"
+    assert any("IngestRecords failed" in line and "the data file changed while it was read" in line
+               for line in errors(result))
+    first = json.loads(cache.read_text())
+    assert len(list((workdir / "luigi_targets" / "IngestRecords").glob("*.pkl"))) == 1  # only S1's records
+    original.to_csv(data, index=False)
+    again = run_app(workdir, *BASE, "--set", f"data_path={data}")
+    assert again.returncode == 0 and summary_of(again)["ran"] == "4", again.stderr
+    assert first  # the cache was written before the rewrite
+
+
 def fitted(slope: float) -> LinearRegression:
     features = np.arange(12, dtype=float).reshape(6, 2)
     return LinearRegression().fit(features, features[:, 0] * slope)

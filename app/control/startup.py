@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ from app.functions.storage.stores import LocalStore, ObjectStore, StorageError
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.toml"
+# Test hook, read only here: seconds to pause after the data is fingerprinted, so a test can rewrite the
+# data file before it is ingested. Unset in real runs.
+START_DELAY_VARIABLE = "PIPELINE_TEST_START_DELAY"
 FINGERPRINT_CACHE = ".data-fingerprints.json"
 
 
@@ -73,6 +77,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     carol, settings = _open_session(project_dir, environ, assignments)
     try:
         fingerprint = _fingerprint_data(settings, carol, environ)
+        time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
     except (SettingsError, RecordsError) as error:
         raise StartupError(str(error), 2) from None
     except Exception as error:  # any failure of the staging probe in Carol

@@ -47,7 +47,8 @@ class IngestRecords(AppTask):
                 bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype)
         else:
             source = self.data_path
-            frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype, self.champion_columns)
+            frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype, self.champion_columns,
+                                 expected_fingerprint=self.data_fingerprint)
         records = validate_records(frame, self.feature_columns, self.target_column, self.id_column, source,
                                    self.float_dtype, self.champion_columns)
         logger.info("ingested %d records from %s", len(records.frame), source)

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from app.functions.storage.checksums import digest_file
-from app.functions.storage.columnar import ColumnError, list_columns, read_columns
+from app.functions.storage.columnar import ColumnError, is_parquet, list_columns, read_columns
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _frame_of(columns: dict[str, Any]) -> pd.DataFrame:
 
 def read_records(
     path: Path, columns: Sequence[str], float_columns: Sequence[str] = (), float_dtype: str = "float64",
-    optional_columns: Sequence[str] = (),
+    optional_columns: Sequence[str] = (), expected_fingerprint: str | None = None,
 ) -> pd.DataFrame:
     """Read the named columns of a CSV or Parquet file, streaming it in batches.
 
@@ -70,23 +70,44 @@ def read_records(
             so the data is held once, already in the type training uses.
         float_dtype: "float64" or "float32".
         optional_columns: more columns read as they are, when the file has them.
+        expected_fingerprint: the `file:<sha256>` the run was planned with; the bytes actually read
+            must have it.
 
     Returns:
         The columns as a DataFrame, in the order given, one unconsolidated array per column.
 
     Raises:
-        RecordsError: the file is missing, empty or unreadable, lacks a column, or a float column
-            is not numeric.
+        RecordsError: the file is missing, empty, not UTF-8 text (CSV) or unreadable, lacks a column, a
+            float column is not numeric, or its bytes are not those fingerprinted (it changed meanwhile).
     """
     if not path.is_file():
         raise RecordsError(f"data file {path} not found")
     if path.stat().st_size == 0:
         raise RecordsError(f"data file {path} is empty")
+    # Everything is read through one open descriptor: a file replaced meanwhile does not mix into the read.
+    with open(path, "rb") as handle:
+        pinned = Path(f"/proc/self/fd/{handle.fileno()}")
+        pinned = pinned if pinned.exists() else path
+        before = os.fstat(handle.fileno())
+        frame = _read_pinned(path, pinned, columns, float_columns, float_dtype, optional_columns)
+        if expected_fingerprint is not None:
+            changed = f"file:{digest_file(pinned).sha256}" != expected_fingerprint
+            after = os.fstat(handle.fileno())
+            if changed or (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+                raise RecordsError(f"data file {path}: the data file changed while it was read; run again")
+    return frame
+
+
+def _read_pinned(path: Path, pinned: Path, columns, float_columns, float_dtype, optional_columns) -> pd.DataFrame:
+    parquet = is_parquet(path)
     try:
-        present = [name for name in optional_columns if name not in columns and name in list_columns(path)]
-        return _frame_of(read_columns(path, [*columns, *present], float_columns, float_dtype))
+        available = list_columns(pinned, parquet) if optional_columns else []
+        present = [name for name in optional_columns if name not in columns and name in available]
+        return _frame_of(read_columns(pinned, [*columns, *present], float_columns, float_dtype, parquet=parquet))
     except ColumnError as error:
         raise RecordsError(f"data file {path}: {error}") from None
+    except UnicodeDecodeError:
+        raise RecordsError(f"data file {path} is not UTF-8 text (a compressed file or another encoding?)") from None
     except (pa.ArrowInvalid, OSError) as error:
         raise RecordsError(f"data file {path} cannot be read: {str(error).splitlines()[0]}") from None
 

@@ -15,7 +15,7 @@ from app.functions.evaluation import score_predictions
 from app.functions.registry import load_current, read_current_version, rollback_model
 from app.functions.storage.bigquery_reader import BigQueryReader
 from app.functions.storage.stores import CarolStore, LocalStore
-from tests.conftest import SAMPLE_DATA, default_settings, sample_query_stream
+from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint, sample_query_stream
 
 GOOD, BAD = 300, 100  # 100 epochs: worse than 300, still better than the mean predictor
 APP = "bostonhouseonline"
@@ -24,7 +24,7 @@ APP = "bostonhouseonline"
 def pipeline(tmp_path, carol_mode: bool = False, **overrides):
     settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), **overrides)
-    return build_pipeline(pipeline_params(settings, "file:sample", carol_mode=carol_mode, cloud_targets=False))
+    return build_pipeline(pipeline_params(settings, sample_fingerprint(), carol_mode=carol_mode, cloud_targets=False))
 
 
 def run(root):
@@ -82,7 +82,7 @@ def test_published_version_carries_report_plots_and_the_decision(tmp_path):
         "model.pkl", "metadata.json", "report.html", "residuals.png", "predicted_vs_true.png", "checksums.json"}
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["decision"] == {"reason": outcome.deploy_reason, "champion": None, "champion_test": None}
-    assert metadata["source"] == {"source": str(SAMPLE_DATA), "data_fingerprint": "file:sample"}
+    assert metadata["source"] == {"source": str(SAMPLE_DATA), "data_fingerprint": sample_fingerprint()}
 
 
 @pytest.fixture

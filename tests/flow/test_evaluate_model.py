@@ -8,13 +8,13 @@ from app.flow.commons import pipeline_params
 from app.flow.evaluate_model import EvaluateModel
 from app.functions.evaluation import score_predictions
 from app.functions.report import PREDICTED_PLOT, REPORT_FILE, RESIDUALS_PLOT
-from tests.conftest import SAMPLE_DATA, default_settings
+from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint
 
 
 def evaluate_task(tmp_path, **overrides) -> EvaluateModel:
     settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), model_epochs=300, **overrides)
-    return EvaluateModel(**pipeline_params(settings, "file:sample", carol_mode=False, cloud_targets=False))
+    return EvaluateModel(**pipeline_params(settings, sample_fingerprint(), carol_mode=False, cloud_targets=False))
 
 
 def test_evaluation_holds_metrics_of_the_trained_model_and_its_report(tmp_path):
@@ -26,7 +26,7 @@ def test_evaluation_holds_metrics_of_the_trained_model_and_its_report(tmp_path):
     assert result.approved and result.baseline_test.rmse > result.test.rmse
     assert set(result.files) == {RESIDUALS_PLOT, PREDICTED_PLOT, REPORT_FILE}
     page = result.files[REPORT_FILE].decode()
-    assert "file:sample" in page and str(SAMPLE_DATA) in page and f"{result.test.rmse:.4f}" in page
+    assert sample_fingerprint() in page and str(SAMPLE_DATA) in page and f"{result.test.rmse:.4f}" in page
 
 
 def test_thresholds_are_checked_and_changing_one_reuses_training(tmp_path):

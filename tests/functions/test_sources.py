@@ -203,3 +203,45 @@ def test_csv_float_columns_do_not_depend_on_what_the_first_rows_look_like(tmp_pa
     (tmp_path / "text.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(RecordsError, match="column a is not numeric .*high"):
         read_records(tmp_path / "text.csv", COLUMNS, COLUMNS[1:])
+
+
+def test_records_are_checked_against_the_fingerprint_start_up_took(tmp_path, tiny_frame):
+    path = tmp_path / "data.csv"
+    tiny_frame.to_csv(path, index=False)
+    expected = f"file:{fingerprint_file(path)}"
+    frame = read_records(path, ["id", "a", "y"], ["a", "y"], expected_fingerprint=expected)
+    assert len(frame) == 20
+    tiny_frame.assign(a=tiny_frame["a"] + 1).to_csv(path, index=False)  # rewritten after start-up
+    with pytest.raises(RecordsError, match=r"data.csv: the data file changed while it was read"):
+        read_records(path, ["id", "a", "y"], ["a", "y"], expected_fingerprint=expected)
+
+
+def test_a_file_replaced_while_open_is_read_whole_from_the_first_one(tmp_path, tiny_frame, monkeypatch):
+    from app.functions import sources
+
+    path = tmp_path / "data.parquet"
+    tiny_frame.to_parquet(path)
+    expected = f"file:{fingerprint_file(path)}"
+    reader = sources.read_columns
+
+    def replace_then_read(*args, **kwargs):
+        other = tmp_path / "other.parquet"
+        tiny_frame.head(12).to_parquet(other)
+        other.replace(path)  # a writer renames a new file into place mid-read
+        return reader(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "read_columns", replace_then_read)
+    frame = read_records(path, ["id", "a"], ["a"], expected_fingerprint=expected)
+    assert len(frame) == 20  # the bytes read are the fingerprinted ones, all of them
+
+
+def test_a_csv_that_is_not_utf8_is_one_error_naming_the_file(tmp_path):
+    import gzip
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(gzip.compress(b"id,a\n1,2\n" * 20))
+    with pytest.raises(RecordsError, match=r"data.csv is not UTF-8 text"):
+        read_records(path, ["id", "a"], ["a"])
+    path.write_bytes("id,caf\xe9\n1,2\n".encode("latin-1"))
+    with pytest.raises(RecordsError, match=r"data.csv is not UTF-8 text"):
+        read_records(path, ["id", "a"], ["a"])

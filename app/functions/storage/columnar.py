@@ -34,13 +34,21 @@ def is_parquet(path: Path) -> bool:
     return path.suffix.lower() in PARQUET_SUFFIXES
 
 
-def list_columns(path: Path) -> list[str]:
-    """The column names of a CSV or Parquet file, read from its header or schema only."""
-    return pq.read_schema(path).names if is_parquet(path) else _csv_header(path)
+def list_columns(path: Path, parquet: bool | None = None) -> list[str]:
+    """The column names of a CSV or Parquet file, read from its header or schema only.
+
+    `parquet` gives the format when `path` does not show it (a `/proc/self/fd/N` path).
+    """
+    return pq.read_schema(path).names if _parquet(path, parquet) else _csv_header(path)
+
+
+def _parquet(path: Path, parquet: bool | None) -> bool:
+    return is_parquet(path) if parquet is None else parquet
 
 
 def read_columns(
-    path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int = BATCH_ROWS
+    path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int = BATCH_ROWS,
+    parquet: bool | None = None,
 ) -> dict[str, np.ndarray | pd.Series]:
     """Read `columns` of a file; those in `float_columns` become `float_dtype` arrays (nulls as NaN).
 
@@ -50,6 +58,7 @@ def read_columns(
         float_columns: the subset converted to floats while reading.
         float_dtype: "float64" or "float32".
         batch_rows: rows converted at a time (Parquet; CSV batches follow its block size).
+        parquet: the format, when `path` does not show it by its suffix.
 
     Returns:
         Column name to a NumPy array (float and plain numeric columns) or a pandas Series (others).
@@ -58,7 +67,8 @@ def read_columns(
         ColumnError: a column is missing, or a float column holds something other than numbers.
         pyarrow.ArrowInvalid, OSError: the file cannot be parsed.
     """
-    capacity, schema, batches = _open_batches(path, columns, float_columns, float_dtype, batch_rows)
+    capacity, schema, batches = _open_batches(path, columns, float_columns, float_dtype, batch_rows,
+                                              _parquet(path, parquet))
     return fill_columns(batches, capacity, schema, columns, float_columns, float_dtype)
 
 
@@ -115,13 +125,15 @@ def _allocate(rows: int, dtype: str) -> np.ndarray:
 
 
 def _open_batches(
-    path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int
+    path: Path, columns: Sequence[str], float_columns: Sequence[str], float_dtype: str, batch_rows: int,
+    parquet: bool,
 ) -> tuple[int, pa.Schema, Iterator[pa.RecordBatch]]:
     """Row capacity (exact for Parquet, an upper bound for CSV), schema and record batches of `columns`."""
-    if is_parquet(path):
-        parquet = pq.ParquetFile(path)
-        _require(parquet.schema_arrow.names, columns)
-        return parquet.metadata.num_rows, parquet.schema_arrow, _row_group_batches(parquet, columns, batch_rows)
+    if parquet:
+        parquet_file = pq.ParquetFile(path)
+        _require(parquet_file.schema_arrow.names, columns)
+        return (parquet_file.metadata.num_rows, parquet_file.schema_arrow,
+                _row_group_batches(parquet_file, columns, batch_rows))
     header = _csv_header(path)
     _require(header, columns)
     # Projection and float types are applied while parsing: other columns are skipped, and a value that
