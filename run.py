@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -21,10 +22,31 @@ from pathlib import Path
 from app.control.task_log import report_outcome, stop_task_log
 
 PROJECT_DIR = Path(__file__).resolve().parent
+STARTED = time.monotonic()
+SIGTERM_EXIT = 143
+
+
+class Terminated(Exception):
+    """SIGTERM (a container stop): raised where the run is, so a running task fails and the run is recorded."""
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse that ends a usage error like every other ending: one error line, the summary, exit 2."""
+
+    def error(self, message: str) -> None:
+        self.print_usage(sys.stderr)
+        print_error(message)
+        print_summary("FAILED", 0, 0, None, STARTED)
+        sys.exit(2)
+
+
+def _terminate(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough; the ending must not be interrupted
+    raise Terminated("stopped by SIGTERM")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = UsageParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
                         help="override a setting (repeatable); lists are comma-separated")
     parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
@@ -58,8 +80,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    started = time.monotonic()
-    args = parse_args(argv)
+    """Run the command; a SIGTERM ends it with the summary too (exit 143)."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run_command(parse_args(argv), STARTED)
+    except Terminated as stop:
+        print_error(str(stop))
+        print_summary("FAILED", 0, 0, None, STARTED)
+        return SIGTERM_EXIT
+
+
+def run_command(args: argparse.Namespace, started: float) -> int:
+    """Everything `main` does, for one parsed command line."""
     from dotenv import load_dotenv
 
     load_dotenv(Path.cwd() / ".env")
@@ -79,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
 
     from app.control.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
-    from app.control.runner import run_pipeline
+    from app.control.runner import SchedulerUnreachableError, check_scheduler, run_pipeline
     from app.control.registry_upkeep import repair_registry
     from app.control.startup import lock_run
     from app.functions.storage.locks import LockBusyError
@@ -90,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(describe_plan(plan.root, args.force)))
             print_summary("PLANNED", 0, 0, None, started)
             return 0
+        if args.scheduler_host:
+            check_scheduler(args.scheduler_host, args.scheduler_port)
         # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
         with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
             if args.gc:
@@ -99,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             repair_registry(plan.registry, plan.settings.deploy_app)
             outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port,
                                    forced=args.force)
-    except (MaintenanceError, LockBusyError) as error:
+    except (MaintenanceError, LockBusyError, SchedulerUnreachableError) as error:
         print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
         return getattr(error, "exit_code", 1)
+    if any(message.endswith(f"Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
+        raise Terminated("stopped by SIGTERM")
     for family, message in outcome.failed.items():
         print_error(f"{family} failed: {message}")
     if outcome.deploy_reason and outcome.deployed is None:

@@ -29,7 +29,8 @@ def make_run_id(started_at: datetime) -> str:
 
 
 def read_run_records(store: ObjectStore, name: str) -> list[dict[str, Any]]:
-    """Every record of the run log, oldest first; a line that does not parse (a torn write) is skipped."""
+    """Every record of the run log, oldest first; a line that does not parse (a torn write) or does not
+    have a record's shape is skipped with a warning naming the file."""
     data = read_bytes(store, name)
     if data is None:
         return []
@@ -42,9 +43,16 @@ def read_run_records(store: ObjectStore, name: str) -> list[dict[str, Any]]:
         except ValueError:
             logger.warning("%s line %d is not a run record; skipped", store.describe(name), number)
             continue
-        if isinstance(record, dict):
+        if _well_shaped(record):
             records.append(record)
+        else:
+            logger.warning("%s line %d does not have the shape of a run record; skipped", store.describe(name), number)
     return records
+
+
+def _well_shaped(record: Any) -> bool:
+    tasks = record.get("tasks", []) if isinstance(record, dict) else None
+    return isinstance(tasks, list) and all(isinstance(task, dict) for task in tasks)
 
 
 def append_run_record(store: ObjectStore, name: str, record: Mapping[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -50,6 +52,30 @@ def _log_start(task: AppTask) -> None:
 def _log_done(task: AppTask, seconds: float) -> None:
     _seconds[task.task_id] = seconds
     logger.info("finished %s in %.2fs", task.get_task_family(), seconds)
+
+
+SCHEDULER_TIMEOUT_SECONDS = 10
+
+
+class SchedulerUnreachableError(RuntimeError):
+    """The central scheduler did not answer; `exit_code` 1."""
+
+    exit_code = 1
+
+
+def check_scheduler(host: str, port: int, timeout: float = SCHEDULER_TIMEOUT_SECONDS) -> None:
+    """Connect to the central scheduler once, so an unreachable one ends the run within `timeout` seconds
+    instead of after Luigi's minute of retries.
+
+    Raises:
+        SchedulerUnreachableError: no connection within `timeout`.
+    """
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise SchedulerUnreachableError(
+            f"central scheduler {host}:{port} could not be reached within {timeout:g} s: {reason}") from None
 
 
 def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, scheduler_port: int,
@@ -169,5 +195,16 @@ def _training_facts(root: DeployModel, outcome: RunOutcome) -> dict | None:
 
 def _failure_message(worker, task) -> str:
     error = worker._scheduler.fetch_error(task.task_id) or {}
-    lines = [line for line in str(error.get("error") or "").strip().splitlines() if line.strip()]
+    return decode_failure(error.get("error"))
+
+
+def decode_failure(stored) -> str:
+    """The one line that names a task's failure, from what Luigi stored (`json.dumps` of the message)."""
+    text = str(stored or "")
+    try:
+        decoded = json.loads(text)
+        text = decoded if isinstance(decoded, str) else text
+    except ValueError:
+        pass
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "failed (see the log above)"

@@ -189,6 +189,9 @@ def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> 
         cache = json.loads(cache_path.read_text())
     except (OSError, ValueError):
         cache = {}
+    if not isinstance(cache, dict) or not all(_cache_entry(entry) for entry in cache.values()):
+        logger.warning("%s does not have the shape of a fingerprint cache; the data is hashed again", cache_path)
+        cache = {}
     fingerprint, updated = fingerprint_with_cache(Path(settings.data_path), cache)
     if updated != cache:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +199,10 @@ def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> 
         temporary.write_text(json.dumps(updated))
         temporary.replace(cache_path)
     return fingerprint
+
+
+def _cache_entry(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("stamp"), dict) and isinstance(entry.get("sha256"), str)
 
 
 def _first_line(error: BaseException) -> str:

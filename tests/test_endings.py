@@ -1,0 +1,77 @@
+"""Every way run.py ends prints the summary last: usage errors, SIGTERM, an unreachable scheduler,
+wrong-shaped state files; a task failure is one decoded line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from app.control.runner import decode_failure
+from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
+
+
+def test_a_usage_error_ends_with_one_error_line_and_the_summary(tmp_path):
+    result = run_app(tmp_path, "--bogus")
+    assert result.returncode == 2 and summary_of(result)["status"] == "FAILED"
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: unrecognized arguments: --bogus"]
+
+
+def test_an_unreachable_scheduler_ends_within_seconds_with_one_line(tmp_path):
+    started = time.monotonic()
+    result = run_app(tmp_path, "--scheduler-host", "127.0.0.1", "--scheduler-port", "1")
+    assert result.returncode == 1 and summary_of(result)["status"] == "FAILED"
+    assert "error: central scheduler 127.0.0.1:1 could not be reached within 10 s" in result.stderr
+    assert "Traceback" not in result.stderr and time.monotonic() - started < 60  # imports under load included
+
+
+def test_sigterm_during_a_task_ends_with_the_summary_exit_143_and_a_run_record(tmp_path):
+    process = subprocess.Popen([sys.executable, str(PROJECT_DIR / "run.py"), "--set", "model_epochs=5000"],
+                               cwd=tmp_path, env=app_environment(tmp_path), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "luigi_targets" / "IngestRecords"
+    deadline = time.monotonic() + 120
+    while not any(log.glob("*.sha256")) and time.monotonic() < deadline:  # ingestion done: training runs
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    assert result.returncode == 143 and summary_of(result)["status"] == "FAILED"
+    assert "error: stopped by SIGTERM" in err
+    record = json.loads((tmp_path / "luigi_targets" / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == "FAILED"
+
+
+@pytest.mark.parametrize("stored, line", [
+    (json.dumps("Traceback (most recent call last):\n  File x\nKeyError: 'RM'\n"), "KeyError: 'RM'"),
+    ("ValueError: plain", "ValueError: plain"),
+    (None, "failed (see the log above)"),
+    (json.dumps({"not": "text"}), '{"not": "text"}'),
+])
+def test_a_task_failure_is_decoded_to_its_last_line(stored, line):
+    assert decode_failure(stored) == line
+
+
+def test_wrong_shaped_state_files_do_not_crash_the_commands(tmp_path):
+    assert run_app(tmp_path, "--set", "model_epochs=300").returncode == 0
+    targets, registry = tmp_path / "luigi_targets", tmp_path / "models" / "bostonhouseonline"
+    with open(targets / "runs.jsonl", "a") as log:
+        log.write('[1, 2]\n{"tasks": 3}\n{"tasks": [1]}\n')
+    (targets / ".data-fingerprints.json").write_text('["not", "a", "cache"]')
+    (registry / "current").write_text("../../etc")
+    for args in (["--plan"], ["--gc", "--dry-run"], ["--models"]):
+        result = run_app(tmp_path, *args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert summary_of(result)["status"] in ("PLANNED", "CLEANED", "LISTED")
+    assert "runs.jsonl line" in run_app(tmp_path, "--plan").stderr
+    (registry / "history.jsonl").write_text('{"version": 1}\n')
+    for args in (["--models"], ["--rollback"]):
+        result = run_app(tmp_path, *args)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "history.jsonl line 1 is not a registry history entry" in result.stderr
+        assert summary_of(result)["status"] == "FAILED"
