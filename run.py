@@ -147,7 +147,10 @@ def run_command(args: argparse.Namespace, started: float) -> int:
         print_outcome(f"deployed model version {outcome.deployed} to {plan.registry_location}")
     print_summary("SUCCESS" if outcome.succeeded else "FAILED", len(outcome.ran), len(outcome.reused),
                   outcome.deployed, started)
-    return 0 if outcome.succeeded else 1
+    if outcome.succeeded:
+        return 0
+    # Bad data contents are bad input, like a bad setting: exit 2, as for a data file that cannot be read.
+    return 2 if any(message.startswith("RecordsError:") for message in outcome.failed.values()) else 1
 
 
 def manage_models(args: argparse.Namespace, started: float) -> int:

@@ -112,6 +112,9 @@ def test_docker_context_leaves_out_a_dotenv_file(tmp_path):
     for name in (".dockerignore", "run.py"):
         (tmp_path / name).write_text((PROJECT_DIR / name).read_text())
     (tmp_path / ".env").write_text("CAROLAPPOAUTH=secret\n")
+    for secret in ("app/.env", "sandbox_x/.env.local", ".envrc", "app/.envrc", "env/bin/python"):
+        (tmp_path / secret).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / secret).write_text("CAROLAPPOAUTH=secret\n")
     (tmp_path / "luigi_targets").mkdir()
     (tmp_path / "luigi_targets" / "x.pkl").write_text("x")
     assert docker_context(tmp_path) == {".dockerignore", "run.py"}

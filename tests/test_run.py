@@ -81,6 +81,8 @@ BAD_DATA = {
     "NaN in target": (lambda frame: frame.assign(target=frame["target"].where(frame.index > 2)),
                       "column target has 3 missing"),
     "empty file": ("", "is empty"),
+    "duplicate ids": (lambda frame: frame.assign(sample=frame["sample"].where(frame.index != 5, 0)),
+                      "id column sample has 1 duplicate values"),
 }
 
 
@@ -91,7 +93,7 @@ def test_bad_data_fails_with_one_line_and_keeps_the_deployed_model(tmp_path, cas
     edit, words = BAD_DATA[case]
     path = write_data(tmp_path, edit)
     result = run_app(tmp_path, "--set", f"data_path={path}")
-    assert result.returncode in (1, 2)
+    assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and words in errors[0], result.stderr
     assert "Traceback" not in result.stderr

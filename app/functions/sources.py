@@ -194,6 +194,7 @@ def validate_records(
         raise RecordsError(f"{source} has no column {', '.join(missing)}")
     if len(frame) < MIN_RECORDS:
         raise RecordsError(f"{source} has {len(frame)} records; at least {MIN_RECORDS} are needed to split")
+    _check_ids(frame[id_column], id_column, source)
     converted = {id_column: _column_payload(frame[id_column])}
     for name in numeric_columns:
         converted[name] = _numeric_column(frame[name], name, source, np.dtype(float_dtype))
@@ -204,6 +205,17 @@ def validate_records(
         except (KeyError, RecordsError):
             logger.warning("%s: column %s of the deployed model is missing or unusable", source, name)
     return Records(frame=_frame_of(converted), source=source)
+
+
+def _check_ids(ids: pd.Series, id_column: str, source: str) -> None:
+    """Every record needs its own key: the report, the split and Carol's staging all go by it."""
+    missing = int(ids.isna().sum())
+    if missing:
+        raise RecordsError(f"{source}: id column {id_column} has {missing} missing values")
+    duplicated = ids[ids.duplicated()]
+    if len(duplicated):
+        raise RecordsError(f"{source}: id column {id_column} has {len(duplicated)} duplicate values "
+                           f"(first: {duplicated.iloc[0]})")
 
 
 def _numeric_column(column: pd.Series, name: str, source: str, dtype: np.dtype) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -245,3 +247,10 @@ def test_a_csv_that_is_not_utf8_is_one_error_naming_the_file(tmp_path):
     path.write_bytes("id,caf\xe9\n1,2\n".encode("latin-1"))
     with pytest.raises(RecordsError, match=r"data.csv is not UTF-8 text"):
         read_records(path, ["id", "a"], ["a"])
+
+
+@pytest.mark.parametrize("ids, words", [([1, 2, 2] + list(range(3, 20)), "has 1 duplicate values (first: 2)"),
+                                        ([None] + list(range(1, 20)), "has 1 missing values")])
+def test_ids_must_be_present_and_unique(tiny_frame, ids, words):
+    with pytest.raises(RecordsError, match=rf"tiny: id column id {re.escape(words)}"):
+        validate_records(tiny_frame.assign(id=ids), FEATURES, "y", "id", "tiny")

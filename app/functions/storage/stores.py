@@ -33,12 +33,14 @@ class ObjectStore(Protocol):
 
 def write_bytes(store: ObjectStore, name: str, data: bytes) -> None:
     """Write `data` under `name` through a temporary local file."""
-    with tempfile.NamedTemporaryFile(delete=False, suffix=".part") as handle:
-        handle.write(data)
+    descriptor, temporary = tempfile.mkstemp(suffix=".part")
     try:
-        store.write_file(name, Path(handle.name))
+        # Inside the try: a failed write (a full disk) must not leave the temporary file behind either.
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        store.write_file(name, Path(temporary))
     finally:
-        Path(handle.name).unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
 
 
 def read_bytes(store: ObjectStore, name: str) -> bytes | None:

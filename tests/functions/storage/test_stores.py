@@ -64,3 +64,31 @@ def test_local_change_marker_moves_with_every_replacement_and_is_none_when_missi
     assert first == store.change_marker("app/current")
     write_bytes(store, "app/current", b"v1")  # same bytes, same size, possibly the same mtime: still new
     assert store.change_marker("app/current") not in (None, first)
+
+
+class FullDisk:
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def write(self, data):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(os, "fdopen", lambda descriptor, mode: FullDisk(open(descriptor, mode)))
+    with pytest.raises(OSError, match="No space left"):
+        write_bytes(LocalStore(tmp_path / "store"), "x", b"data")
+    assert list((tmp_path / "tmp").iterdir()) == []
