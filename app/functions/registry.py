@@ -86,7 +86,8 @@ def publish_model(
             (then the current version is unchanged).
     """
     folder = registry_name(deploy_app, check_version_id(version))
-    if store.list_names(f"{folder}/"):
+    # Files of an incomplete version (a crash) are overwritten; a complete one never is.
+    if store.exists(f"{folder}/{MANIFEST_FILE}"):
         raise RegistryError(f"model version {version} of {deploy_app} already exists")
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
