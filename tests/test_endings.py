@@ -75,3 +75,12 @@ def test_wrong_shaped_state_files_do_not_crash_the_commands(tmp_path):
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert "history.jsonl line 1 is not a registry history entry" in result.stderr
         assert summary_of(result)["status"] == "FAILED"
+
+
+@pytest.mark.parametrize("setting", ["target_dir", "registry_dir"])
+def test_a_file_as_an_output_folder_is_exit_2_naming_the_setting(tmp_path, setting):
+    (tmp_path / "afile").write_text("x")
+    result = run_app(tmp_path, "--set", f"{setting}={tmp_path / 'afile'}")
+    assert result.returncode == 2 and summary_of(result)["status"] == "FAILED"
+    assert f"error: setting {setting}=" in result.stderr and "is a file, not a folder" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -167,7 +167,7 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
             raise StartupError(f"Carol app settings of {credentials.app_name} could not be read: "
                                f"{describe_carol_error(error)}", 1) from None
     try:
-        return carol, build_settings([
+        settings = build_settings([
             (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),
             ("Carol app settings", app_settings),
             ("environment", settings_from_environment(environ)),
@@ -175,6 +175,16 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
         ])
     except SettingsError as error:
         raise StartupError(str(error), 2) from None
+    _check_folders(settings)
+    return carol, settings
+
+
+def _check_folders(settings: Settings) -> None:
+    """A target or registry folder that exists as a file is bad input, named before anything is written."""
+    for name in ("target_dir", "registry_dir"):
+        path = Path(getattr(settings, name))
+        if path.exists() and not path.is_dir():
+            raise StartupError(f"setting {name}={str(path)!r} is a file, not a folder", 2)
 
 
 def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> str:
