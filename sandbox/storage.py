@@ -13,6 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from sandbox.https_server import HOST
+from sandbox.preconditions import honour_generation_preconditions
 
 STORAGE_FOLDER = "storage"
 # Where pycarol keeps its own files in the app bucket (pycarol.carolina).
@@ -29,6 +30,7 @@ class StorageEmulator:
         self.port = port
         self.url = f"http://{HOST}:{port}"
         rebase_media_links(data_dir, self.url)
+        honour_generation_preconditions()
         self._server = create_server(HOST, port, in_memory=False, data_dir=str(data_dir))
         self._server.start()
         client = storage_client(self.url, project="sandbox")

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from app.functions.storage.carol_platform import (
     fetch_app_settings,
     open_bigquery,
 )
-from app.functions.storage.locks import local_locks
+from app.functions.storage.locks import LOCK_FILE, carol_lock, local_locks
 from app.functions.storage.stores import LocalStore, ObjectStore, StorageError
 
 logger = logging.getLogger(__name__)
@@ -131,17 +131,25 @@ def lock_run(plan: RunPlan, purpose: str, wait: bool, shared: bool = False) -> A
     """
     if shared:
         return nullcontext()
-    folders = [Path(store.root) / folder for store, folder in (
-        (plan.root.target_store(), plan.root.target_prefix()), (plan.registry, plan.settings.deploy_app))
-        if isinstance(store, LocalStore)]
-    return local_locks(folders, purpose, wait)
+    return _locks([(plan.root.target_store(), plan.root.target_prefix()), (plan.registry, f"{plan.settings.deploy_app}/")],
+                  purpose, wait)
 
 
 def lock_registry(access: RegistryAccess, purpose: str, wait: bool) -> AbstractContextManager:
     """The lock of the model registry, for a rollback or a clean-up of versions."""
-    if not isinstance(access.store, LocalStore):
-        return nullcontext()
-    return local_locks([access.store.root / access.settings.deploy_app], purpose, wait)
+    return _locks([(access.store, f"{access.settings.deploy_app}/")], purpose, wait)
+
+
+@contextmanager
+def _locks(places: list[tuple[ObjectStore, str]], purpose: str, wait: bool):
+    """Take the lock of each (store, folder) in the order given: targets before the registry, in every process."""
+    with ExitStack() as stack:
+        for store, folder in places:
+            if isinstance(store, LocalStore):
+                stack.enter_context(local_locks([store.root / folder], purpose, wait))
+            else:
+                stack.enter_context(carol_lock(store, f"{folder}{LOCK_FILE}", purpose, wait))
+        yield
 
 
 def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:

@@ -107,6 +107,27 @@ def test_second_run_reuses_every_target_from_carol_storage(second_run):
     assert (summary["ran"], summary["reused"]) == ("0", "4")
 
 
+def test_a_lock_object_in_carol_storage_makes_a_no_wait_run_exit_1_naming_its_holder(second_run, sandbox_process,
+                                                                                   workdir):
+    from google.api_core.exceptions import PreconditionFailed
+
+    from sandbox.storage import storage_client
+
+    assert ".lock" not in " ".join(stored_names(sandbox_process, APP_NAME))  # released by the runs before
+    client = storage_client(sandbox_process.environment["STORAGE_EMULATOR_HOST"], project="sandbox")
+    lock = client.bucket(open_tenant(sandbox_process.folder).bucket).blob(f"carolapps/{APP_NAME}/files/pipeline/.lock")
+    holder = {"pid": 4242, "host": "otherhost", "purpose": "run", "since": "2026-11-27T12:00:00+00:00"}
+    lock.upload_from_string(json.dumps(holder), if_generation_match=0)
+    with pytest.raises(PreconditionFailed):  # Cloud Storage's precondition, as the stand-in now honours it
+        lock.upload_from_string(b"second", if_generation_match=0)
+    try:
+        result = run_app(workdir, "--no-wait", env=carol_environment(workdir, sandbox_process.environment))
+    finally:
+        lock.delete()
+    assert result.returncode == 1 and summary_of(result)["status"] == "FAILED"
+    assert "is locked by pid 4242 on otherhost (run)" in result.stderr
+
+
 def test_changing_an_app_setting_reruns_the_three_tasks_it_feeds(changed_setting_run):
     assert changed_setting_run.returncode == 0, changed_setting_run.stderr[-3000:]
     summary = summary_of(changed_setting_run)

@@ -2,6 +2,8 @@
 
 Locally a lock is an OS file lock (`flock`) on a `.lock` file: the kernel releases it when its holder
 exits, however it ends. The file also names the holder, for the message of a process that does not wait.
+In Carol storage a lock is an object created only if absent (generation precondition 0), refreshed by its
+holder and taken over once it has not been refreshed for `stale_seconds` (a holder that was killed).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -91,3 +94,60 @@ def local_locks(folders: list[Path], purpose: str, wait: bool) -> Iterator[None]
         for folder in ordered:
             stack.enter_context(local_lock(folder, purpose, wait))
         yield
+
+
+@contextmanager
+def carol_lock(store, name: str, purpose: str, wait: bool, stale_seconds: float = 300,
+               poll_seconds: float = 1.0) -> Iterator[None]:
+    """Hold a lock object `name` in a Carol storage (`CarolStore`) for the duration of the `with` block.
+
+    Raises:
+        LockBusyError: the lock is held (and not stale) and `wait` is false; the message names the holder.
+    """
+    from google.api_core.exceptions import NotFound, PreconditionFailed
+
+    blob, announced = store.blob(name), False
+    while True:
+        try:
+            blob.upload_from_string(holder_record(purpose), if_generation_match=0)
+            break
+        except PreconditionFailed:
+            found = blob.bucket.get_blob(blob.name)
+            if found is None:
+                continue
+            age = time.time() - found.updated.timestamp()
+            if age > stale_seconds:
+                logger.warning("taking over %s: not refreshed for %.0f s", store.describe(name), age)
+                try:
+                    found.delete(if_generation_match=found.generation)
+                except (NotFound, PreconditionFailed):
+                    pass
+                continue
+            holder = describe_holder(found.download_as_bytes())
+            if not wait:
+                raise LockBusyError(f"{store.describe(name)} is locked by {holder}") from None
+            if not announced:
+                logger.info("waiting for %s, locked by %s", store.describe(name), holder)
+                announced = True
+            time.sleep(poll_seconds)
+    stop = threading.Event()
+    refresher = threading.Thread(target=_refresh, args=(blob, purpose, stale_seconds / 4, stop), daemon=True)
+    refresher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        refresher.join()
+        try:
+            blob.delete(if_generation_match=blob.generation)
+        except (NotFound, PreconditionFailed):
+            logger.warning("%s was taken over while held", store.describe(name))
+
+
+def _refresh(blob, purpose: str, every: float, stop: threading.Event) -> None:
+    """Rewrite the lock object while it is held, so others never see it stale."""
+    while not stop.wait(every):
+        try:
+            blob.upload_from_string(holder_record(purpose), if_generation_match=blob.generation)
+        except Exception as error:  # noqa: BLE001 (a refresh that fails is reported, the work goes on)
+            logger.warning("could not refresh the lock %s: %s", blob.name, error)

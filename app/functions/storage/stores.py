@@ -130,6 +130,11 @@ class CarolStore:
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise StorageError(f"{self.describe(name)} could not be written: {reason[:300]}") from error
 
+    def blob(self, name: str):
+        """The google-cloud-storage blob behind `name`, for what pycarol does not offer (preconditions)."""
+        bucket = self.storage.backend._get_app_storage_bucket()
+        return bucket.blob(f"{self.storage.carolina.get_path('app', {})}{name}")
+
     def local_copy(self, name: str) -> Path | None:
         path = self.storage.load(name, format="file", cache=False)
         return None if path is None else Path(path)
