@@ -115,6 +115,7 @@ def run_command(args: argparse.Namespace, started: float) -> int:
     from app.control.registry_upkeep import repair_registry
     from app.control.startup import lock_run
     from app.functions.storage.locks import LockBusyError
+    from app.functions.storage.stores import StorageError
 
     try:
         check_task_names(plan.root, args.force)
@@ -133,7 +134,7 @@ def run_command(args: argparse.Namespace, started: float) -> int:
             repair_registry(plan.registry, plan.settings.deploy_app)
             outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port,
                                    forced=args.force)
-    except (MaintenanceError, LockBusyError, SchedulerUnreachableError) as error:
+    except (MaintenanceError, LockBusyError, SchedulerUnreachableError, StorageError) as error:
         print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
         return getattr(error, "exit_code", 1)
@@ -159,6 +160,7 @@ def manage_models(args: argparse.Namespace, started: float) -> int:
     from app.functions.storage.locks import LockBusyError
     from app.functions.registry import RegistryError, list_versions, read_current_version, rollback_model
     from app.functions.report import format_versions_table
+    from app.functions.storage.stores import StorageError
 
     try:
         registry = open_registry(PROJECT_DIR, dict(os.environ), args.assignments)
@@ -169,10 +171,10 @@ def manage_models(args: argparse.Namespace, started: float) -> int:
             return 0
         with lock_registry(registry, "rollback", not args.no_wait):
             version = rollback_model(store, app, args.rollback or None)
-    except (StartupError, RegistryError, LockBusyError) as error:
+    except (StartupError, RegistryError, LockBusyError, StorageError) as error:
         print_error(str(error))
         print_summary("FAILED", 0, 0, None, started)
-        return getattr(error, "exit_code", 1 if isinstance(error, LockBusyError) else 2)
+        return getattr(error, "exit_code", 1 if isinstance(error, (LockBusyError, StorageError)) else 2)
     print(f"current model of {app} is now {version} ({store.describe(app)})")
     print_summary("ROLLEDBACK", 0, 0, version, started)
     return 0

@@ -68,8 +68,9 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
 
 
 def test_better_model_replaces_the_champion_and_rollback_restores_it(tmp_path):
-    older = succeed(tmp_path, "--set", "model_epochs=500")["deployed"]
-    newer = succeed(tmp_path)["deployed"]
+    # Another seed, not fewer epochs: early stopping makes 500 and 1000 epochs the same model (no new version).
+    older = succeed(tmp_path, "--set", "random_state=2")["deployed"]
+    newer = succeed(tmp_path, "--set", "champion_tolerance=1000")["deployed"]
     assert newer != "none" and current_version(tmp_path) == newer
 
     listing = succeed(tmp_path, "--models")
@@ -140,8 +141,8 @@ def test_open_registry_rejects_bad_settings_with_exit_2():
 
 
 def test_plan_reruns_a_refusal_once_the_champion_it_lost_to_is_rolled_back(tmp_path):
-    older = succeed(tmp_path, "--set", "model_epochs=500")["deployed"]
-    succeed(tmp_path)
+    older = succeed(tmp_path, "--set", "random_state=2")["deployed"]
+    succeed(tmp_path, "--set", "champion_tolerance=1000")
     assert succeed(tmp_path, "--set", "model_epochs=1")["deployed"] == "none"
     assert "SKIP  DeployModel" in succeed(tmp_path, "--plan", "--set", "model_epochs=1")["stdout"]
     succeed(tmp_path, "--rollback", older)

@@ -29,6 +29,10 @@ class RecordsError(ValueError):
     """The records cannot be used for training."""
 
 
+class DataChangedError(RecordsError):
+    """The data file's bytes are not those fingerprinted at start-up: it changed during the run (run again)."""
+
+
 @dataclass(frozen=True)
 class Records:
     """Validated records: an id column, numeric features and a numeric target."""
@@ -94,7 +98,7 @@ def read_records(
             changed = f"file:{digest_file(pinned).sha256}" != expected_fingerprint
             after = os.fstat(handle.fileno())
             if changed or (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-                raise RecordsError(f"data file {path}: the data file changed while it was read; run again")
+                raise DataChangedError(f"data file {path}: the data file changed while it was read; run again")
     return frame
 
 

@@ -107,29 +107,25 @@ def carol_lock(store, name: str, purpose: str, wait: bool, stale_seconds: float 
     from google.api_core.exceptions import NotFound, PreconditionFailed
 
     blob, announced = store.blob(name), False
-    while True:
-        try:
-            blob.upload_from_string(holder_record(purpose), if_generation_match=0)
-            break
-        except PreconditionFailed:
-            found = blob.bucket.get_blob(blob.name)
-            if found is None:
-                continue
-            age = time.time() - found.updated.timestamp()
-            if age > stale_seconds:
-                logger.warning("taking over %s: not refreshed for %.0f s", store.describe(name), age)
-                try:
-                    found.delete(if_generation_match=found.generation)
-                except (NotFound, PreconditionFailed):
-                    pass
-                continue
-            holder = describe_holder(found.download_as_bytes())
-            if not wait:
-                raise LockBusyError(f"{store.describe(name)} is locked by {holder}") from None
-            if not announced:
-                logger.info("waiting for %s, locked by %s", store.describe(name), holder)
-                announced = True
-            time.sleep(poll_seconds)
+    while not _create(store, name, blob, purpose):
+        found = blob.bucket.get_blob(blob.name)
+        if found is None:
+            continue
+        age = time.time() - found.updated.timestamp()
+        if age > stale_seconds:
+            logger.warning("taking over %s: not refreshed for %.0f s", store.describe(name), age)
+            try:
+                found.delete(if_generation_match=found.generation)
+            except (NotFound, PreconditionFailed):
+                pass
+            continue
+        holder = describe_holder(found.download_as_bytes())
+        if not wait:
+            raise LockBusyError(f"{store.describe(name)} is locked by {holder}")
+        if not announced:
+            logger.info("waiting for %s, locked by %s", store.describe(name), holder)
+            announced = True
+        time.sleep(poll_seconds)
     stop = threading.Event()
     refresher = threading.Thread(target=_refresh, args=(blob, purpose, stale_seconds / 4, stop), daemon=True)
     refresher.start()
@@ -142,6 +138,26 @@ def carol_lock(store, name: str, purpose: str, wait: bool, stale_seconds: float 
             blob.delete(if_generation_match=blob.generation)
         except (NotFound, PreconditionFailed):
             logger.warning("%s was taken over while held", store.describe(name))
+
+
+def _create(store, name: str, blob, purpose: str) -> bool:
+    """Create the lock object if it does not exist; False when it does.
+
+    Raises:
+        StorageError: the storage refuses the object (the run cannot go on safely), in one line.
+    """
+    from google.api_core.exceptions import PreconditionFailed
+
+    from app.functions.storage.stores import StorageError
+
+    try:
+        blob.upload_from_string(holder_record(purpose), if_generation_match=0)
+    except PreconditionFailed:
+        return False
+    except Exception as error:  # google-cloud-storage raises many kinds
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise StorageError(f"{store.describe(name)} could not be written: {reason[:300]}") from None
+    return True
 
 
 def _refresh(blob, purpose: str, every: float, stop: threading.Event) -> None:
