@@ -4,6 +4,7 @@
 `--plan` shows what a run would do and why, `--force TASK` recomputes a task and its downstream,
 `--gc [--keep N] [--dry-run]` removes targets no current or recent run uses.
 `--models` lists the deployed model versions, `--rollback [VERSION]` makes an earlier one current.
+`--settings` prints every setting, its effective value and the layer it came from.
 
 Exit codes: 0 success, 1 a task failed or Carol could not be reached, 2 bad settings or usage.
 The last line printed is always the run summary.
@@ -41,13 +42,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     registry.add_argument("--models", action="store_true", help="list the deploy app's model versions; run nothing")
     registry.add_argument("--rollback", nargs="?", const="", metavar="VERSION",
                           help="make VERSION (default: the one before the current) the current model; run nothing")
+    registry.add_argument("--settings", action="store_true",
+                          help="print every setting, its effective value and the layer it came from; run nothing")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.keep < 0 or (args.dry_run and not args.gc) or (args.gc and (args.plan or args.force)):
         parser.error("--dry-run and --keep N>=0 go with --gc, which goes with neither --plan nor --force")
-    if (args.models or args.rollback is not None) and (args.plan or args.force or args.gc):
-        parser.error("--models and --rollback go with neither --plan, --force nor --gc")
+    if (args.models or args.settings or args.rollback is not None) and (args.plan or args.force or args.gc):
+        parser.error("--models, --rollback and --settings go with neither --plan, --force nor --gc")
     return args
 
 
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from app.control.startup import StartupError, prepare_run
 
     configure_logging(PROJECT_DIR / "logging.cfg")
+    if args.settings:
+        return show_settings(args, started)
     if args.models or args.rollback is not None:
         return manage_models(args, started)
     try:
@@ -132,6 +137,21 @@ def print_error(message: str) -> None:
     """`error: message` on stderr and in the Carol task log."""
     print(f"error: {message}", file=sys.stderr, flush=True)
     report_outcome(f"error: {message}", logging.ERROR)
+
+
+def show_settings(args: argparse.Namespace, started: float) -> int:
+    """`--settings`: every setting, its effective value and its layer; runs nothing."""
+    from app.control.startup import StartupError, describe_settings
+
+    try:
+        lines = describe_settings(PROJECT_DIR, dict(os.environ), args.assignments)
+    except StartupError as error:
+        print_error(str(error))
+        print_summary("FAILED", 0, 0, None, started)
+        return error.exit_code
+    print("\n".join(lines))
+    print_summary("LISTED", 0, 0, None, started)
+    return 0
 
 
 def print_summary(status: str, ran: int, reused: int, deployed: str | None, started: float) -> None:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from app.functions.modeling import TrainedModel, build_model, split_records, train_model
-from app.functions.settings import build_settings, read_settings_file
+from app.functions.settings import declared_defaults
+from app.functions.settings_layers import build_settings, read_settings_file
 from app.functions.training import StoppingRule, choose_batch_size
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -40,8 +41,9 @@ def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state
 
 
 def default_settings(**overrides):
-    """The committed defaults with some values replaced."""
-    return build_settings([("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
+    """The declared defaults and settings.toml, with some values replaced."""
+    return build_settings([("default", declared_defaults()),
+                           ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
 
 
 def app_environment(workdir: Path, **extra: str) -> dict[str, str]:

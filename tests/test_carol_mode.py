@@ -102,3 +102,16 @@ def test_failed_staging_probe_stops_the_run_with_one_line(carol_platform, tmp_pa
         prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert raised.value.exit_code == 1
     assert "staging table could not be probed in Carol: 403 Access Denied" in str(raised.value)
+
+
+def test_carol_app_settings_as_carol_sends_them(carol_platform, tmp_path, caplog):
+    carol_platform["apps"].return_value.get_settings.return_value = {
+        "deploy_app": None, "model_epochs": "", "feature_columns": '["CRIM", "ZN"]', "float32": True,
+        "extra_online_setting": "x", "model_l2regularization": 0.5}
+    plan = prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "APP_ENV": "prod"}, [])
+    settings = plan.settings
+    assert settings.deploy_app == "bostonhouseonline" and settings.model_epochs == 1000
+    assert settings.feature_columns == ("CRIM", "ZN") and settings.float32 and settings.model_l2regularization == 0.5
+    warnings = [record.getMessage() for record in caplog.records if "does not know" in record.getMessage()]
+    assert warnings == ["ignoring settings this app does not know: extra_online_setting (Carol app settings), "
+                        "APP_ENV (environment)"]

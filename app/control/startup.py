@@ -13,12 +13,14 @@ from app.control.runner import build_pipeline
 from app.control.task_log import start_task_log
 from app.flow.commons import pipeline_params, registry_store, use_bigquery, use_carol
 from app.flow.deploy_model import DeployModel
-from app.functions.settings import (
-    Settings,
-    SettingsError,
-    build_settings,
+from app.functions.settings import Settings, SettingsError
+from app.functions.settings_layers import (
+    ResolvedSettings,
+    format_settings_sources,
+    gather_layers,
     parse_assignments,
     read_settings_file,
+    resolve_settings,
     settings_from_environment,
 )
 from app.functions.sources import (
@@ -66,7 +68,8 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     Raises:
         StartupError: with the exit code the run should end with.
     """
-    carol, settings = _open_session(project_dir, environ, assignments)
+    carol, resolved = _open_session(project_dir, environ, assignments)
+    settings = resolved.settings
     try:
         fingerprint = _fingerprint_data(settings, carol, environ)
     except (SettingsError, RecordsError) as error:
@@ -76,7 +79,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
             raise
         raise StartupError(f"staging table could not be probed in Carol: {_first_line(error)}", 1) from None
     carol_mode = carol is not None
-    cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
+    cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
     location = _open_registry_store(carol_mode, settings).describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
@@ -96,9 +99,9 @@ def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Se
     Raises:
         StartupError: with the exit code the command should end with.
     """
-    carol, settings = _open_session(project_dir, environ, assignments)
-    store = _open_registry_store(carol is not None, settings)
-    return RegistryAccess(settings=settings, store=store, carol=carol)
+    carol, resolved = _open_session(project_dir, environ, assignments)
+    store = _open_registry_store(carol is not None, resolved.settings)
+    return RegistryAccess(settings=resolved.settings, store=store, carol=carol)
 
 
 def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
@@ -109,7 +112,18 @@ def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
         raise StartupError(f"deploy app {settings.deploy_app}: {error}", 1) from None
 
 
-def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:
+def describe_settings(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> list[str]:
+    """Every setting with its effective value and the layer it came from (`run.py --settings`).
+
+    Raises:
+        StartupError: with the exit code the command should end with.
+    """
+    _, resolved = _open_session(project_dir, environ, assignments)
+    return format_settings_sources(resolved)
+
+
+def _open_session(project_dir: Path, environ: Mapping[str, str],
+                  assignments: Sequence[str]) -> tuple[object, ResolvedSettings]:
     """The Carol session (None without credentials) and the validated settings of every layer."""
     try:
         credentials = credentials_from_environment(environ)
@@ -132,12 +146,11 @@ def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Se
             raise StartupError(f"Carol app settings of {credentials.app_name} could not be read: "
                                f"{describe_carol_error(error)}", 1) from None
     try:
-        return carol, build_settings([
-            (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),
-            ("Carol app settings", app_settings),
-            ("environment", settings_from_environment(environ)),
-            ("--set", parse_assignments(assignments)),
-        ])
+        layers, ignored = gather_layers((SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)), app_settings,
+                                        settings_from_environment(environ), parse_assignments(assignments))
+        if ignored:
+            logger.warning("ignoring settings this app does not know: %s", ", ".join(ignored))
+        return carol, resolve_settings(layers)
     except SettingsError as error:
         raise StartupError(str(error), 2) from None
 

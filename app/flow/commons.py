@@ -13,7 +13,8 @@ import luigi
 from pycarol.pipeline import PickleTarget, Task
 
 from app.functions.identity import fingerprint_code, fingerprint_task
-from app.functions.settings import Settings
+from app.functions.setting_kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
+from app.functions.settings import SETTINGS_BY_NAME, Settings
 from app.functions.storage.artifacts import (
     artifact_is_present,
     artifact_is_valid,
@@ -69,6 +70,26 @@ def bigquery_reader():
     return _bigquery_reader[0]
 
 
+_PARAMETER_CLASSES = {Text: luigi.Parameter, Names: luigi.ListParameter, Sizes: luigi.ListParameter,
+                      AutoOrWhole: luigi.Parameter, Whole: luigi.IntParameter, Real: luigi.FloatParameter,
+                      Flag: luigi.BoolParameter}
+_OPTIONAL_PARAMETER_CLASSES = {Text: luigi.OptionalParameter, Names: luigi.OptionalListParameter,
+                               Sizes: luigi.OptionalListParameter, AutoOrWhole: luigi.OptionalParameter,
+                               Whole: luigi.OptionalIntParameter, Real: luigi.OptionalFloatParameter,
+                               Flag: luigi.OptionalBoolParameter}
+
+
+def setting_parameter(name: str) -> luigi.Parameter:
+    """The Luigi parameter of a declared setting: its class from the setting's kind, its significance and
+    description from the declaration. Optional settings default to None."""
+    setting = SETTINGS_BY_NAME[name]
+    if setting.optional:
+        parameter_class = _OPTIONAL_PARAMETER_CLASSES[type(setting.kind)]
+        return parameter_class(default=None, significant=setting.significant, description=setting.meaning)
+    parameter_class = _PARAMETER_CLASSES[type(setting.kind)]
+    return parameter_class(significant=setting.significant, description=setting.meaning)
+
+
 def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool) -> dict:
     """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
     params = settings.as_dict()
@@ -117,7 +138,7 @@ class VerifiedPickleTarget(PickleTarget):
         return load_artifact(self.store, self.name)
 
     def dump(self, value) -> None:
-        save_artifact(self.store, self.name, value)
+        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds)
 
     def remove(self) -> None:
         delete_artifact(self.store, self.name)
@@ -136,7 +157,8 @@ class AppTask(Task):
     target_type = VerifiedPickleTarget
     code_modules: tuple = ()
 
-    target_dir = luigi.Parameter(significant=False)
+    target_dir = setting_parameter("target_dir")
+    test_write_delay_seconds = setting_parameter("test_write_delay_seconds")
     cloud_targets = luigi.BoolParameter(significant=False)
     carol_mode = luigi.BoolParameter(significant=False)
 

@@ -22,9 +22,6 @@ from app.functions.storage.stores import LocalStore, ObjectStore, read_bytes, wr
 logger = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".sha256"
-# Test hook, read only here: seconds to pause after an artifact's bytes are published and before its
-# record is, so a test can kill the process inside that window. Unset in real runs.
-WRITE_DELAY_VARIABLE = "PIPELINE_TEST_WRITE_DELAY"
 MMAP_MIN_BYTES = 1 << 26
 
 # Files this process has verified, by path, stat and record: planning, Luigi's completeness check and
@@ -61,15 +58,19 @@ def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     return record
 
 
-def save_artifact(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
+def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: float = 0.0) -> ArtifactRecord:
     """Serialise `value`, publish it under `name`, then publish its checksum record.
 
     A record left from an earlier write is removed first: until the new record lands, the artifact
     reads as unfinished, never as the old record vouching for new bytes.
+
+    Args:
+        pause_seconds: test hook (the `test_write_delay_seconds` setting): a pause between the bytes and
+            their record, so a test can kill the process inside that window. 0 in real runs.
     """
     store.delete(name + RECORD_SUFFIX)
     record = _publish(store, name, value)
-    time.sleep(float(os.environ.get(WRITE_DELAY_VARIABLE) or 0))
+    time.sleep(pause_seconds)
     write_bytes(store, name + RECORD_SUFFIX, json.dumps(record.__dict__).encode())
     return record
 
