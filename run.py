@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.control.task_log import report_outcome, stop_task_log
@@ -54,6 +55,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+@dataclass
+class Ending:
+    """How a command ends: its printed lines, its error lines and the fields of the summary line."""
+
+    status: str
+    exit_code: int = 0
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ran: int = 0
+    reused: int = 0
+    deployed: str | None = None
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     args = parse_args(argv)
@@ -61,102 +75,79 @@ def main(argv: list[str] | None = None) -> int:
 
     load_dotenv(Path.cwd() / ".env")
     os.environ.setdefault("LUIGI_CONFIG_PATH", str(PROJECT_DIR / "luigi.cfg"))
-
     from app.control.logging_setup import configure_logging
-    from app.control.startup import StartupError, prepare_run
+    from app.functions.errors import AppError
 
     configure_logging(PROJECT_DIR / "logging.cfg")
+    try:
+        ending = run_command(args, dict(os.environ))
+    except AppError as error:
+        ending = Ending("FAILED", error.exit_code, errors=[str(error)])
+    return finish(ending, started)
+
+
+def run_command(args: argparse.Namespace, environ: dict[str, str]) -> Ending:
+    """The command the arguments ask for; an `AppError` ends it with its one line and exit code."""
+    from app.control import startup
+
     if args.settings:
-        return show_settings(args, started)
+        return Ending("LISTED", lines=startup.describe_settings(PROJECT_DIR, environ, args.assignments))
     if args.models or args.rollback is not None:
-        return manage_models(args, started)
-    try:
-        plan = prepare_run(PROJECT_DIR, dict(os.environ), args.assignments)
-    except StartupError as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return error.exit_code
+        return manage_models(args, startup.open_registry(PROJECT_DIR, environ, args.assignments))
+    plan = startup.prepare_run(PROJECT_DIR, environ, args.assignments)
+    from app.control import maintenance
 
-    from app.control.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
-    from app.control.runner import run_pipeline
+    maintenance.check_task_names(plan.root, args.force)
+    if args.plan:
+        return Ending("PLANNED", lines=maintenance.describe_plan(plan.root, args.force))
+    if args.gc:
+        return Ending("CLEANED", lines=maintenance.describe_clean_up(plan.root, args.keep, args.dry_run))
+    return run_pipeline(args, plan)
 
-    try:
-        check_task_names(plan.root, args.force)
-        if args.plan or args.gc:
-            lines = describe_plan(plan.root, args.force) if args.plan else describe_clean_up(
-                plan.root, args.keep, args.dry_run)
-            print("\n".join(lines))
-            print_summary("PLANNED" if args.plan else "CLEANED", 0, 0, None, started)
-            return 0
-    except MaintenanceError as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return error.exit_code
-    outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
-    for family, message in outcome.failed.items():
-        print_error(f"{family} failed: {message}")
+
+def run_pipeline(args: argparse.Namespace, plan) -> Ending:
+    """Run the pipeline: a failed task ends the run with exit 1, a model not deployed does not."""
+    from app.control.runner import run_pipeline as run
+
+    outcome = run(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
+    lines = []
     if outcome.deploy_reason and outcome.deployed is None:
-        print_outcome(f"not deployed: {outcome.deploy_reason}")
+        lines.append(f"not deployed: {outcome.deploy_reason}")
     elif outcome.deployed:
-        print_outcome(f"deployed model version {outcome.deployed} to {plan.registry_location}")
-    print_summary("SUCCESS" if outcome.succeeded else "FAILED", len(outcome.ran), len(outcome.reused),
-                  outcome.deployed, started)
-    return 0 if outcome.succeeded else 1
+        lines.append(f"deployed model version {outcome.deployed} to {plan.registry_location}")
+    return Ending("SUCCESS" if outcome.succeeded else "FAILED", 0 if outcome.succeeded else 1, lines,
+                  [f"{family} failed: {message}" for family, message in outcome.failed.items()],
+                  len(outcome.ran), len(outcome.reused), outcome.deployed)
 
 
-def manage_models(args: argparse.Namespace, started: float) -> int:
+def manage_models(args: argparse.Namespace, registry) -> Ending:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
-    from app.control.startup import StartupError, open_registry
-    from app.functions.registry import RegistryError, list_versions, read_current_version, rollback_model
+    from app.functions.registry import list_versions, read_current_version, rollback_model
     from app.functions.report import format_versions_table
 
-    try:
-        registry = open_registry(PROJECT_DIR, dict(os.environ), args.assignments)
-        app, store = registry.settings.deploy_app, registry.store
-        if args.models:
-            print(format_versions_table(list_versions(store, app), read_current_version(store, app)))
-            print_summary("LISTED", 0, 0, None, started)
-            return 0
-        version = rollback_model(store, app, args.rollback or None)
-    except (StartupError, RegistryError) as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return getattr(error, "exit_code", 2)
-    print(f"current model of {app} is now {version} ({store.describe(app)})")
-    print_summary("ROLLEDBACK", 0, 0, version, started)
-    return 0
+    app, store = registry.settings.deploy_app, registry.store
+    if args.models:
+        table = format_versions_table(list_versions(store, app), read_current_version(store, app))
+        return Ending("LISTED", lines=[table])
+    version = rollback_model(store, app, args.rollback or None)
+    return Ending("ROLLEDBACK", lines=[f"current model of {app} is now {version} ({store.describe(app)})"],
+                  deployed=version)
 
 
-def print_outcome(line: str) -> None:
-    """A line of the run's outcome, on stdout and in the Carol task log."""
-    print(line, flush=True)
-    report_outcome(line)
+def finish(ending: Ending, started: float) -> int:
+    """The one way every command ends: errors on stderr, its lines, then the summary line, always last.
 
-
-def print_error(message: str) -> None:
-    """`error: message` on stderr and in the Carol task log."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    report_outcome(f"error: {message}", logging.ERROR)
-
-
-def show_settings(args: argparse.Namespace, started: float) -> int:
-    """`--settings`: every setting, its effective value and its layer; runs nothing."""
-    from app.control.startup import StartupError, describe_settings
-
-    try:
-        lines = describe_settings(PROJECT_DIR, dict(os.environ), args.assignments)
-    except StartupError as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return error.exit_code
-    print("\n".join(lines))
-    print_summary("LISTED", 0, 0, None, started)
-    return 0
-
-
-def print_summary(status: str, ran: int, reused: int, deployed: str | None, started: float) -> None:
-    print_outcome(f"summary: status={status} ran={ran} reused={reused} deployed={deployed or 'none'} "
-                  f"elapsed={time.monotonic() - started:.1f}s")
+    Errors, the deployment decision and the summary also reach the Carol task log.
+    """
+    for error in ending.errors:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        report_outcome(f"error: {error}", logging.ERROR)
+    summary = (f"summary: status={ending.status} ran={ending.ran} reused={ending.reused} "
+               f"deployed={ending.deployed or 'none'} elapsed={time.monotonic() - started:.1f}s")
+    for line in [*ending.lines, summary]:
+        print(line, flush=True)
+        report_outcome(line)
+    return ending.exit_code
 
 
 if __name__ == "__main__":

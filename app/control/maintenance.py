@@ -9,6 +9,7 @@ import luigi
 
 from app.control.recording import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
 from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
+from app.functions.errors import BAD_INPUT, AppError
 from app.functions.planning import (
     Decision,
     TaskFacts,
@@ -23,14 +24,6 @@ from app.functions.storage.artifacts import RECORD_SUFFIX, artifact_size
 from app.functions.storage.stores import LocalStore, read_bytes
 
 logger = logging.getLogger(__name__)
-
-
-class MaintenanceError(RuntimeError):
-    """A maintenance request is wrong (`exit_code` 2) or cannot be carried out safely (1)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def all_tasks(root: AppTask) -> list[AppTask]:
@@ -62,11 +55,11 @@ def task_facts(task: AppTask) -> TaskFacts:
 
 
 def check_task_names(root: AppTask, names: list[str]) -> None:
-    """Raises `MaintenanceError` when a name is not a task of the pipeline."""
+    """Raises `AppError` when a name is not a task of the pipeline."""
     families = [task.get_task_family() for task in all_tasks(root)]
     unknown = [name for name in names if name not in families]
     if unknown:
-        raise MaintenanceError(f"unknown task {', '.join(unknown)}; tasks are {', '.join(families)}", 2)
+        raise AppError(f"unknown task {', '.join(unknown)}; tasks are {', '.join(families)}", BAD_INPUT)
 
 
 def affected_tasks(root: AppTask, forced: list[str]) -> list[AppTask]:
@@ -135,7 +128,7 @@ def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
     """Remove targets that neither the current settings, the last `keep_runs` runs nor the deployed model use.
 
     Raises:
-        MaintenanceError: a model is deployed but no record tells which targets produced it.
+        AppError: a model is deployed but no record tells which targets produced it.
     """
     store, records = root.target_store(), run_records(root)
     keep = identities_to_keep(root.lineage().values(), records[-keep_runs:] if keep_runs else [],
@@ -162,7 +155,7 @@ def _deployed_lineage(root: AppTask, records: list[dict]) -> list[str]:
         recorded = None
     lineage = list((recorded or {}).values()) + deployed_lineage_from_runs(records, version)
     if not lineage:
-        raise MaintenanceError(f"deployed model {version} has no recorded target lineage; nothing removed")
+        raise AppError(f"deployed model {version} has no recorded target lineage; nothing removed")
     return lineage
 
 

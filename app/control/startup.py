@@ -13,6 +13,8 @@ from app.control.runner import build_pipeline
 from app.control.task_log import start_task_log
 from app.flow.commons import pipeline_params, registry_store, use_bigquery, use_carol
 from app.flow.deploy_model import DeployModel
+from app.functions.errors import BAD_INPUT, UNAVAILABLE, AppError
+from app.functions.identity import fingerprint_staging, fingerprint_with_cache
 from app.functions.settings import Settings, SettingsError
 from app.functions.settings_layers import (
     ResolvedSettings,
@@ -23,12 +25,7 @@ from app.functions.settings_layers import (
     resolve_settings,
     settings_from_environment,
 )
-from app.functions.sources import (
-    RecordsError,
-    build_staging_probe_query,
-    fingerprint_staging,
-    fingerprint_with_cache,
-)
+from app.functions.sources import RecordsError, build_staging_probe_query
 from app.functions.storage.carol_platform import (
     CarolCredentialsError,
     CarolUnavailableError,
@@ -46,14 +43,6 @@ SETTINGS_FILE = "settings.toml"
 FINGERPRINT_CACHE = ".data-fingerprints.json"
 
 
-class StartupError(Exception):
-    """The run cannot start; `exit_code` is 2 for bad input, 1 for an unavailable platform."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 @dataclass(frozen=True)
 class RunPlan:
     settings: Settings
@@ -66,18 +55,19 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root.
 
     Raises:
-        StartupError: with the exit code the run should end with.
+        AppError: with the exit code the run should end with.
     """
     carol, resolved = _open_session(project_dir, environ, assignments)
     settings = resolved.settings
     try:
         fingerprint = _fingerprint_data(settings, carol, environ)
     except (SettingsError, RecordsError) as error:
-        raise StartupError(str(error), 2) from None
+        raise AppError(str(error), BAD_INPUT) from None
     except Exception as error:  # any failure of the staging probe in Carol
         if carol is None:
             raise
-        raise StartupError(f"staging table could not be probed in Carol: {_first_line(error)}", 1) from None
+        message = f"staging table could not be probed in Carol: {_first_line(error)}"
+        raise AppError(message, UNAVAILABLE) from None
     carol_mode = carol is not None
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets))
@@ -97,7 +87,7 @@ def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Se
     """Settings and the deploy app's model registry only, for commands that do not run the pipeline.
 
     Raises:
-        StartupError: with the exit code the command should end with.
+        AppError: with the exit code the command should end with.
     """
     carol, resolved = _open_session(project_dir, environ, assignments)
     store = _open_registry_store(carol is not None, resolved.settings)
@@ -109,14 +99,14 @@ def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
     try:
         return registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
     except StorageError as error:
-        raise StartupError(f"deploy app {settings.deploy_app}: {error}", 1) from None
+        raise AppError(f"deploy app {settings.deploy_app}: {error}", UNAVAILABLE) from None
 
 
 def describe_settings(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> list[str]:
     """Every setting with its effective value and the layer it came from (`run.py --settings`).
 
     Raises:
-        StartupError: with the exit code the command should end with.
+        AppError: with the exit code the command should end with.
     """
     _, resolved = _open_session(project_dir, environ, assignments)
     return format_settings_sources(resolved)
@@ -128,14 +118,14 @@ def _open_session(project_dir: Path, environ: Mapping[str, str],
     try:
         credentials = credentials_from_environment(environ)
     except CarolCredentialsError as error:
-        raise StartupError(str(error), 1) from None
+        raise AppError(str(error), UNAVAILABLE) from None
     carol = None
     app_settings: dict[str, str] = {}
     if credentials is not None:
         try:
             carol = connect_carol(credentials)
         except CarolUnavailableError as error:
-            raise StartupError(_first_line(error), 1) from None
+            raise AppError(_first_line(error), UNAVAILABLE) from None
         use_carol(carol)
         use_json_console(environ.get("LONGTASKID"))
         if environ.get("LONGTASKID"):
@@ -143,8 +133,8 @@ def _open_session(project_dir: Path, environ: Mapping[str, str],
         try:
             app_settings = fetch_app_settings(carol)
         except Exception as error:  # pycarol raises bare exceptions for a missing app or a refused call
-            raise StartupError(f"Carol app settings of {credentials.app_name} could not be read: "
-                               f"{describe_carol_error(error)}", 1) from None
+            raise AppError(f"Carol app settings of {credentials.app_name} could not be read: "
+                           f"{describe_carol_error(error)}", UNAVAILABLE) from None
     try:
         layers, ignored = gather_layers((SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)), app_settings,
                                         settings_from_environment(environ), parse_assignments(assignments))
@@ -152,7 +142,7 @@ def _open_session(project_dir: Path, environ: Mapping[str, str],
             logger.warning("ignoring settings this app does not know: %s", ", ".join(ignored))
         return carol, resolve_settings(layers)
     except SettingsError as error:
-        raise StartupError(str(error), 2) from None
+        raise AppError(str(error), BAD_INPUT) from None
 
 
 def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> str:

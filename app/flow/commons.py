@@ -12,6 +12,7 @@ from typing import Any
 import luigi
 from pycarol.pipeline import PickleTarget, Task
 
+from app.functions.errors import is_one_line_error
 from app.functions.identity import fingerprint_code, fingerprint_task
 from app.functions.setting_kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
 from app.functions.settings import SETTINGS_BY_NAME, Settings
@@ -26,10 +27,7 @@ from app.functions.storage.artifacts import (
     save_artifact,
 )
 from app.functions.storage.carol_platform import open_app_storage
-from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore, StorageError
-
-# Errors whose message says all there is to fix: reported in one line, without a traceback.
-ONE_LINE_ERRORS = (ValueError, StorageError)
+from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
 
 CLOUD_TARGET_PREFIX = "pipeline/"
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
@@ -209,7 +207,7 @@ class AppTask(Task):
 
     def on_failure(self, exception: BaseException) -> str:
         """Report the error in one line; a traceback only for what is not an input problem."""
-        if isinstance(exception, ONE_LINE_ERRORS):
+        if is_one_line_error(exception):
             return f"{type(exception).__name__}: {exception}"
         return super().on_failure(exception)
 

@@ -1,13 +1,6 @@
 """The model registry: immutable model versions of a deploy app and a pointer to the current one.
 
-Layout inside a store (a local folder or the deploy app's Carol storage)::
-
-    <deploy_app>/<version>/model.pkl       joblib dump of the fitted scikit-learn pipeline
-    <deploy_app>/<version>/metadata.json   settings, metrics, row counts, source, deployment decision
-    <deploy_app>/<version>/report.html     evaluation report (plots embedded), beside the plots' PNG files
-    <deploy_app>/current                   the current version id (text), replaced atomically
-    <deploy_app>/model.pkl                 a copy of the current model, at a name that never changes
-    <deploy_app>/history.jsonl             one line per change of `current` (deploy or rollback)
+Layout inside a store (a local folder or the deploy app's Carol storage): README.md, "Where outputs go".
 """
 
 from __future__ import annotations
@@ -23,6 +16,7 @@ from typing import Any
 
 import joblib
 
+from app.functions.errors import BAD_INPUT, AppError
 from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
@@ -32,8 +26,10 @@ METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.jsonl"
 
 
-class RegistryError(RuntimeError):
+class RegistryError(AppError):
     """The registry does not hold what was asked for, or refuses a change."""
+
+    default_exit_code = BAD_INPUT
 
 
 def current_pointer(deploy_app: str) -> str:
@@ -184,13 +180,8 @@ def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
 
 
 def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
-    """Load the model an online app should serve: the current version of `deploy_app`.
-
-    The same call works on a local registry folder and on the deploy app's Carol storage::
-
-        model = load_current_model(LocalStore(Path("models")), "bostonhouseonline")
-        model = load_current_model(CarolStore(Storage(carol), "bostonhouseonline"), "bostonhouseonline")
-        predictions = model.predict(features)  # columns: the version's metadata.json feature_columns
+    """Load the model an online app should serve: the current version of `deploy_app`, from a local
+    registry folder (`LocalStore`) or the deploy app's Carol storage (`CarolStore`); README.md shows both.
 
     Returns:
         The fitted scikit-learn pipeline, or None when nothing has been deployed yet.

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from app.functions.storage.checksums import digest_file
 from app.functions.storage.columnar import ColumnError, read_columns
 
 logger = logging.getLogger(__name__)
@@ -186,48 +182,6 @@ def _numeric_column(column: pd.Series, name: str, source: str, dtype: np.dtype) 
     return values
 
 
-def fingerprint_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks so any size fits in memory.
-
-    Raises:
-        RecordsError: the file does not exist.
-    """
-    try:
-        return digest_file(path).sha256
-    except FileNotFoundError:
-        raise RecordsError(f"data file {path} not found") from None
-
-
-def file_stamp(path: Path) -> dict[str, Any]:
-    """What changes whenever a file's content is rewritten: size, mtime and inode."""
-    status = os.stat(path)
-    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "inode": status.st_ino}
-
-
-def fingerprint_with_cache(path: Path, cache: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A file's fingerprint, rehashing only when its size, mtime or inode changed since `cache`.
-
-    Args:
-        path: the data file.
-        cache: `{absolute path: {"stamp": ..., "sha256": ...}}` from an earlier call (may be empty).
-
-    Returns:
-        `("file:<sha256>", updated cache)`; the input cache is not modified.
-
-    Raises:
-        RecordsError: the file does not exist.
-    """
-    if not path.is_file():
-        raise RecordsError(f"data file {path} not found")
-    key = str(path.resolve())
-    stamp = file_stamp(path)
-    entry = cache.get(key)
-    if isinstance(entry, dict) and entry.get("stamp") == stamp:
-        return f"file:{entry['sha256']}", cache
-    sha256 = fingerprint_file(path)
-    return f"file:{sha256}", {**cache, key: {"stamp": stamp, "sha256": sha256}}
-
-
 def build_staging_probe_query(connector: str, staging: str) -> str:
     """BigQuery SQL returning what changes whenever the staging table's records change.
 
@@ -241,11 +195,3 @@ def build_staging_probe_query(connector: str, staging: str) -> str:
         "COUNTIF(COALESCE(mdmDeleted, FALSE)) AS deleted "
         f"FROM stg_{connector}_{staging}"
     )
-
-
-def fingerprint_staging(connector: str, staging: str, probe: pd.DataFrame) -> str:
-    """Fingerprint of a staging table from the one-row result of its probe query."""
-    if len(probe) != 1:
-        raise RecordsError(f"staging {connector}/{staging}: probe returned {len(probe)} rows, expected 1")
-    values = json.dumps(probe.iloc[0].astype(str).to_dict(), sort_keys=True)
-    return f"staging:{connector}/{staging}:{hashlib.sha256(values.encode()).hexdigest()}"
