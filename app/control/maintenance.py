@@ -21,7 +21,7 @@ from app.functions.planning import (
 )
 from app.functions.registry import RegistryError, read_current_version, read_version_metadata
 from app.functions.storage.artifacts import RECORD_SUFFIX, artifact_size
-from app.functions.storage.stores import LocalStore, read_bytes
+from app.functions.storage.stores import read_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +160,8 @@ def _deployed_lineage(root: AppTask, records: list[dict]) -> list[str]:
 
 
 def _stored_bytes(store, name: str) -> int:
-    if isinstance(store, LocalStore):
-        path = store.path(name)
+    path = store.local_path(name)
+    if path is not None:
         return path.stat().st_size if path.is_file() else 0
     if name.endswith(RECORD_SUFFIX):
         return len(read_bytes(store, name) or b"")

@@ -14,6 +14,7 @@ from pycarol.pipeline import PickleTarget, Task
 
 from app.functions.errors import is_one_line_error
 from app.functions.identity import fingerprint_code, fingerprint_task
+from app.functions.planning import format_target_name
 from app.functions.setting_kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
 from app.functions.settings import SETTINGS_BY_NAME, Settings
 from app.functions.storage.artifacts import (
@@ -112,7 +113,7 @@ class VerifiedPickleTarget(PickleTarget):
     def __init__(self, task) -> None:
         self.task = task
         self.store = task.target_store()
-        self.name = f"{task.target_prefix()}{task.get_task_family()}/{task.identity()}.pkl"
+        self.name = format_target_name(task.target_prefix(), task.get_task_family(), task.identity())
         luigi.LocalTarget.__init__(self, path=self.store.describe(self.name))
 
     def exists(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATA_PARAMETER = "data_fingerprint"
+# The names `format_target_name` makes, with or without the checksum record's suffix.
 _TARGET_NAME = re.compile(r"^(?:.*/)?(?P<family>[A-Za-z_][A-Za-z0-9_]*)/(?P<identity>[0-9a-f]{64})\.pkl(?:\.sha256)?$")
 
 
@@ -91,8 +92,13 @@ def format_plan(decisions: Sequence[Decision]) -> list[str]:
     ]
 
 
+def format_target_name(prefix: str, family: str, identity: str) -> str:
+    """The stored name of a task's output, `<prefix><family>/<identity>.pkl`; `parse_target_name` reads it."""
+    return f"{prefix}{family}/{identity}.pkl"
+
+
 def parse_target_name(name: str) -> tuple[str, str] | None:
-    """`(family, identity)` of a stored target or checksum record name, or None for anything else."""
+    """`(family, identity)` of a name made by `format_target_name` (or of its checksum record), else None."""
     match = _TARGET_NAME.match(name)
     return (match["family"], match["identity"]) if match else None
 

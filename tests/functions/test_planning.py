@@ -9,6 +9,7 @@ from app.functions.planning import (
     TaskFacts,
     explain_rerun,
     format_plan,
+    format_target_name,
     identities_to_keep,
     own_parameters,
     parse_target_name,
@@ -92,6 +93,13 @@ def test_format_plan_aligns_families():
 ])
 def test_parse_target_name(name, parsed):
     assert parse_target_name(name) == parsed
+
+
+@pytest.mark.parametrize("prefix", ["", "pipeline/"])
+def test_target_names_parse_back_to_what_made_them(prefix):
+    name = format_target_name(prefix, "EvaluateModel", ID["abc"])
+    assert parse_target_name(name) == ("EvaluateModel", ID["abc"])
+    assert parse_target_name(name + ".sha256") == ("EvaluateModel", ID["abc"])
 
 
 def test_keep_covers_current_recent_runs_and_deployed_lineage():
