@@ -47,7 +47,7 @@ DECLARED = (
     Setting("model_l2regularization", Real(0.0), 1.0, "`alpha` (L2 penalty) of the MLP"),
     Setting("model_epochs", Whole(1), 1000, "at most this many passes over the training rows"),
     Setting("model_batch_size", AutoOrWhole(1), "auto",
-            "mini-batch size: `auto` (200 on small data, about 1/1000 of the training rows up to 4096 on large "
+            "mini-batch size: `auto` (200 on small data, about 1/1000 of the training rows, at most 1024, on large "
             "data) or a number"),
     Setting("validation_size", Real(0.0, 1.0, low_open=True, high_open=True), 0.1,
             "share of the train split held out for early stopping"),
