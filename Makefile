@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run serve test install install-dev clean manifest
+.PHONY: run serve test install install-dev clean manifest settings-doc
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ serve: install
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Rewrite README.md's settings table from the settings declaration (app/functions/settings.py).
+settings-doc: install
+	$(BIN)/python -m tools.settings_doc README.md
 
 clean:
 	rm -rf luigi_targets models

@@ -2,11 +2,12 @@
 """Train, evaluate and deploy the model: `python run.py [--set NAME=VALUE ...]`.
 
 `--plan` shows what a run would do and why, `--force TASK` recomputes a task and its downstream,
-`--gc [--keep N] [--dry-run]` removes targets no current or recent run uses.
+`--gc [--keep N] [--keep-models N] [--dry-run]` removes targets no current or recent run uses.
 `--models` lists the deployed model versions, `--rollback [VERSION]` makes an earlier one current.
+`--settings` prints every setting, its effective value and the layer it came from.
 
-Exit codes: 0 success, 1 a task failed or Carol could not be reached, 2 bad settings or usage.
-The last line printed is always the run summary.
+Exit codes: 0 success, 1 a task failed or Carol could not be reached, 2 bad settings, data or usage,
+143 stopped by SIGTERM. The last line printed is always the run summary.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.control.task_log import report_outcome, stop_task_log
 
 PROJECT_DIR = Path(__file__).resolve().parent
 STARTED = time.monotonic()
+USAGE_EXIT = 2
 SIGTERM_EXIT = 143
 
 
@@ -35,9 +38,7 @@ class UsageParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:
         self.print_usage(sys.stderr)
-        print_error(message)
-        print_summary("FAILED", 0, 0, None, STARTED)
-        sys.exit(2)
+        sys.exit(finish(Ending("FAILED", USAGE_EXIT, errors=[message]), STARTED))
 
 
 def _terminate(signum, frame) -> None:
@@ -67,134 +68,138 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     registry.add_argument("--models", action="store_true", help="list the deploy app's model versions; run nothing")
     registry.add_argument("--rollback", nargs="?", const="", metavar="VERSION",
                           help="make VERSION (default: the one before the current) the current model; run nothing")
-    args = parser.parse_args(argv)
+    registry.add_argument("--settings", action="store_true",
+                          help="print every setting, its effective value and the layer it came from; run nothing")
+    return check_args(parser, parser.parse_args(argv))
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """The option combinations argparse cannot check itself; a wrong one is a usage error."""
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if args.keep < 0 or (args.dry_run and not args.gc) or (args.gc and (args.plan or args.force)):
         parser.error("--dry-run and --keep N>=0 go with --gc, which goes with neither --plan nor --force")
     if args.keep_models is not None and (args.keep_models < 0 or not args.gc):
         parser.error("--keep-models N>=0 goes with --gc")
-    if (args.models or args.rollback is not None) and (args.plan or args.force or args.gc):
-        parser.error("--models and --rollback go with neither --plan, --force nor --gc")
+    if (args.models or args.settings or args.rollback is not None) and (args.plan or args.force or args.gc):
+        parser.error("--models, --rollback and --settings go with neither --plan, --force nor --gc")
     return args
 
 
+@dataclass
+class Ending:
+    """How a command ends: its printed lines, its error lines and the fields of the summary line."""
+
+    status: str
+    exit_code: int = 0
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ran: int = 0
+    reused: int = 0
+    deployed: str | None = None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; a SIGTERM ends it with the summary too (exit 143)."""
+    """Run the command; an `AppError` ends it with its one line, a SIGTERM with exit 143, both with the summary."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return run_command(parse_args(argv), STARTED)
+        args = parse_args(argv)
+        from dotenv import load_dotenv
+
+        load_dotenv(Path.cwd() / ".env")
+        os.environ.setdefault("LUIGI_CONFIG_PATH", str(PROJECT_DIR / "luigi.cfg"))
+        from app.control.logging_setup import configure_logging
+        from app.functions.errors import AppError
+        from app.functions.storage.stores import StorageError
+
+        configure_logging(PROJECT_DIR / "logging.cfg")
+        try:
+            ending = run_command(args, dict(os.environ))
+        except (AppError, StorageError) as error:
+            ending = Ending("FAILED", getattr(error, "exit_code", 1), errors=[str(error)])
     except Terminated as stop:
-        print_error(str(stop))
-        print_summary("FAILED", 0, 0, None, STARTED)
-        return SIGTERM_EXIT
+        ending = Ending("FAILED", SIGTERM_EXIT, errors=[str(stop)])
+    return finish(ending, STARTED)
 
 
-def run_command(args: argparse.Namespace, started: float) -> int:
-    """Everything `main` does, for one parsed command line."""
-    from dotenv import load_dotenv
+def run_command(args: argparse.Namespace, environ: dict[str, str]) -> Ending:
+    """The command the arguments ask for; an `AppError` ends it with its one line and exit code."""
+    from app.control import startup
 
-    load_dotenv(Path.cwd() / ".env")
-    os.environ.setdefault("LUIGI_CONFIG_PATH", str(PROJECT_DIR / "luigi.cfg"))
-
-    from app.control.logging_setup import configure_logging
-    from app.control.startup import StartupError, prepare_run
-
-    configure_logging(PROJECT_DIR / "logging.cfg")
+    if args.settings:
+        return Ending("LISTED", lines=startup.describe_settings(PROJECT_DIR, environ, args.assignments))
     if args.models or args.rollback is not None:
-        return manage_models(args, started)
-    try:
-        plan = prepare_run(PROJECT_DIR, dict(os.environ), args.assignments)
-    except StartupError as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return error.exit_code
-
-    from app.control.maintenance import MaintenanceError, check_task_names, describe_clean_up, describe_plan
-    from app.control.runner import SchedulerUnreachableError, check_scheduler, run_pipeline
+        return manage_models(args, startup.open_registry(PROJECT_DIR, environ, args.assignments))
+    plan = startup.prepare_run(PROJECT_DIR, environ, args.assignments)
+    from app.control import maintenance
     from app.control.registry_upkeep import repair_registry
-    from app.control.startup import lock_run
-    from app.functions.storage.locks import LockBusyError
-    from app.functions.storage.stores import StorageError
+    from app.control.run_locks import lock_run
+    from app.control.scheduler_check import check_scheduler
 
-    try:
-        check_task_names(plan.root, args.force)
-        if args.plan:
-            print("\n".join(describe_plan(plan.root, args.force)))
-            print_summary("PLANNED", 0, 0, None, started)
-            return 0
-        if args.scheduler_host:
-            check_scheduler(args.scheduler_host, args.scheduler_port)
-        # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
-        with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
-            if args.gc:
-                print("\n".join(describe_clean_up(plan.root, args.keep, args.dry_run, args.keep_models)))
-                print_summary("CLEANED", 0, 0, None, started)
-                return 0
-            repair_registry(plan.registry, plan.settings.deploy_app)
-            outcome = run_pipeline(plan.root, args.workers, args.scheduler_host, args.scheduler_port,
-                                   forced=args.force)
-    except (MaintenanceError, LockBusyError, SchedulerUnreachableError, StorageError) as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return getattr(error, "exit_code", 1)
-    if any(message.endswith(f"Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
+    maintenance.check_task_names(plan.root, args.force)
+    if args.plan:
+        return Ending("PLANNED", lines=maintenance.describe_plan(plan.root, args.force))
+    if args.scheduler_host:
+        check_scheduler(args.scheduler_host, args.scheduler_port)
+    # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
+    with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
+        if args.gc:
+            lines = maintenance.describe_clean_up(plan.root, args.keep, args.dry_run, args.keep_models)
+            return Ending("CLEANED", lines=lines)
+        repair_registry(plan.registry, plan.settings.deploy_app)
+        return run_pipeline(args, plan)
+
+
+def run_pipeline(args: argparse.Namespace, plan) -> Ending:
+    """Run the pipeline: a failed task ends the run with exit 1 (2 for bad data contents), a model not
+    deployed does not."""
+    from app.control.runner import run_pipeline as run
+
+    outcome = run(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
+    if any(message.endswith("Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
         raise Terminated("stopped by SIGTERM")
-    for family, message in outcome.failed.items():
-        print_error(f"{family} failed: {message}")
+    lines = []
     if outcome.deploy_reason and outcome.deployed is None:
-        print_outcome(f"not deployed: {outcome.deploy_reason}")
+        lines.append(f"not deployed: {outcome.deploy_reason}")
     elif outcome.deployed:
-        print_outcome(f"deployed model version {outcome.deployed} to {plan.registry_location}")
-    print_summary("SUCCESS" if outcome.succeeded else "FAILED", len(outcome.ran), len(outcome.reused),
-                  outcome.deployed, started)
-    if outcome.succeeded:
-        return 0
+        lines.append(f"deployed model version {outcome.deployed} to {plan.registry_location}")
     # Bad data contents are bad input, like a bad setting: exit 2, as for a data file that cannot be read.
-    return 2 if any(message.startswith("RecordsError:") for message in outcome.failed.values()) else 1
+    bad_data = any(message.startswith("RecordsError:") for message in outcome.failed.values())
+    return Ending("SUCCESS" if outcome.succeeded else "FAILED", 0 if outcome.succeeded else 2 if bad_data else 1,
+                  lines, [f"{family} failed: {message}" for family, message in outcome.failed.items()],
+                  len(outcome.ran), len(outcome.reused), outcome.deployed)
 
 
-def manage_models(args: argparse.Namespace, started: float) -> int:
+def manage_models(args: argparse.Namespace, registry) -> Ending:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
-    from app.control.startup import StartupError, lock_registry, open_registry
-    from app.functions.storage.locks import LockBusyError
-    from app.functions.registry import RegistryError, list_versions, read_current_version, rollback_model
+    from app.control.run_locks import lock_registry
+    from app.functions.registry import list_versions, read_current_version, rollback_model
     from app.functions.report import format_versions_table
-    from app.functions.storage.stores import StorageError
 
-    try:
-        registry = open_registry(PROJECT_DIR, dict(os.environ), args.assignments)
-        app, store = registry.settings.deploy_app, registry.store
-        if args.models:
-            print(format_versions_table(list_versions(store, app), read_current_version(store, app)))
-            print_summary("LISTED", 0, 0, None, started)
-            return 0
-        with lock_registry(registry, "rollback", not args.no_wait):
-            version = rollback_model(store, app, args.rollback or None)
-    except (StartupError, RegistryError, LockBusyError, StorageError) as error:
-        print_error(str(error))
-        print_summary("FAILED", 0, 0, None, started)
-        return getattr(error, "exit_code", 1 if isinstance(error, (LockBusyError, StorageError)) else 2)
-    print(f"current model of {app} is now {version} ({store.describe(app)})")
-    print_summary("ROLLEDBACK", 0, 0, version, started)
-    return 0
+    app, store = registry.settings.deploy_app, registry.store
+    if args.models:
+        table = format_versions_table(list_versions(store, app), read_current_version(store, app))
+        return Ending("LISTED", lines=[table])
+    with lock_registry(registry, "rollback", not args.no_wait):
+        version = rollback_model(store, app, args.rollback or None)
+    return Ending("ROLLEDBACK", lines=[f"current model of {app} is now {version} ({store.describe(app)})"],
+                  deployed=version)
 
 
-def print_outcome(line: str) -> None:
-    """A line of the run's outcome, on stdout and in the Carol task log."""
-    print(line, flush=True)
-    report_outcome(line)
+def finish(ending: Ending, started: float) -> int:
+    """The one way every command ends: errors on stderr, its lines, then the summary line, always last.
 
-
-def print_error(message: str) -> None:
-    """`error: message` on stderr and in the Carol task log."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    report_outcome(f"error: {message}", logging.ERROR)
-
-
-def print_summary(status: str, ran: int, reused: int, deployed: str | None, started: float) -> None:
-    print_outcome(f"summary: status={status} ran={ran} reused={reused} deployed={deployed or 'none'} "
-                  f"elapsed={time.monotonic() - started:.1f}s")
+    Errors, the deployment decision and the summary also reach the Carol task log.
+    """
+    for error in ending.errors:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        report_outcome(f"error: {error}", logging.ERROR)
+    summary = (f"summary: status={ending.status} ran={ending.ran} reused={ending.reused} "
+               f"deployed={ending.deployed or 'none'} elapsed={time.monotonic() - started:.1f}s")
+    for line in [*ending.lines, summary]:
+        print(line, flush=True)
+        report_outcome(line)
+    return ending.exit_code
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ The benchmark launches this instead of `run.py` so it can tell how many bytes a 
 from __future__ import annotations
 
 import atexit
+import importlib
 import json
 import os
 import resource
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The modules run.py imports inside main() before a run starts.
+RUN_IMPORTS = ("dotenv", "app.control.logging_setup", "app.control.startup", "app.control.runner")
 
 
 _task_stats: dict[str, dict] = {}
@@ -83,8 +86,10 @@ if __name__ == "__main__":
     atexit.register(_write_counters)
     sys.path.insert(0, str(PROJECT_DIR))
     if sys.argv[1:] == ["--imports-only"]:
-        import run  # noqa: F401
-        from app.control import runner, startup  # noqa: F401
+        # What run.py loads before it runs anything, without running it (nothing imports run.py itself).
+        runpy.run_path(str(PROJECT_DIR / "run.py"), run_name="run_imports_only")
+        for module in RUN_IMPORTS:
+            importlib.import_module(module)
     else:
         _watch_tasks()
         sys.argv = [str(PROJECT_DIR / "run.py"), *sys.argv[1:]]

@@ -17,7 +17,8 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from app.control.logging_setup import json_formatter
-from app.control.startup import RegistryAccess, StartupError, open_registry
+from app.control.startup import RegistryAccess, open_registry
+from app.functions.errors import AppError
 from online.api import create_api
 from online.follower import ModelFollower
 from online.source import CarolModelSource, LocalModelSource
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_json_logging()
     try:
         access = open_registry(PROJECT_DIR, dict(os.environ), [])
-    except StartupError as error:
+    except AppError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     logger.info("serving the current model of %s from %s on %s", access.settings.deploy_app,

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from app.functions.modeling import TrainedModel, build_model, split_records, train_model
-from app.functions.settings import build_settings, read_settings_file
+from app.functions.settings import declared_defaults
+from app.functions.settings_layers import build_settings, read_settings_file
 from app.functions.training import StoppingRule, choose_batch_size
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
 
 def sample_fingerprint() -> str:
     """The fingerprint start-up gives the sample data (ingestion checks the bytes it reads against it)."""
-    from app.functions.sources import fingerprint_file
+    from app.functions.identity import fingerprint_file
 
     return f"file:{fingerprint_file(SAMPLE_DATA)}"
 FEATURES = ("a", "b", "c")
@@ -47,8 +48,9 @@ def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state
 
 
 def default_settings(**overrides):
-    """The committed defaults with some values replaced."""
-    return build_settings([("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
+    """The declared defaults and settings.toml, with some values replaced."""
+    return build_settings([("default", declared_defaults()),
+                           ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
 
 
 def app_environment(workdir: Path, **extra: str) -> dict[str, str]:

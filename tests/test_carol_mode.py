@@ -12,7 +12,8 @@ import pytest
 
 import app.functions.storage.bigquery_reader
 from app.control.runner import run_pipeline
-from app.control.startup import StartupError, prepare_run
+from app.control.startup import prepare_run
+from app.functions.errors import AppError
 from app.functions.storage.bigquery_reader import BigQueryReader
 from tests.conftest import PROJECT_DIR, sample_query_stream
 
@@ -90,7 +91,7 @@ def test_carol_mode_with_cloud_target_false_keeps_targets_local(carol_platform, 
 
 def test_unreadable_app_settings_stop_the_run_with_one_line(carol_platform, tmp_path):
     carol_platform["apps"].return_value.get_settings.side_effect = RuntimeError("app not found\ndetails")
-    with pytest.raises(StartupError) as raised:
+    with pytest.raises(AppError) as raised:
         prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert raised.value.exit_code == 1
     assert str(raised.value) == "Carol app settings of bostonhousebatch could not be read: app not found"
@@ -98,7 +99,20 @@ def test_unreadable_app_settings_stop_the_run_with_one_line(carol_platform, tmp_
 
 def test_failed_staging_probe_stops_the_run_with_one_line(carol_platform, tmp_path):
     carol_platform["reader"].return_value.query_frame.side_effect = RuntimeError("403 Access Denied: table stg_x")
-    with pytest.raises(StartupError) as raised:
+    with pytest.raises(AppError) as raised:
         prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert raised.value.exit_code == 1
     assert "staging table could not be probed in Carol: 403 Access Denied" in str(raised.value)
+
+
+def test_carol_app_settings_as_carol_sends_them(carol_platform, tmp_path, caplog):
+    carol_platform["apps"].return_value.get_settings.return_value = {
+        "deploy_app": None, "model_epochs": "", "feature_columns": '["CRIM", "ZN"]', "float32": True,
+        "extra_online_setting": "x", "model_l2regularization": 0.5}
+    plan = prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "APP_ENV": "prod"}, [])
+    settings = plan.settings
+    assert settings.deploy_app == "bostonhouseonline" and settings.model_epochs == 1000
+    assert settings.feature_columns == ("CRIM", "ZN") and settings.float32 and settings.model_l2regularization == 0.5
+    warnings = [record.getMessage() for record in caplog.records if "does not know" in record.getMessage()]
+    assert warnings == ["ignoring settings this app does not know: extra_online_setting (Carol app settings), "
+                        "APP_ENV (environment)"]

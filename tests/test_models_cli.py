@@ -14,7 +14,8 @@ import pycarol
 import pytest
 from PIL import Image
 
-from app.control.startup import StartupError, open_registry
+from app.control.startup import open_registry
+from app.functions.errors import AppError
 from app.functions.registry import list_versions, read_current_version
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
@@ -135,7 +136,7 @@ def test_open_registry_in_carol_mode_uses_the_deploy_app_storage(monkeypatch, fa
 
 
 def test_open_registry_rejects_bad_settings_with_exit_2():
-    with pytest.raises(StartupError) as raised:
+    with pytest.raises(AppError) as raised:
         open_registry(PROJECT_DIR, {}, ["champion_tolerance=-1"])
     assert raised.value.exit_code == 2 and "champion_tolerance" in str(raised.value)
 

@@ -104,3 +104,23 @@ def test_bad_data_fails_with_one_line_and_keeps_the_deployed_model(tmp_path, cas
 def test_usage_error_exits_2(tmp_path):
     result = run_app(tmp_path, "--workers", "0")
     assert result.returncode == 2
+
+
+def test_settings_lists_each_value_with_its_layer_and_runs_nothing(tmp_path):
+    env = app_environment(tmp_path, APP_MODEL_EPOCHS="7", APP_ENV="prod")
+    result = run_app(tmp_path, "--settings", "--set", "test_size=0.3", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[:-1]}
+    assert lines["model_epochs"] == ["7", "environment"]
+    assert lines["test_size"] == ["0.3", "--set"]
+    assert lines["random_state"] == ["1", "default"]
+    warnings = [line for line in result.stderr.splitlines() if "does not know" in line]
+    assert len(warnings) == 1 and "APP_ENV" in warnings[0]
+    assert summary_of(result)["status"] == "LISTED"
+    assert not (tmp_path / "luigi_targets").exists()
+
+
+def test_unknown_set_name_is_exit_2_naming_it(tmp_path):
+    result = run_app(tmp_path, "--settings", "--set", "epochs=3")
+    assert result.returncode == 2
+    assert "unknown setting 'epochs' (from --set)" in result.stderr

@@ -8,10 +8,7 @@ from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
 
-from app.functions.storage.stores import StorageError
-
-# Errors whose message says all there is to fix (as app.flow.commons.ONE_LINE_ERRORS).
-ONE_LINE_ERRORS = (ValueError, StorageError)
+from app.functions.errors import is_one_line_error
 
 
 def configure_logging(config_path: Path) -> None:
@@ -41,7 +38,7 @@ class OneLineInputErrors(logging.Filter):
     """Drop the traceback of a task that failed on bad input: the message says all there is to fix."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], ONE_LINE_ERRORS):
+        if record.exc_info and is_one_line_error(record.exc_info[1]):
             record.msg = f"{record.getMessage()}: {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
             record.args = None
             record.exc_info = None

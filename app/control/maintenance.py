@@ -10,6 +10,7 @@ import luigi
 from app.control.registry_upkeep import clean_registry, part_leftovers, repair_registry
 from app.control.recording import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
 from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
+from app.functions.errors import BAD_INPUT, AppError
 from app.functions.planning import (
     Decision,
     TaskFacts,
@@ -21,17 +22,9 @@ from app.functions.planning import (
 )
 from app.functions.registry import RegistryError, read_current_version, read_version_metadata
 from app.functions.storage.artifacts import RECORD_SUFFIX, artifact_size
-from app.functions.storage.stores import LocalStore, read_bytes
+from app.functions.storage.stores import read_bytes
 
 logger = logging.getLogger(__name__)
-
-
-class MaintenanceError(RuntimeError):
-    """A maintenance request is wrong (`exit_code` 2) or cannot be carried out safely (1)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def all_tasks(root: AppTask) -> list[AppTask]:
@@ -63,11 +56,11 @@ def task_facts(task: AppTask) -> TaskFacts:
 
 
 def check_task_names(root: AppTask, names: list[str]) -> None:
-    """Raises `MaintenanceError` when a name is not a task of the pipeline."""
+    """Raises `AppError` when a name is not a task of the pipeline."""
     families = [task.get_task_family() for task in all_tasks(root)]
     unknown = [name for name in names if name not in families]
     if unknown:
-        raise MaintenanceError(f"unknown task {', '.join(unknown)}; tasks are {', '.join(families)}", 2)
+        raise AppError(f"unknown task {', '.join(unknown)}; tasks are {', '.join(families)}", BAD_INPUT)
 
 
 def affected_tasks(root: AppTask, forced: list[str]) -> list[AppTask]:
@@ -147,7 +140,7 @@ def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
     """Remove targets that neither the current settings, the last `keep_runs` runs nor the deployed model use.
 
     Raises:
-        MaintenanceError: a model is deployed but no record tells which targets produced it.
+        AppError: a model is deployed but no record tells which targets produced it.
     """
     store, records = root.target_store(), run_records(root)
     keep = identities_to_keep(root.lineage().values(), records[-keep_runs:] if keep_runs else [],
@@ -157,8 +150,9 @@ def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
     # Records first: an interrupted clean-up leaves unfinished targets, never unverifiable ones.
     garbage.sort(key=lambda name: (not name.endswith(RECORD_SUFFIX), name))
     removed = [(name, _stored_bytes(store, name)) for name in garbage]
-    leftovers = part_leftovers(store.root, depth=1) if isinstance(store, LocalStore) else []
-    removed += [(path.relative_to(store.root).as_posix(), path.stat().st_size) for path in leftovers]
+    folder = store.local_path("")
+    leftovers = part_leftovers(folder, depth=1) if folder is not None else []
+    removed += [(path.relative_to(folder).as_posix(), path.stat().st_size) for path in leftovers]
     if not dry_run:
         for name in garbage:
             store.delete(name)
@@ -178,13 +172,13 @@ def _deployed_lineage(root: AppTask, records: list[dict]) -> list[str]:
         recorded = None
     lineage = list((recorded or {}).values()) + deployed_lineage_from_runs(records, version)
     if not lineage:
-        raise MaintenanceError(f"deployed model {version} has no recorded target lineage; nothing removed")
+        raise AppError(f"deployed model {version} has no recorded target lineage; nothing removed")
     return lineage
 
 
 def _stored_bytes(store, name: str) -> int:
-    if isinstance(store, LocalStore):
-        path = store.path(name)
+    path = store.local_path(name)
+    if path is not None:
         return path.stat().st_size if path.is_file() else 0
     if name.endswith(RECORD_SUFFIX):
         return len(read_bytes(store, name) or b"")

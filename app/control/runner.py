@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -52,30 +51,6 @@ def _log_start(task: AppTask) -> None:
 def _log_done(task: AppTask, seconds: float) -> None:
     _seconds[task.task_id] = seconds
     logger.info("finished %s in %.2fs", task.get_task_family(), seconds)
-
-
-SCHEDULER_TIMEOUT_SECONDS = 10
-
-
-class SchedulerUnreachableError(RuntimeError):
-    """The central scheduler did not answer; `exit_code` 1."""
-
-    exit_code = 1
-
-
-def check_scheduler(host: str, port: int, timeout: float = SCHEDULER_TIMEOUT_SECONDS) -> None:
-    """Connect to the central scheduler once, so an unreachable one ends the run within `timeout` seconds
-    instead of after Luigi's minute of retries.
-
-    Raises:
-        SchedulerUnreachableError: no connection within `timeout`.
-    """
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as error:
-        reason = "no answer" if isinstance(error, TimeoutError) else (error.strerror or str(error))
-        raise SchedulerUnreachableError(
-            f"central scheduler {host}:{port} could not be reached within {timeout:g} s: {reason}") from None
 
 
 def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, scheduler_port: int,

@@ -6,30 +6,31 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.control.logging_setup import use_json_console
+from app.control.run_locks import check_folders
 from app.control.runner import build_pipeline
 from app.control.task_log import start_task_log
 from app.flow.commons import pipeline_params, registry_store, use_bigquery, use_carol
 from app.flow.deploy_model import DeployModel
+from app.functions.errors import BAD_INPUT, UNAVAILABLE, AppError
+from app.functions.identity import fingerprint_staging, fingerprint_with_cache
 from app.functions.registry import current_feature_columns
-from app.functions.settings import (
-    Settings,
-    SettingsError,
-    build_settings,
+from app.functions.identity import fingerprint_staging, fingerprint_with_cache
+from app.functions.settings import Settings, SettingsError
+from app.functions.settings_layers import (
+    ResolvedSettings,
+    format_settings_sources,
+    gather_layers,
     parse_assignments,
     read_settings_file,
+    resolve_settings,
     settings_from_environment,
 )
-from app.functions.sources import (
-    RecordsError,
-    build_staging_probe_query,
-    fingerprint_staging,
-    fingerprint_with_cache,
-)
+from app.functions.sources import RecordsError
+from app.functions.staging_sql import build_staging_probe_query
 from app.functions.storage.carol_platform import (
     CarolCredentialsError,
     CarolUnavailableError,
@@ -39,8 +40,7 @@ from app.functions.storage.carol_platform import (
     fetch_app_settings,
     open_bigquery,
 )
-from app.functions.storage.locks import LOCK_FILE, carol_lock, local_locks
-from app.functions.storage.stores import LocalStore, ObjectStore, StorageError
+from app.functions.storage.stores import ObjectStore, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +49,6 @@ SETTINGS_FILE = "settings.toml"
 # data file before it is ingested. Unset in real runs.
 START_DELAY_VARIABLE = "PIPELINE_TEST_START_DELAY"
 FINGERPRINT_CACHE = ".data-fingerprints.json"
-
-
-class StartupError(Exception):
-    """The run cannot start; `exit_code` is 2 for bad input, 1 for an unavailable platform."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -72,20 +64,22 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root.
 
     Raises:
-        StartupError: with the exit code the run should end with.
+        AppError: with the exit code the run should end with.
     """
-    carol, settings = _open_session(project_dir, environ, assignments)
+    carol, resolved = _open_session(project_dir, environ, assignments)
+    settings = resolved.settings
     try:
         fingerprint = _fingerprint_data(settings, carol, environ)
         time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
     except (SettingsError, RecordsError) as error:
-        raise StartupError(str(error), 2) from None
+        raise AppError(str(error), BAD_INPUT) from None
     except Exception as error:  # any failure of the staging probe in Carol
         if carol is None:
             raise
-        raise StartupError(f"staging table could not be probed in Carol: {_first_line(error)}", 1) from None
+        message = f"staging table could not be probed in Carol: {_first_line(error)}"
+        raise AppError(message, UNAVAILABLE) from None
     carol_mode = carol is not None
-    cloud_targets = environ.get("CLOUD_TARGET", str(carol_mode)).strip().lower() == "true"
+    cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     registry = _open_registry_store(carol_mode, settings)
     used = {*settings.feature_columns, settings.target_column, settings.id_column}
     # The staging query names its columns; one the table lacks would fail it, so Carol mode reads none extra.
@@ -108,11 +102,11 @@ def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Se
     """Settings and the deploy app's model registry only, for commands that do not run the pipeline.
 
     Raises:
-        StartupError: with the exit code the command should end with.
+        AppError: with the exit code the command should end with.
     """
-    carol, settings = _open_session(project_dir, environ, assignments)
-    store = _open_registry_store(carol is not None, settings)
-    return RegistryAccess(settings=settings, store=store, carol=carol)
+    carol, resolved = _open_session(project_dir, environ, assignments)
+    store = _open_registry_store(carol is not None, resolved.settings)
+    return RegistryAccess(settings=resolved.settings, store=store, carol=carol)
 
 
 def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
@@ -120,79 +114,54 @@ def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
     try:
         return registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
     except StorageError as error:
-        raise StartupError(f"deploy app {settings.deploy_app}: {error}", 1) from None
+        raise AppError(f"deploy app {settings.deploy_app}: {error}", UNAVAILABLE) from None
 
 
-def lock_run(plan: RunPlan, purpose: str, wait: bool, shared: bool = False) -> AbstractContextManager:
-    """The locks of the run's target folder and model registry (none when `shared` by a central scheduler).
+def describe_settings(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> list[str]:
+    """Every setting with its effective value and the layer it came from (`run.py --settings`).
 
     Raises:
-        LockBusyError: on entering, when another process holds one and `wait` is false.
+        AppError: with the exit code the command should end with.
     """
-    if shared:
-        return nullcontext()
-    return _locks([(plan.root.target_store(), plan.root.target_prefix()), (plan.registry, f"{plan.settings.deploy_app}/")],
-                  purpose, wait)
+    _, resolved = _open_session(project_dir, environ, assignments)
+    return format_settings_sources(resolved)
 
 
-def lock_registry(access: RegistryAccess, purpose: str, wait: bool) -> AbstractContextManager:
-    """The lock of the model registry, for a rollback or a clean-up of versions."""
-    return _locks([(access.store, f"{access.settings.deploy_app}/")], purpose, wait)
-
-
-@contextmanager
-def _locks(places: list[tuple[ObjectStore, str]], purpose: str, wait: bool):
-    """Take the lock of each (store, folder) in the order given: targets before the registry, in every process."""
-    with ExitStack() as stack:
-        for store, folder in places:
-            if isinstance(store, LocalStore):
-                stack.enter_context(local_locks([store.root / folder], purpose, wait))
-            else:
-                stack.enter_context(carol_lock(store, f"{folder}{LOCK_FILE}", purpose, wait))
-        yield
-
-
-def _open_session(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> tuple[object, Settings]:
+def _open_session(project_dir: Path, environ: Mapping[str, str],
+                  assignments: Sequence[str]) -> tuple[object, ResolvedSettings]:
     """The Carol session (None without credentials) and the validated settings of every layer."""
     try:
         credentials = credentials_from_environment(environ)
     except CarolCredentialsError as error:
-        raise StartupError(str(error), 1) from None
-    carol = None
-    app_settings: dict[str, str] = {}
-    if credentials is not None:
-        try:
-            carol = connect_carol(credentials)
-        except CarolUnavailableError as error:
-            raise StartupError(_first_line(error), 1) from None
-        use_carol(carol)
-        use_json_console(environ.get("LONGTASKID"))
-        if environ.get("LONGTASKID"):
-            start_task_log(carol, environ["LONGTASKID"])
-        try:
-            app_settings = fetch_app_settings(carol)
-        except Exception as error:  # pycarol raises bare exceptions for a missing app or a refused call
-            raise StartupError(f"Carol app settings of {credentials.app_name} could not be read: "
-                               f"{describe_carol_error(error)}", 1) from None
+        raise AppError(str(error), UNAVAILABLE) from None
+    carol, app_settings = (None, {}) if credentials is None else _connect(credentials, environ)
     try:
-        settings = build_settings([
-            (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),
-            ("Carol app settings", app_settings),
-            ("environment", settings_from_environment(environ)),
-            ("--set", parse_assignments(assignments)),
-        ])
+        layers, ignored = gather_layers((SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)), app_settings,
+                                        settings_from_environment(environ), parse_assignments(assignments))
+        if ignored:
+            logger.warning("ignoring settings this app does not know: %s", ", ".join(ignored))
+        resolved = resolve_settings(layers)
     except SettingsError as error:
-        raise StartupError(str(error), 2) from None
-    _check_folders(settings)
-    return carol, settings
+        raise AppError(str(error), BAD_INPUT) from None
+    check_folders(resolved.settings)
+    return carol, resolved
 
 
-def _check_folders(settings: Settings) -> None:
-    """A target or registry folder that exists as a file is bad input, named before anything is written."""
-    for name in ("target_dir", "registry_dir"):
-        path = Path(getattr(settings, name))
-        if path.exists() and not path.is_dir():
-            raise StartupError(f"setting {name}={str(path)!r} is a file, not a folder", 2)
+def _connect(credentials, environ: Mapping[str, str]) -> tuple[object, dict]:
+    """The Carol session (task log and JSON console started) and the Carol app settings."""
+    try:
+        carol = connect_carol(credentials)
+    except CarolUnavailableError as error:
+        raise AppError(_first_line(error), UNAVAILABLE) from None
+    use_carol(carol)
+    use_json_console(environ.get("LONGTASKID"))
+    if environ.get("LONGTASKID"):
+        start_task_log(carol, environ["LONGTASKID"])
+    try:
+        return carol, fetch_app_settings(carol)
+    except Exception as error:  # pycarol raises bare exceptions for a missing app or a refused call
+        raise AppError(f"Carol app settings of {credentials.app_name} could not be read: "
+                       f"{describe_carol_error(error)}", UNAVAILABLE) from None
 
 
 def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> str:

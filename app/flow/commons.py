@@ -12,8 +12,11 @@ from typing import Any
 import luigi
 from pycarol.pipeline import PickleTarget, Task
 
+from app.functions.errors import is_one_line_error
 from app.functions.identity import fingerprint_code, fingerprint_task
-from app.functions.settings import Settings
+from app.functions.planning import format_target_name
+from app.functions.setting_kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
+from app.functions.settings import SETTINGS_BY_NAME, Settings
 from app.functions.storage.artifacts import (
     artifact_is_present,
     artifact_is_valid,
@@ -25,10 +28,7 @@ from app.functions.storage.artifacts import (
     save_artifact,
 )
 from app.functions.storage.carol_platform import open_app_storage
-from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore, StorageError
-
-# Errors whose message says all there is to fix: reported in one line, without a traceback.
-ONE_LINE_ERRORS = (ValueError, StorageError)
+from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
 
 CLOUD_TARGET_PREFIX = "pipeline/"
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
@@ -69,13 +69,31 @@ def bigquery_reader():
     return _bigquery_reader[0]
 
 
+_PARAMETER_CLASSES = {Text: luigi.Parameter, Names: luigi.ListParameter, Sizes: luigi.ListParameter,
+                      AutoOrWhole: luigi.Parameter, Whole: luigi.IntParameter, Real: luigi.FloatParameter,
+                      Flag: luigi.BoolParameter}
+_OPTIONAL_PARAMETER_CLASSES = {Text: luigi.OptionalParameter, Names: luigi.OptionalListParameter,
+                               Sizes: luigi.OptionalListParameter, AutoOrWhole: luigi.OptionalParameter,
+                               Whole: luigi.OptionalIntParameter, Real: luigi.OptionalFloatParameter,
+                               Flag: luigi.OptionalBoolParameter}
+
+
+def setting_parameter(name: str) -> luigi.Parameter:
+    """The Luigi parameter of a declared setting: its class from the setting's kind, its significance and
+    description from the declaration. Optional settings default to None."""
+    setting = SETTINGS_BY_NAME[name]
+    if setting.optional:
+        parameter_class = _OPTIONAL_PARAMETER_CLASSES[type(setting.kind)]
+        return parameter_class(default=None, significant=setting.significant, description=setting.meaning)
+    parameter_class = _PARAMETER_CLASSES[type(setting.kind)]
+    return parameter_class(significant=setting.significant, description=setting.meaning)
+
+
 def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool,
                     champion_columns: tuple[str, ...] = ()) -> dict:
     """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
-    params = settings.as_dict()
-    params.update(data_fingerprint=data_fingerprint, carol_mode=carol_mode, cloud_targets=cloud_targets,
-                  champion_columns=list(champion_columns))
-    return params
+    return {**settings.as_dict(), "data_fingerprint": data_fingerprint, "carol_mode": carol_mode,
+            "cloud_targets": cloud_targets, "champion_columns": list(champion_columns)}
 
 
 @cache
@@ -95,7 +113,7 @@ class VerifiedPickleTarget(PickleTarget):
     def __init__(self, task) -> None:
         self.task = task
         self.store = task.target_store()
-        self.name = f"{task.target_prefix()}{task.get_task_family()}/{task.identity()}.pkl"
+        self.name = format_target_name(task.target_prefix(), task.get_task_family(), task.identity())
         luigi.LocalTarget.__init__(self, path=self.store.describe(self.name))
 
     def exists(self) -> bool:
@@ -119,7 +137,7 @@ class VerifiedPickleTarget(PickleTarget):
         return load_artifact(self.store, self.name)
 
     def dump(self, value) -> None:
-        save_artifact(self.store, self.name, value)
+        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds)
 
     def remove(self) -> None:
         delete_artifact(self.store, self.name)
@@ -138,7 +156,8 @@ class AppTask(Task):
     target_type = VerifiedPickleTarget
     code_modules: tuple = ()
 
-    target_dir = luigi.Parameter(significant=False)
+    target_dir = setting_parameter("target_dir")
+    test_write_delay_seconds = setting_parameter("test_write_delay_seconds")
     cloud_targets = luigi.BoolParameter(significant=False)
     carol_mode = luigi.BoolParameter(significant=False)
 
@@ -189,7 +208,7 @@ class AppTask(Task):
 
     def on_failure(self, exception: BaseException) -> str:
         """Report the error in one line; a traceback only for what is not an input problem."""
-        if isinstance(exception, ONE_LINE_ERRORS):
+        if is_one_line_error(exception):
             return f"{type(exception).__name__}: {exception}"
         return super().on_failure(exception)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import luigi
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
+from app.flow.commons import LINEAGE_KEY, AppTask, registry_store, setting_parameter
 from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingest_records import IngestRecords
 from app.flow.train_model import TrainModel
@@ -22,9 +21,9 @@ class DeployModel(AppTask):
 
     code_modules = (deployment, evaluation, registry, report)
 
-    deploy_app = luigi.Parameter()
-    champion_tolerance = luigi.FloatParameter()
-    registry_dir = luigi.Parameter(significant=False)
+    deploy_app = setting_parameter("deploy_app")
+    champion_tolerance = setting_parameter("champion_tolerance")
+    registry_dir = setting_parameter("registry_dir")
 
     def model_registry(self):
         return registry_store(self.carol_mode, self.registry_dir, self.deploy_app)

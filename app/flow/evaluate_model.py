@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import luigi
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import AppTask
+from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingest_records import IngestRecords
 from app.flow.train_model import TrainModel
 from app.functions import evaluation, report
@@ -24,9 +23,9 @@ class EvaluateModel(AppTask):
 
     code_modules = (evaluation, report)
 
-    max_test_rmse = luigi.OptionalFloatParameter(default=None)
-    min_test_r2 = luigi.OptionalFloatParameter(default=None)
-    min_improvement_over_baseline = luigi.FloatParameter(default=0.0)
+    max_test_rmse = setting_parameter("max_test_rmse")
+    min_test_r2 = setting_parameter("min_test_r2")
+    min_improvement_over_baseline = setting_parameter("min_improvement_over_baseline")
 
     def easy_run(self, inputs) -> Evaluation:
         trained, records = inputs

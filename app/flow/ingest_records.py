@@ -8,7 +8,7 @@ from pathlib import Path
 import luigi
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import AppTask, bigquery_reader
+from app.flow.commons import AppTask, bigquery_reader, setting_parameter
 from app.functions import sources, staging_records
 from app.functions.sources import Records, read_records, validate_records
 from app.functions.staging_records import read_staging_records
@@ -23,15 +23,15 @@ class IngestRecords(AppTask):
 
     code_modules = (sources, columnar, staging_records)
 
-    data_path = luigi.Parameter(significant=False)
-    input_connector = luigi.Parameter(significant=False)
-    input_staging = luigi.Parameter(significant=False)
+    data_path = setting_parameter("data_path")
+    input_connector = setting_parameter("input_connector")
+    input_staging = setting_parameter("input_staging")
     # The fingerprint names the source and its content, so it alone decides reuse.
     data_fingerprint = luigi.Parameter()
-    feature_columns = luigi.ListParameter()
-    target_column = luigi.Parameter()
-    id_column = luigi.Parameter()
-    float32 = luigi.BoolParameter()
+    feature_columns = setting_parameter("feature_columns")
+    target_column = setting_parameter("target_column")
+    id_column = setting_parameter("id_column")
+    float32 = setting_parameter("float32")
     # The deployed model's features this run does not use: read as well, so it is scored on the same rows.
     champion_columns = luigi.ListParameter(default=())
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import luigi
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import AppTask
+from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingest_records import IngestRecords
 from app.functions import modeling, training
 from app.functions.modeling import TrainedModel, build_model, split_records, train_model
@@ -18,16 +17,16 @@ class TrainModel(AppTask):
 
     code_modules = (modeling, training)
 
-    test_size = luigi.FloatParameter()
-    validation_size = luigi.FloatParameter()
-    random_state = luigi.IntParameter()
-    model_hidden_layers = luigi.ListParameter()
-    model_l2regularization = luigi.FloatParameter()
-    model_batch_size = luigi.Parameter()
-    model_epochs = luigi.IntParameter()
-    n_iter_no_change = luigi.IntParameter()
-    tol = luigi.FloatParameter()
-    max_in_memory_rows = luigi.IntParameter()
+    test_size = setting_parameter("test_size")
+    validation_size = setting_parameter("validation_size")
+    random_state = setting_parameter("random_state")
+    model_hidden_layers = setting_parameter("model_hidden_layers")
+    model_l2regularization = setting_parameter("model_l2regularization")
+    model_batch_size = setting_parameter("model_batch_size")
+    model_epochs = setting_parameter("model_epochs")
+    n_iter_no_change = setting_parameter("n_iter_no_change")
+    tol = setting_parameter("tol")
+    max_in_memory_rows = setting_parameter("max_in_memory_rows")
 
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs

@@ -25,17 +25,8 @@ from app.functions.storage.stores import ObjectStore
 logger = logging.getLogger(__name__)
 
 
-def deploy_challenger(
-    store: ObjectStore,
-    deploy_app: str,
-    version: str,
-    trained: TrainedModel,
-    evaluation: Evaluation,
-    records: Records,
-    target_column: str,
-    tolerance: float,
-    settings: Mapping[str, Any],
-) -> Deployment:
+def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained: TrainedModel, evaluation: Evaluation,
+                      records: Records, target_column: str, tolerance: float, settings: Mapping[str, Any]) -> Deployment:
     """Score the current model on the challenger's test rows and publish the challenger if the gate allows.
 
     Args:
@@ -52,16 +43,9 @@ def deploy_challenger(
     Returns:
         The published version, or none and why.
     """
-    try:
-        repaired = repair_pointers(store, deploy_app)
-        if repaired:
-            logger.warning("repaired %s of %s from its history", " and ".join(repaired), deploy_app)
-        current = load_current(store, deploy_app)
-    except RegistryError as error:
-        # A champion that does not verify cannot be compared with: keep everything as it is.
-        reason = f"{error}; roll back to a sound version with run.py --rollback"
-        logger.warning("model not deployed: %s", reason)
-        return Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app))
+    current, refused = _verified_champion(store, deploy_app)
+    if refused is not None:
+        return refused
     champion = current and score_champion(
         current.version, current.model, current.feature_columns, records.frame, target_column, trained.split.test_rows
     )
@@ -83,6 +67,20 @@ def deploy_challenger(
     metadata["check_record"] = build_check_record(trained, records)
     publish_model(store, deploy_app, version, trained.model, metadata, evaluation.files)
     return decision
+
+
+def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Deployment | None]:
+    """The current version, loaded and verified (None if there is none), or a refusal to deploy when it
+    does not verify: a champion that does not verify cannot be compared with, so everything stays as it is."""
+    try:
+        repaired = repair_pointers(store, deploy_app)
+        if repaired:
+            logger.warning("repaired %s of %s from its history", " and ".join(repaired), deploy_app)
+        return load_current(store, deploy_app), None
+    except RegistryError as error:
+        reason = f"{error}; roll back to a sound version with run.py --rollback"
+        logger.warning("model not deployed: %s", reason)
+        return None, Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app))
 
 
 def build_check_record(trained: TrainedModel, records: Records) -> dict[str, Any]:

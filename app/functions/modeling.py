@@ -115,6 +115,12 @@ def train_model(
         warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
         outcome = run_epochs(model[-1], fit_epoch, validation_loss, rule, on_epoch)
     training = _summarize(outcome, model[-1], split, time.perf_counter() - started)
+    return _predict_parts(model, feature_columns, columns, target, split, training, chunk_rows)
+
+
+def _predict_parts(model: Pipeline, feature_columns: Sequence[str], columns: list[np.ndarray], target: np.ndarray,
+                   split: Split, training, chunk_rows: int) -> TrainedModel:
+    """The fitted model with the true and predicted targets of its train and test rows."""
     return TrainedModel(
         model=model,
         feature_columns=tuple(feature_columns),

@@ -91,6 +91,11 @@ def format_plan(decisions: Sequence[Decision]) -> list[str]:
     ]
 
 
+def format_target_name(prefix: str, family: str, identity: str) -> str:
+    """The stored name of a task's output, `<prefix><family>/<identity>.pkl`; `parse_target_name` reads it."""
+    return f"{prefix}{family}/{identity}.pkl"
+
+
 def parse_target_name(name: str, prefix: str = "") -> tuple[str, str] | None:
     """`(family, identity)` of a stored target or checksum record name, or None for anything else.
 

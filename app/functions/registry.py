@@ -1,18 +1,6 @@
 """The model registry: immutable, checksummed model versions of a deploy app and a history deciding the current one.
 
-Layout inside a store (a local folder or the deploy app's Carol storage)::
-
-    <deploy_app>/<version>/model.pkl        joblib dump of the fitted scikit-learn pipeline
-    <deploy_app>/<version>/metadata.json    settings, metrics, row counts, source, deployment decision
-    <deploy_app>/<version>/report.html      evaluation report (plots embedded), beside the plots' PNG files
-    <deploy_app>/<version>/checksums.json   size and SHA-256 of every file above; written last
-    <deploy_app>/history.jsonl              one line per deploy or rollback; it alone decides the current version
-    <deploy_app>/current                    the current version id (derived from the history)
-    <deploy_app>/model.pkl                  a copy of the current model, at a name that never changes (derived)
-
-A version without `checksums.json` is incomplete. Writing `history.jsonl` whole is the one step that
-changes the current version; `current` and `model.pkl` follow it and are repaired when they do not.
-Nothing is loaded or made current unless its bytes match the manifest.
+Layout inside a store (a local folder or the deploy app's Carol storage): README.md, "Where outputs go".
 """
 
 from __future__ import annotations
@@ -28,38 +16,20 @@ from typing import Any
 
 import joblib
 
-from app.functions.registry_files import (
-    HISTORY_FILE,
-    MANIFEST_FILE,
-    METADATA_FILE,
-    MODEL_FILE,
-    RegistryError,
-    check_version_id,
-    commit_current,
-    current_pointer,
-    read_current_version,
-    read_history,
-    read_manifest,
-    registry_name,
-    repair_pointers,
-    stable_model_name,
-    verified_bytes,
-    verify_version,
-    write_registry_file,
-)
+from app.functions.registry_files import (HISTORY_FILE, MANIFEST_FILE, METADATA_FILE, MODEL_FILE, RegistryError,
+                                          check_version_id, commit_current, current_pointer, read_current_version,
+                                          read_history, read_manifest, registry_name, repair_pointers,
+                                          stable_model_name, verified_bytes, verify_version, write_registry_file)
 from app.functions.registry_history import check_plain_name, current_chain
 from app.functions.storage.stores import ObjectStore, read_bytes
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "CurrentModel", "Deployment", "RegistryError",
-    "check_version_id", "current_feature_columns", "current_pointer", "deployment_is_current", "list_version_ids", "list_versions",
-    "load_current", "load_current_model", "make_version_id", "publish_model", "read_current_marker",
-    "read_current_version",
-    "read_history", "read_version_metadata", "repair_pointers", "rollback_model", "stable_model_name",
-    "verify_version",
-]
+__all__ = ["HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "CurrentModel", "Deployment",
+           "RegistryError", "check_version_id", "current_feature_columns", "current_pointer", "deployment_is_current",
+           "list_version_ids", "list_versions", "load_current", "load_current_model", "make_version_id",
+           "publish_model", "read_current_marker", "read_current_version", "read_history", "read_version_metadata",
+           "repair_pointers", "rollback_model", "stable_model_name", "verify_version"]
 
 
 def make_version_id(created_at: datetime, digest: str) -> str:
@@ -209,13 +179,8 @@ def current_feature_columns(store: ObjectStore, deploy_app: str) -> tuple[str, .
 
 
 def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
-    """Load the model an online app should serve: the current version of `deploy_app`, verified.
-
-    The same call works on a local registry folder and on the deploy app's Carol storage::
-
-        model = load_current_model(LocalStore(Path("models")), "bostonhouseonline")
-        model = load_current_model(CarolStore(Storage(carol), "bostonhouseonline"), "bostonhouseonline")
-        predictions = model.predict(features)  # columns: the version's metadata.json feature_columns
+    """Load the model an online app should serve: the current version of `deploy_app`, from a local
+    registry folder (`LocalStore`) or the deploy app's Carol storage (`CarolStore`); README.md shows both.
 
     Returns:
         The fitted scikit-learn pipeline, or None when nothing has been deployed yet.

@@ -11,6 +11,7 @@ import os
 import time
 from typing import Any
 
+from app.functions.errors import BAD_INPUT, AppError
 from app.functions.registry_history import (
     HistoryError,
     check_plain_name,
@@ -33,8 +34,10 @@ POINTER_FILE = "current"
 WRITE_DELAY_VARIABLE = "REGISTRY_TEST_WRITE_DELAY"
 
 
-class RegistryError(RuntimeError):
+class RegistryError(AppError):
     """The registry does not hold what was asked for, does not verify, or refuses a change."""
+
+    default_exit_code = BAD_INPUT
 
 
 def registry_name(deploy_app: str, *parts: str) -> str:

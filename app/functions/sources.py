@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +19,6 @@ from app.functions.storage.columnar import ColumnError, is_parquet, list_columns
 logger = logging.getLogger(__name__)
 
 MIN_RECORDS = 10
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class RecordsError(ValueError):
@@ -116,55 +112,6 @@ def _read_pinned(path: Path, pinned: Path, columns, float_columns, float_dtype, 
         raise RecordsError(f"data file {path} cannot be read: {str(error).splitlines()[0]}") from None
 
 
-def build_staging_query(connector: str, staging: str, columns: Sequence[str], float_columns: Sequence[str] = ()) -> str:
-    """BigQuery SQL reading the latest, non-deleted version of each staging record, ordered by the first column.
-
-    Args:
-        connector: the staging table's connector.
-        staging: the staging name.
-        columns: the columns to read; the first is the record id.
-        float_columns: columns cast to FLOAT64 in BigQuery (`SAFE_CAST`: a value that is not a number
-            becomes NULL), so STRING and NUMERIC columns arrive as numbers.
-
-    Raises:
-        RecordsError: a name is not a plain identifier (it is pasted into SQL).
-    """
-    _check_identifiers(connector, staging, *columns)
-    selected = ", ".join(
-        f"SAFE_CAST(`{name}` AS FLOAT64) AS `{name}`" if name in float_columns else f"`{name}`" for name in columns)
-    return f"SELECT {selected} FROM {_latest_records(connector, staging)} ORDER BY `{columns[0]}`"
-
-
-def build_failed_values_query(connector: str, staging: str, id_column: str, column: str) -> str:
-    """BigQuery SQL finding one record whose `column` is NULL or not a finite number, as text.
-
-    Raises:
-        RecordsError: a name is not a plain identifier (it is pasted into SQL).
-    """
-    _check_identifiers(connector, staging, id_column, column)
-    number = f"SAFE_CAST(`{column}` AS FLOAT64)"
-    return (
-        f"SELECT CAST(`{id_column}` AS STRING) AS record, CAST(`{column}` AS STRING) AS value "
-        f"FROM {_latest_records(connector, staging)} "
-        f"WHERE {number} IS NULL OR IS_NAN({number}) OR IS_INF({number}) ORDER BY `{id_column}` LIMIT 1"
-    )
-
-
-def _latest_records(connector: str, staging: str) -> str:
-    return (
-        f"(SELECT * EXCEPT(_rn) FROM ("
-        f"SELECT *, ROW_NUMBER() OVER (PARTITION BY mdmId ORDER BY mdmCounterForEntity DESC) AS _rn "
-        f"FROM stg_{connector}_{staging}) "
-        f"WHERE _rn = 1 AND COALESCE(mdmDeleted, FALSE) = FALSE)"
-    )
-
-
-def _check_identifiers(*names: str) -> None:
-    for name in names:
-        if not _IDENTIFIER.match(name):
-            raise RecordsError(f"{name!r} is not a valid staging or column name")
-
-
 def validate_records(
     frame: pd.DataFrame,
     feature_columns: Sequence[str],
@@ -233,68 +180,3 @@ def _numeric_column(column: pd.Series, name: str, source: str, dtype: np.dtype) 
     if missing:
         raise RecordsError(f"{source}: column {name} has {missing} missing or infinite values")
     return values
-
-
-def fingerprint_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks so any size fits in memory.
-
-    Raises:
-        RecordsError: the file does not exist.
-    """
-    try:
-        return digest_file(path).sha256
-    except FileNotFoundError:
-        raise RecordsError(f"data file {path} not found") from None
-
-
-def file_stamp(path: Path) -> dict[str, Any]:
-    """What changes whenever a file's content is rewritten: size, mtime and inode."""
-    status = os.stat(path)
-    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "inode": status.st_ino}
-
-
-def fingerprint_with_cache(path: Path, cache: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A file's fingerprint, rehashing only when its size, mtime or inode changed since `cache`.
-
-    Args:
-        path: the data file.
-        cache: `{absolute path: {"stamp": ..., "sha256": ...}}` from an earlier call (may be empty).
-
-    Returns:
-        `("file:<sha256>", updated cache)`; the input cache is not modified.
-
-    Raises:
-        RecordsError: the file does not exist.
-    """
-    if not path.is_file():
-        raise RecordsError(f"data file {path} not found")
-    key = str(path.resolve())
-    stamp = file_stamp(path)
-    entry = cache.get(key)
-    if isinstance(entry, dict) and entry.get("stamp") == stamp:
-        return f"file:{entry['sha256']}", cache
-    sha256 = fingerprint_file(path)
-    return f"file:{sha256}", {**cache, key: {"stamp": stamp, "sha256": sha256}}
-
-
-def build_staging_probe_query(connector: str, staging: str) -> str:
-    """BigQuery SQL returning what changes whenever the staging table's records change.
-
-    Raises:
-        RecordsError: a name is not a plain identifier (it is pasted into SQL).
-    """
-    _check_identifiers(connector, staging)
-    return (
-        "SELECT COUNT(*) AS records, MAX(mdmCounterForEntity) AS counter, "
-        "CAST(MAX(mdmLastUpdated) AS STRING) AS updated, "
-        "COUNTIF(COALESCE(mdmDeleted, FALSE)) AS deleted "
-        f"FROM stg_{connector}_{staging}"
-    )
-
-
-def fingerprint_staging(connector: str, staging: str, probe: pd.DataFrame) -> str:
-    """Fingerprint of a staging table from the one-row result of its probe query."""
-    if len(probe) != 1:
-        raise RecordsError(f"staging {connector}/{staging}: probe returned {len(probe)} rows, expected 1")
-    values = json.dumps(probe.iloc[0].astype(str).to_dict(), sort_keys=True)
-    return f"staging:{connector}/{staging}:{hashlib.sha256(values.encode()).hexdigest()}"

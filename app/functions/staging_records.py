@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from app.functions.storage.columnar import fill_columns
-from app.functions.sources import RecordsError, build_failed_values_query, build_staging_query
+from app.functions.sources import RecordsError
+from app.functions.staging_sql import build_failed_values_query, build_staging_query
 
 logger = logging.getLogger(__name__)
 

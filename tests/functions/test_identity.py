@@ -1,12 +1,21 @@
-"""Fingerprints of code and tasks: what must change an output's identity and what must not."""
+"""Fingerprints of data, code and tasks: what must change an output's identity and what must not."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.functions.identity import fingerprint_code, fingerprint_task, normalise_source
+from app.functions.identity import (
+    fingerprint_code,
+    fingerprint_file,
+    fingerprint_staging,
+    fingerprint_task,
+    fingerprint_with_cache,
+    normalise_source,
+)
+from app.functions.sources import RecordsError
 
 SOURCE = '''
 """Module docstring."""
@@ -67,3 +76,24 @@ def test_identity_ignores_the_order_of_params_and_upstream():
 @given(st.dictionaries(st.text(min_size=1), st.text()), st.dictionaries(st.text(min_size=1), st.text()))
 def test_different_params_give_different_identities(first, second):
     assert (identity(params=first) == identity(params=second)) == (first == second)
+
+
+def test_file_fingerprint_is_reused_until_the_file_changes(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a\n1\n")
+    fingerprint, cache = fingerprint_with_cache(path, {})
+    assert fingerprint == f"file:{fingerprint_file(path)}"
+    key = str(path.resolve())
+    planted = {key: {**cache[key], "sha256": "planted"}}
+    assert fingerprint_with_cache(path, planted)[0] == "file:planted"
+    path.write_text("a\n2\n")
+    assert fingerprint_with_cache(path, planted)[0] == f"file:{fingerprint_file(path)}"
+    with pytest.raises(RecordsError, match="not found"):
+        fingerprint_with_cache(tmp_path / "gone.csv", {})
+
+
+def test_staging_fingerprint_needs_exactly_one_probe_row():
+    probe = pd.DataFrame({"records": [3], "counter": [7]})
+    assert fingerprint_staging("c", "s", probe) != fingerprint_staging("c", "s", probe.assign(counter=8))
+    with pytest.raises(RecordsError, match="2 rows"):
+        fingerprint_staging("c", "s", pd.concat([probe, probe]))

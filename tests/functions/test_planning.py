@@ -9,6 +9,7 @@ from app.functions.planning import (
     TaskFacts,
     explain_rerun,
     format_plan,
+    format_target_name,
     identities_to_keep,
     own_parameters,
     parse_target_name,
@@ -99,6 +100,13 @@ def test_parse_target_name(name, parsed):
 def test_parse_target_name_with_the_cloud_prefix():
     assert parse_target_name(f"pipeline/TrainModel/{ID['abc']}.pkl.sha256", "pipeline/") == ("TrainModel", ID["abc"])
     assert parse_target_name(f"pipeline/x/TrainModel/{ID['abc']}.pkl", "pipeline/") is None
+
+
+@pytest.mark.parametrize("prefix", ["", "pipeline/"])
+def test_target_names_parse_back_to_what_made_them(prefix):
+    name = format_target_name(prefix, "EvaluateModel", ID["abc"])
+    assert parse_target_name(name, prefix) == ("EvaluateModel", ID["abc"])
+    assert parse_target_name(name + ".sha256", prefix) == ("EvaluateModel", ID["abc"])
 
 
 def test_keep_covers_current_recent_runs_and_deployed_lineage():

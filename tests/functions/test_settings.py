@@ -4,16 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.functions.settings import (
-    SettingsError,
-    build_settings,
-    parse_assignments,
-    read_settings_file,
-    settings_from_environment,
-)
-from tests.conftest import PROJECT_DIR, default_settings
+from app.functions.settings import SettingsError, declared_defaults
+from app.functions.settings_layers import build_settings, parse_assignments, settings_from_environment
+from tests.conftest import default_settings
 
-DEFAULTS = read_settings_file(PROJECT_DIR / "settings.toml")
+DEFAULTS = declared_defaults()
 
 
 def test_committed_defaults_are_complete_and_valid():

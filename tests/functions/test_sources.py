@@ -1,4 +1,4 @@
-"""Reading files into per-column arrays, validating records, and fingerprinting sources."""
+"""Reading files into per-column arrays and validating records."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ from hypothesis.extra import numpy as hnp
 from app.functions.sources import (
     Records,
     RecordsError,
-    build_staging_query,
-    fingerprint_file,
-    fingerprint_staging,
-    fingerprint_with_cache,
     read_records,
     validate_records,
 )
+from app.functions.identity import fingerprint_file
+from app.functions.staging_sql import build_staging_query
 from app.functions.storage import columnar
 from app.functions.storage.artifacts import load_artifact, save_artifact
 from app.functions.storage.stores import LocalStore
@@ -164,27 +162,6 @@ def test_staging_query_refuses_names_that_are_not_identifiers():
     assert "FROM stg_conn_stage" in sql and "`id`, `x`" in sql
     with pytest.raises(RecordsError, match="not a valid"):
         build_staging_query("conn", "stage; DROP", ["id"])
-
-
-def test_file_fingerprint_is_reused_until_the_file_changes(tmp_path):
-    path = tmp_path / "data.csv"
-    path.write_text("a\n1\n")
-    fingerprint, cache = fingerprint_with_cache(path, {})
-    assert fingerprint == f"file:{fingerprint_file(path)}"
-    key = str(path.resolve())
-    planted = {key: {**cache[key], "sha256": "planted"}}
-    assert fingerprint_with_cache(path, planted)[0] == "file:planted"
-    path.write_text("a\n2\n")
-    assert fingerprint_with_cache(path, planted)[0] == f"file:{fingerprint_file(path)}"
-    with pytest.raises(RecordsError, match="not found"):
-        fingerprint_with_cache(tmp_path / "gone.csv", {})
-
-
-def test_staging_fingerprint_needs_exactly_one_probe_row():
-    probe = pd.DataFrame({"records": [3], "counter": [7]})
-    assert fingerprint_staging("c", "s", probe) != fingerprint_staging("c", "s", probe.assign(counter=8))
-    with pytest.raises(RecordsError, match="2 rows"):
-        fingerprint_staging("c", "s", pd.concat([probe, probe]))
 
 
 def test_arrow_tables_with_nulls_in_integer_columns_read_as_missing_floats(tmp_path):

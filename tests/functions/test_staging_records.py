@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from app.functions.storage.bigquery_reader import QueryStream
-from app.functions.sources import RecordsError, build_failed_values_query, build_staging_query
+from app.functions.sources import RecordsError
+from app.functions.staging_sql import build_failed_values_query, build_staging_query
 from app.functions.staging_records import read_staging_records
 
 

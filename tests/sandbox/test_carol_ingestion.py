@@ -28,7 +28,8 @@ NUMERIC_COLUMNS = ("AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT")
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     process = SandboxProcess(tmp_path_factory.mktemp("types_sandbox"))
-    write_app_settings(process.folder, APP_NAME, {"model_epochs": "20", "deploy_app": DEPLOY_APP})
+    # Default training (early stopping): a model must beat the mean predictor to be deployed (issue 13's gate).
+    write_app_settings(process.folder, APP_NAME, {"deploy_app": DEPLOY_APP})
     write_app_settings(process.folder, DEPLOY_APP, {})
     yield process
     process.stop()

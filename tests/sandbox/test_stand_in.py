@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pycarol.carolina import Carolina
 
-from app.functions.sources import build_staging_query
+from app.functions.staging_sql import build_staging_query
 from app.functions.storage.carol_platform import (
     CarolUnavailableError,
     check_carol_reachable,

@@ -14,7 +14,7 @@ from google.cloud.bigquery_storage_v1.services.big_query_read.transports import 
 from pycarol.carolina import Carolina
 
 from app.functions.storage.carol_platform import connect_carol, credentials_from_environment, open_bigquery
-from app.functions.sources import build_staging_query
+from app.functions.staging_sql import build_staging_query
 from bench.generate import write_records
 from sandbox.server import start_sandbox
 from sandbox.staging import run_query, stage_file, stage_records

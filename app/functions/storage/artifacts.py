@@ -17,14 +17,11 @@ from typing import Any
 import joblib
 
 from app.functions.storage.checksums import ArtifactRecord, digest_file, dump_with_digest
-from app.functions.storage.stores import LocalStore, ObjectStore, read_bytes, write_bytes
+from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
 
 logger = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".sha256"
-# Test hook, read only here: seconds to pause after an artifact's bytes are published and before its
-# record is, so a test can kill the process inside that window. Unset in real runs.
-WRITE_DELAY_VARIABLE = "PIPELINE_TEST_WRITE_DELAY"
 MMAP_MIN_BYTES = 1 << 26
 
 # Files this process has verified, by path, stat and record: planning, Luigi's completeness check and
@@ -39,14 +36,14 @@ class CorruptArtifactError(RuntimeError):
 
 def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     """Write the dump where it will live when the store is a folder (one write, then a rename)."""
-    if not isinstance(store, LocalStore):
+    final = store.local_path(name)
+    if final is None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "artifact.pkl"
             with open(path, "wb") as handle:
                 record = dump_with_digest(value, handle)
             store.write_file(name, path)
         return record
-    final = store.path(name)
     final.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
     try:
@@ -61,15 +58,19 @@ def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     return record
 
 
-def save_artifact(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
+def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: float = 0.0) -> ArtifactRecord:
     """Serialise `value`, publish it under `name`, then publish its checksum record.
 
     A record left from an earlier write is removed first: until the new record lands, the artifact
     reads as unfinished, never as the old record vouching for new bytes.
+
+    Args:
+        pause_seconds: test hook (the `test_write_delay_seconds` setting): a pause between the bytes and
+            their record, so a test can kill the process inside that window. 0 in real runs.
     """
     store.delete(name + RECORD_SUFFIX)
     record = _publish(store, name, value)
-    time.sleep(float(os.environ.get(WRITE_DELAY_VARIABLE) or 0))
+    time.sleep(pause_seconds)
     write_bytes(store, name + RECORD_SUFFIX, json.dumps(record.__dict__).encode())
     return record
 
@@ -99,7 +100,7 @@ def verified_copy(store: ObjectStore, name: str) -> Path:
     status = path.stat()
     # Only a local store's path is the object itself; a download path is reused for other bytes.
     seen = (str(path), status.st_size, status.st_mtime_ns, status.st_ino, record)
-    if seen not in _verified or not isinstance(store, LocalStore):
+    if seen not in _verified or store.local_path(name) is None:
         actual = digest_file(path)
         if actual != record:
             raise CorruptArtifactError(
@@ -151,8 +152,8 @@ def artifact_looks_damaged(store: ObjectStore, name: str) -> bool:
     record = read_record(store, name)
     if record is None:
         return False
-    if isinstance(store, LocalStore):
-        path = store.path(name)
+    path = store.local_path(name)
+    if path is not None:
         size = path.stat().st_size if path.is_file() else None
     else:
         size = record.size if store.exists(name) else None

@@ -10,7 +10,6 @@ import csv
 import mmap
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from app.functions.storage.file_batches import count_lines, row_group_batches
 
 BATCH_ROWS = 1 << 20
 CSV_BLOCK_BYTES = 1 << 24
@@ -133,7 +134,7 @@ def _open_batches(
         parquet_file = pq.ParquetFile(path)
         _require(parquet_file.schema_arrow.names, columns)
         return (parquet_file.metadata.num_rows, parquet_file.schema_arrow,
-                _row_group_batches(parquet_file, columns, batch_rows))
+                row_group_batches(parquet_file, columns, batch_rows))
     header = _csv_header(path)
     _require(header, columns)
     # Projection and float types are applied while parsing: other columns are skipped, and a value that
@@ -146,7 +147,7 @@ def _open_batches(
                                 convert_options=options),
         header, float_columns,
     )
-    return _count_lines(path), reader.schema, _csv_batches(reader, header, float_columns)
+    return count_lines(path), reader.schema, _csv_batches(reader, header, float_columns)
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -172,34 +173,10 @@ def _translate_csv_errors(action, header: list[str], float_columns: Sequence[str
         raise ColumnError(f"column {name} {problem} ({found['detail'].strip()})") from None
 
 
-def _row_group_batches(parquet: pq.ParquetFile, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Row groups in order, the next one decoding (Arrow releases the GIL) while this one is copied.
-
-    At most two row groups are in memory; `iter_batches` instead reads ahead several.
-    """
-    groups = range(parquet.num_row_groups)
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = [reader.submit(parquet.read_row_group, group, columns=list(columns)) for group in groups[:1]]
-        for group in groups:
-            table = pending.pop().result()
-            if group + 1 < len(groups):
-                pending.append(reader.submit(parquet.read_row_group, group + 1, columns=list(columns)))
-            yield from table.to_batches(max_chunksize=batch_rows)
-
-
 def _require(available: Sequence[str], columns: Sequence[str]) -> None:
     missing = [name for name in columns if name not in available]
     if missing:
         raise ColumnError(f"no column {', '.join(missing)}")
-
-
-def _count_lines(path: Path) -> int:
-    """An upper bound of a CSV's data rows: its line count, read in large chunks."""
-    lines = 1
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            lines += chunk.count(b"\n")
-    return lines
 
 
 def _arrow_float(float_dtype: str) -> pa.DataType:

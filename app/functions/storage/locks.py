@@ -20,12 +20,14 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from app.functions.errors import AppError
+
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".lock"
 
 
-class LockBusyError(RuntimeError):
+class LockBusyError(AppError):
     """Another process holds the lock and the caller chose not to wait."""
 
 
@@ -106,7 +108,27 @@ def carol_lock(store, name: str, purpose: str, wait: bool, stale_seconds: float 
     """
     from google.api_core.exceptions import NotFound, PreconditionFailed
 
-    blob, announced = store.blob(name), False
+    blob = store.blob(name)
+    _acquire_object(store, name, blob, purpose, wait, stale_seconds, poll_seconds)
+    stop = threading.Event()
+    refresher = threading.Thread(target=_refresh, args=(blob, purpose, stale_seconds / 4, stop), daemon=True)
+    refresher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        refresher.join()
+        try:
+            blob.delete(if_generation_match=blob.generation)
+        except (NotFound, PreconditionFailed):
+            logger.warning("%s was taken over while held", store.describe(name))
+
+
+def _acquire_object(store, name: str, blob, purpose: str, wait: bool, stale_seconds: float, poll_seconds: float) -> None:
+    """Create the lock object, waiting for (or taking over a stale) holder; LockBusyError if not `wait`."""
+    from google.api_core.exceptions import NotFound, PreconditionFailed
+
+    announced = False
     while not _create(store, name, blob, purpose):
         found = blob.bucket.get_blob(blob.name)
         if found is None:
@@ -126,18 +148,6 @@ def carol_lock(store, name: str, purpose: str, wait: bool, stale_seconds: float 
             logger.info("waiting for %s, locked by %s", store.describe(name), holder)
             announced = True
         time.sleep(poll_seconds)
-    stop = threading.Event()
-    refresher = threading.Thread(target=_refresh, args=(blob, purpose, stale_seconds / 4, stop), daemon=True)
-    refresher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        refresher.join()
-        try:
-            blob.delete(if_generation_match=blob.generation)
-        except (NotFound, PreconditionFailed):
-            logger.warning("%s was taken over while held", store.describe(name))
 
 
 def _create(store, name: str, blob, purpose: str) -> bool:

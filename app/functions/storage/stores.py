@@ -17,6 +17,10 @@ class ObjectStore(Protocol):
     def local_copy(self, name: str) -> Path | None:
         """A local path holding the object's bytes, or None when it does not exist."""
 
+    def local_path(self, name: str) -> Path | None:
+        """The object's own file when the store is a local folder (it can be written in place and its
+        stat describes the object); None for a store that only hands out copies."""
+
     def exists(self, name: str) -> bool: ...
 
     def delete(self, name: str) -> None: ...
@@ -49,23 +53,26 @@ def read_bytes(store: ObjectStore, name: str) -> bytes | None:
     return None if path is None else path.read_bytes()
 
 
-def _published_mode() -> int:
+def published_mode() -> int:
+    """The mode a plainly created file gets under the process umask (mkstemp's files are owner-only)."""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
 
 
-_PUBLISHED_MODE = _published_mode()
-
-
 class LocalStore:
     """Objects as files below a root folder; each write is a rename of a complete, synced file."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, file_mode: int | None = None) -> None:
+        """`file_mode` of published files: by default what the umask allows (`published_mode`)."""
         self.root = Path(root)
+        self.file_mode = published_mode() if file_mode is None else file_mode
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def local_path(self, name: str) -> Path | None:
+        return self.path(name)
 
     def write_file(self, name: str, local_path: Path) -> None:
         final = self.path(name)
@@ -73,7 +80,7 @@ class LocalStore:
         descriptor, temporary = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
         try:
             # mkstemp makes owner-only files; a registry is read by other users (the online app).
-            os.fchmod(descriptor, _PUBLISHED_MODE)
+            os.fchmod(descriptor, self.file_mode)
             with os.fdopen(descriptor, "wb") as target, open(local_path, "rb") as source:
                 while chunk := source.read(1 << 22):
                     target.write(chunk)
@@ -138,6 +145,10 @@ class CarolStore:
     def local_copy(self, name: str) -> Path | None:
         path = self.storage.load(name, format="file", cache=False)
         return None if path is None else Path(path)
+
+    def local_path(self, name: str) -> Path | None:
+        """None: a download is a copy, and its path is reused for other objects."""
+        return None
 
     def exists(self, name: str) -> bool:
         return bool(self.storage.exists(name))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.storage.stores import LocalStore, read_bytes, write_bytes
+from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 
 
 def test_local_store_round_trip_and_listing(tmp_path):
@@ -46,6 +46,18 @@ def test_published_files_are_readable_by_others_as_umask_allows(tmp_path):
     store = LocalStore(tmp_path)
     write_bytes(store, "model", b"x")
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def test_a_given_file_mode_is_used_instead_of_the_umask(tmp_path):
+    write_bytes(LocalStore(tmp_path, file_mode=0o640), "model", b"x")
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o640
+
+
+def test_only_a_local_folder_hands_out_the_object_s_own_path(tmp_path):
+    store = LocalStore(tmp_path)
+    write_bytes(store, "a/model", b"x")
+    assert store.local_path("a/model") == tmp_path / "a" / "model"
+    assert CarolStore(storage=None, app_name="app").local_path("a/model") is None
 
 
 def _current_umask() -> int:

@@ -1,0 +1,52 @@
+"""The target folder and model registry a command writes: checked to be folders, then locked."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.functions.errors import BAD_INPUT, AppError
+from app.functions.storage.locks import LOCK_FILE, carol_lock, local_locks
+from app.functions.storage.stores import ObjectStore
+
+if TYPE_CHECKING:
+    from app.control.startup import RegistryAccess, RunPlan
+    from app.functions.settings import Settings
+
+
+def lock_run(plan: RunPlan, purpose: str, wait: bool, shared: bool = False) -> AbstractContextManager:
+    """The locks of the run's target folder and model registry (none when `shared` by a central scheduler).
+
+    Raises:
+        LockBusyError: on entering, when another process holds one and `wait` is false.
+    """
+    if shared:
+        return nullcontext()
+    return _locks([(plan.root.target_store(), plan.root.target_prefix()), (plan.registry, f"{plan.settings.deploy_app}/")],
+                  purpose, wait)
+
+
+def lock_registry(access: RegistryAccess, purpose: str, wait: bool) -> AbstractContextManager:
+    """The lock of the model registry, for a rollback or a clean-up of versions."""
+    return _locks([(access.store, f"{access.settings.deploy_app}/")], purpose, wait)
+
+
+@contextmanager
+def _locks(places: list[tuple[ObjectStore, str]], purpose: str, wait: bool):
+    """Take the lock of each (store, folder) in the order given: targets before the registry, in every process."""
+    with ExitStack() as stack:
+        for store, folder in places:
+            local_folder = store.local_path(folder)
+            if local_folder is not None:
+                stack.enter_context(local_locks([local_folder], purpose, wait))
+            else:
+                stack.enter_context(carol_lock(store, f"{folder}{LOCK_FILE}", purpose, wait))
+        yield
+
+
+def check_folders(settings: Settings) -> None:
+    """A target or registry folder that exists as a file is bad input, named before anything is written."""
+    for name in ("target_dir", "registry_dir"):
+        if (path := Path(getattr(settings, name))).exists() and not path.is_dir():
+            raise AppError(f"setting {name}={str(path)!r} is a file, not a folder", BAD_INPUT)

@@ -1,0 +1,193 @@
+"""The kinds of value a setting can hold: how each is parsed from text or a number, and what it allows.
+
+Values come from TOML (typed), from Carol app settings (text, numbers, JSON, or None) and from text
+(environment, `--set`), so every parser takes both the typed value and its text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A non-empty text; if `plain`, a plain name (letters, digits, '.', '_', '-'; no '/' and no '..')."""
+
+    plain: bool = False
+    python_type = str
+
+    @property
+    def allowed(self) -> str:
+        return "a plain name: letters, digits, '.', '_', '-', no '/' and no '..'" if self.plain else "a non-empty text"
+
+    def parse(self, value: Any) -> str:
+        text = str(value).strip()
+        if not text or (self.plain and (not _PLAIN_NAME.match(text) or ".." in text)):
+            raise ValueError(self.allowed)
+        return text
+
+
+@dataclass(frozen=True)
+class Names:
+    """Distinct, non-empty names: a list, comma-separated text, or a JSON array as text."""
+
+    python_type = tuple
+
+    @property
+    def allowed(self) -> str:
+        return "a comma-separated list of distinct, non-empty column names"
+
+    def parse(self, value: Any) -> tuple[str, ...]:
+        items = _json_list(value) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            items = str(value).split(",")
+        names = tuple(str(item).strip() for item in items)
+        if not names or any(not name for name in names) or len(set(names)) != len(names):
+            raise ValueError(self.allowed)
+        return names
+
+
+def _json_list(text: str) -> Any:
+    """A JSON array typed as text (`["CRIM", "ZN"]`, as the Carol UI sends lists); other text as it is."""
+    if text.strip().startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Whole numbers of at least `minimum` (layer sizes): a list, comma-separated text or a JSON array."""
+
+    minimum: int = 1
+    python_type = tuple
+
+    @property
+    def allowed(self) -> str:
+        return f"a comma-separated list of layer sizes, each a whole number >= {self.minimum} (e.g. 128,64)"
+
+    def parse(self, value: Any) -> tuple[int, ...]:
+        items = _json_list(value) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            items = str(value).split(",")
+        try:
+            sizes = tuple(Whole(self.minimum).parse(item) for item in items)
+        except ValueError:
+            sizes = ()
+        if not sizes:
+            raise ValueError(self.allowed)
+        return sizes
+
+
+@dataclass(frozen=True)
+class AutoOrWhole:
+    """`auto` or a whole number of at least `minimum`, kept as text ("auto" or the number's digits)."""
+
+    minimum: int = 1
+    python_type = str
+
+    @property
+    def allowed(self) -> str:
+        return f"auto or a whole number >= {self.minimum}"
+
+    def parse(self, value: Any) -> str:
+        if str(value).strip().lower() == "auto":
+            return "auto"
+        try:
+            return str(Whole(self.minimum).parse(value))
+        except ValueError:
+            raise ValueError(self.allowed) from None
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A whole number of at least `minimum`; a float with no fraction counts as whole."""
+
+    minimum: int = 0
+    python_type = int
+
+    @property
+    def allowed(self) -> str:
+        return f"a whole number >= {self.minimum}"
+
+    def parse(self, value: Any) -> int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(self.allowed)
+        try:
+            number = int(value) if isinstance(value, float) else int(str(value).strip())
+        except ValueError:
+            raise ValueError(self.allowed) from None
+        if number < self.minimum:
+            raise ValueError(self.allowed)
+        return number
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite number between `low` and `high`, each bound inclusive unless said open."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    python_type = float
+
+    @property
+    def allowed(self) -> str:
+        bounds = []
+        if self.low != -math.inf:
+            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high != math.inf:
+            bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " ".join(["a number", " and ".join(bounds)]).strip()
+
+    def parse(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(self.allowed)
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(self.allowed) from None
+        too_low = number <= self.low if self.low_open else number < self.low
+        too_high = number >= self.high if self.high_open else number > self.high
+        if not math.isfinite(number) or too_low or too_high:
+            raise ValueError(self.allowed)
+        return number
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false (also 1/0, yes/no, as a boolean, a number or text)."""
+
+    python_type = bool
+
+    @property
+    def allowed(self) -> str:
+        return "true or false"
+
+    def parse(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(self.allowed)
+        return text in ("true", "1", "yes")
+
+
+Kind = Text | Names | Sizes | AutoOrWhole | Whole | Real | Flag
+
+# How an optional setting is left unset: empty in settings.toml, `--set name=`, or none/null.
+UNSET_TEXTS = ("", "none", "null")
+
+
+def is_unset(value: Any) -> bool:
+    """Whether a value means "no value" (None, empty or none/null text)."""
+    return value is None or str(value).strip().lower() in UNSET_TEXTS

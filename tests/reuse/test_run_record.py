@@ -1,0 +1,22 @@
+"""The run record (runs.jsonl) of a finished run, and the lineage the deployed model keeps."""
+
+from __future__ import annotations
+
+import json
+
+from tests.reuse.conftest import FAMILIES, run_log
+
+
+def test_run_record_describes_every_task(workdir):
+    (record,) = run_log(workdir)
+    assert record["status"] == "SUCCESS" and record["data_fingerprint"].startswith("file:")
+    assert record["settings"]["model_epochs"] == 1000 and record["deployed"]
+    assert [task["family"] for task in record["tasks"]] == list(FAMILIES)
+    for task in record["tasks"]:
+        assert task["outcome"] == "ran" and task["reason"] == "no output" and task["seconds"] > 0
+        assert task["output_bytes"] == (workdir / "luigi_targets" / task["target"]).stat().st_size
+    metadata = json.loads((workdir / "models" / "bostonhouseonline" / record["deployed"] / "metadata.json").read_text())
+    assert metadata["settings"]["target_lineage"] == {task["family"]: task["identity"] for task in record["tasks"]}
+    # How training went is in the TrainModel entry, as in the registry metadata.
+    training = next(task["training"] for task in record["tasks"] if task["family"] == "TrainModel")
+    assert training == metadata["metrics"]["training"] and training["epochs_run"] > training["best_epoch"] > 0

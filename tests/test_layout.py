@@ -1,0 +1,119 @@
+"""The code layout's rules, checked on the source: module and function sizes, and which room imports which.
+
+app/flow: Luigi only (commons.py and one module per task); app/control: run control, imported only by
+run.py (and online/); app/functions: plain logic, never importing luigi, app.flow or app.control.
+Nothing imports run.py.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+MAX_MODULE_LINES = 200
+# Modules over the limit when these rules landed, with their size then: they may shrink, never grow.
+# Each is to be split by what it does (its owner's issue, or issue 12's follow-up).
+OVER_THE_LIMIT = {"app/flow/commons.py": 220, "app/functions/registry.py": 211,
+                  "app/functions/storage/carol_platform.py": 220, "app/functions/storage/columnar.py": 206}
+MAX_FUNCTION_LINES = 30
+APP = PROJECT_DIR / "app"
+# Python files outside app/ that may import app.control.
+CONTROL_CALLERS = ("run.py", "online/")
+SEARCHED = ("app", "bench", "online", "sandbox", "tests", "tools")
+
+
+def python_files(*folders: str) -> list[Path]:
+    return sorted(path for folder in folders for path in (PROJECT_DIR / folder).rglob("*.py")
+                  if ".venv" not in path.parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def imports_any(path: Path, prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(name for name in imported_modules(path)
+                  if any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes))
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(PROJECT_DIR).as_posix()
+
+
+def test_app_modules_are_at_most_200_lines():
+    long = {relative(path): lines for path in python_files("app")
+            if (lines := len(path.read_text().splitlines())) > OVER_THE_LIMIT.get(relative(path), MAX_MODULE_LINES)}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by what they do): {long}"
+
+
+def function_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines from `def` (or its first decorator) to the end, not counting the docstring."""
+    first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+    lines = node.end_lineno - first + 1
+    if ast.get_docstring(node) is not None:
+        docstring = node.body[0]
+        lines -= docstring.end_lineno - docstring.lineno + 1
+    return lines
+
+
+def test_functions_are_at_most_30_lines_besides_their_docstring():
+    long = {}
+    for path in [*python_files("app"), PROJECT_DIR / "run.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and function_lines(node) > MAX_FUNCTION_LINES:
+                long[f"{relative(path)}:{node.name}"] = function_lines(node)
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (docstring aside): {long}"
+
+
+def test_functions_import_neither_luigi_nor_the_flow_nor_run_control():
+    offenders = {relative(path): found for path in python_files("app/functions")
+                 if (found := imports_any(path, ("luigi", "pycarol.pipeline", "app.flow", "app.control")))}
+    assert not offenders, f"app/functions must stay plain: {offenders}"
+
+
+def test_flow_does_not_import_run_control():
+    offenders = {relative(path): found for path in python_files("app/flow")
+                 if (found := imports_any(path, ("app.control",)))}
+    assert not offenders, offenders
+
+
+def test_only_run_py_and_the_online_app_import_run_control():
+    offenders = {relative(path): found for path in python_files(*SEARCHED)
+                 if not relative(path).startswith(("app/control/", "tests/", *CONTROL_CALLERS))
+                 and (found := imports_any(path, ("app.control",)))}
+    assert not offenders, f"app.control is imported only by run.py (and online/): {offenders}"
+
+
+def test_nothing_imports_run_py():
+    offenders = [relative(path) for path in python_files(*SEARCHED) if imports_any(path, ("run",))]
+    assert not offenders, f"run.py is the entry point, never a library: {offenders}"
+
+
+def test_flow_holds_commons_and_one_task_per_module():
+    from app.flow.commons import AppTask
+
+    for path in python_files("app/flow"):
+        if path.name in ("__init__.py", "commons.py"):
+            continue
+        tree = ast.parse(path.read_text())
+        classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+        functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+        assert len(classes) == 1 and not functions, f"{relative(path)}: one task class, nothing else"
+        module = __import__(f"app.flow.{path.stem}", fromlist=[classes[0]])
+        assert issubclass(getattr(module, classes[0]), AppTask), relative(path)
+
+
+@pytest.mark.parametrize("room", ["app/flow", "app/control", "app/functions", "app/functions/storage"])
+def test_each_room_is_a_package(room):
+    assert (PROJECT_DIR / room / "__init__.py").is_file()
