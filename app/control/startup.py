@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -182,7 +183,8 @@ def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> 
     fingerprint, updated = fingerprint_with_cache(Path(settings.data_path), cache)
     if updated != cache:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache_path.with_suffix(".part")
+        # One name per process: runs sharing a central scheduler start together and write this file at once.
+        temporary = cache_path.with_name(f"{cache_path.stem}.{os.getpid()}.part")
         temporary.write_text(json.dumps(updated))
         temporary.replace(cache_path)
     return fingerprint
