@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -102,13 +103,23 @@ class FakeCarolStorages:
 
         app_objects = self.objects.setdefault(carol.app_name, {})
         storage = create_autospec(self.storage_class, instance=True)
-        storage.save.side_effect = lambda name, obj, format="pickle", **_: app_objects.__setitem__(
-            name, Path(obj).read_bytes())
+        generations: dict[str, int] = {}
+
+        def save(name, obj, format="pickle", **_):
+            app_objects[name] = Path(obj).read_bytes()
+            generations[name] = generations.get(name, 0) + 1  # every upload gets a new generation
+
+        storage.save.side_effect = save
         storage.load.side_effect = lambda name, format="pickle", **_: self._download(app_objects, name)
         storage.exists.side_effect = lambda name, **_: name in app_objects
         storage.delete.side_effect = lambda name: app_objects.pop(name, None)
         storage.files_storage_list.side_effect = lambda prefix="pipeline/", **_: [
             name for name in app_objects if name.startswith(prefix)]
+        # What CarolStore reads from pycarol's backend for metadata: the app's bucket and its path prefix.
+        bucket = SimpleNamespace(get_blob=lambda name: None if name not in app_objects else SimpleNamespace(
+            size=len(app_objects[name]), generation=generations[name]))
+        storage.backend = SimpleNamespace(_get_app_storage_bucket=lambda: bucket,
+                                          carolina=SimpleNamespace(get_path=lambda space, _: ""))
         return storage
 
     def _download(self, app_objects: dict[str, bytes], name: str) -> str | None:

@@ -16,7 +16,8 @@ from app.functions.registry import (
     read_history,
     repair_pointers,
 )
-from app.functions.registry_files import commit_removal, registry_name
+from app.functions.registry_commit import commit_removal
+from app.functions.registry_files import registry_name
 from app.functions.registry_history import check_plain_name, current_chain, select_removable_versions
 from app.functions.storage.stores import LocalStore, ObjectStore
 

@@ -19,7 +19,6 @@ from app.flow.deploy_model import DeployModel
 from app.functions.errors import BAD_INPUT, UNAVAILABLE, AppError
 from app.functions.identity import fingerprint_staging, fingerprint_with_cache
 from app.functions.registry import current_feature_columns
-from app.functions.identity import fingerprint_staging, fingerprint_with_cache
 from app.functions.settings import Settings, SettingsError
 from app.functions.settings_layers import (
     ResolvedSettings,

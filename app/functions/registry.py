@@ -16,10 +16,11 @@ from typing import Any
 
 import joblib
 
+from app.functions.registry_commit import commit_current, repair_pointers
 from app.functions.registry_files import (HISTORY_FILE, MANIFEST_FILE, METADATA_FILE, MODEL_FILE, RegistryError,
-                                          check_version_id, commit_current, current_pointer, read_current_version,
-                                          read_history, read_manifest, registry_name, repair_pointers,
-                                          stable_model_name, verified_bytes, verify_version, write_registry_file)
+                                          check_version_id, current_pointer, read_current_version, read_history,
+                                          registry_name, stable_model_name, verified_bytes,
+                                          verify_version, write_registry_file)
 from app.functions.registry_history import check_plain_name, current_chain
 from app.functions.storage.stores import ObjectStore, read_bytes
 

@@ -6,7 +6,6 @@ See `app.functions.registry` for the layout. Every write pauses for the test hoo
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 from typing import Any
@@ -16,13 +15,10 @@ from app.functions.registry_history import (
     HistoryError,
     check_plain_name,
     current_chain,
-    history_line,
     parse_history,
     parse_manifest,
 )
 from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
-
-logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
@@ -67,42 +63,6 @@ def check_version_id(version: str) -> str:
         return check_plain_name("model version", version)
     except HistoryError as error:
         raise RegistryError(str(error)) from None
-
-
-def commit_current(store: ObjectStore, deploy_app: str, action: str, version: str) -> str | None:
-    """Append one entry to the history (the atomic step), then derive `current` and `model.pkl` from it.
-
-    Returns:
-        The version that was current before.
-
-    Raises:
-        RegistryError: the history could not be written; the current version is unchanged.
-    """
-    name = registry_name(deploy_app, HISTORY_FILE)
-    history = read_bytes(store, name) or b""
-    if history and not history.endswith(b"\n"):
-        history += b"\n"
-    previous = read_current_version(store, deploy_app)
-    try:
-        write_registry_file(store, name, history + history_line(action, version, previous))
-    except Exception as error:
-        raise RegistryError(f"the history of {deploy_app} could not be written ({error}); "
-                            f"the current version is still {previous}") from None
-    try:
-        repair_pointers(store, deploy_app)
-    except Exception as error:  # noqa: BLE001 (the history has decided; the next run repairs the rest)
-        logger.warning("%s is current, but its derived files could not be updated (%s); the next run "
-                       "repairs them", version, error)
-    return previous
-
-
-def commit_removal(store: ObjectStore, deploy_app: str, version: str) -> None:
-    """Record in the history that `version` is removed (before its files go)."""
-    name = registry_name(deploy_app, HISTORY_FILE)
-    history = read_bytes(store, name) or b""
-    if history and not history.endswith(b"\n"):
-        history += b"\n"
-    write_registry_file(store, name, history + history_line("remove", version, read_current_version(store, deploy_app)))
 
 
 def read_history(store: ObjectStore, deploy_app: str) -> list[dict[str, Any]]:
@@ -179,22 +139,15 @@ def verify_version(store: ObjectStore, deploy_app: str, version: str) -> None:
         verified_bytes(store, deploy_app, version, file_name)
 
 
-def repair_pointers(store: ObjectStore, deploy_app: str) -> list[str]:
-    """Make `current` and the stable `model.pkl` agree with the history; returns what was repaired.
+def model_record(store: ObjectStore, deploy_app: str, version: str) -> dict[str, Any]:
+    """The manifest record of a version's model, checked against the stored object's size.
 
     Raises:
-        RegistryError: the current version does not verify (nothing is changed then).
+        RegistryError: the version has no manifest, or its model is missing or has another size.
     """
-    version = read_current_version(store, deploy_app)
-    if version is None or not read_history(store, deploy_app):
-        return []
-    model = verified_bytes(store, deploy_app, version, MODEL_FILE)
-    repaired = []
-    stable = read_bytes(store, stable_model_name(deploy_app))
-    if stable != model:
-        write_registry_file(store, stable_model_name(deploy_app), model)
-        repaired.append(MODEL_FILE)
-    if (read_bytes(store, current_pointer(deploy_app)) or b"").decode(errors="replace").strip() != version:
-        write_registry_file(store, current_pointer(deploy_app), version.encode())
-        repaired.append(POINTER_FILE)
-    return repaired
+    record = read_manifest(store, deploy_app, version).get(MODEL_FILE)
+    stored = store.size(f"{registry_name(deploy_app, version)}/{MODEL_FILE}") if record else None
+    if record is None or stored != record["size"]:
+        raise RegistryError(f"model version {version} of {deploy_app} does not verify: {MODEL_FILE} "
+                            + ("is missing" if stored is None else f"has {stored} bytes, {record['size']} expected"))
+    return record

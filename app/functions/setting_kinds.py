@@ -109,14 +109,17 @@ class AutoOrWhole:
 
 @dataclass(frozen=True)
 class Whole:
-    """A whole number of at least `minimum`; a float with no fraction counts as whole."""
+    """A whole number from `minimum` to `maximum`; a float with no fraction counts as whole."""
 
     minimum: int = 0
+    maximum: int | None = None
     python_type = int
 
     @property
     def allowed(self) -> str:
-        return f"a whole number >= {self.minimum}"
+        if self.maximum is None:
+            return f"a whole number >= {self.minimum}"
+        return f"a whole number from {self.minimum} to {self.maximum}"
 
     def parse(self, value: Any) -> int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -125,7 +128,7 @@ class Whole:
             number = int(value) if isinstance(value, float) else int(str(value).strip())
         except ValueError:
             raise ValueError(self.allowed) from None
-        if number < self.minimum:
+        if number < self.minimum or (self.maximum is not None and number > self.maximum):
             raise ValueError(self.allowed)
         return number
 

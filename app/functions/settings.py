@@ -42,7 +42,7 @@ DECLARED = (
     Setting("id_column", Text(), "sample", "row key"),
     Setting("test_size", Real(0.0, 1.0, low_open=True, high_open=True), 0.2,
             "share of records held out for testing"),
-    Setting("random_state", Whole(0), 1, "seed of the split and of the network"),
+    Setting("random_state", Whole(0, 2**32 - 1), 1, "seed of the split and of the network"),
     Setting("model_hidden_layers", Sizes(1), (128, 64), "sizes of the MLP's hidden layers"),
     Setting("model_l2regularization", Real(0.0), 1.0, "`alpha` (L2 penalty) of the MLP"),
     Setting("model_epochs", Whole(1), 1000, "at most this many passes over the training rows"),

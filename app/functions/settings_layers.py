@@ -137,6 +137,8 @@ def _check_columns(settings: Settings) -> None:
             f"feature_columns must not contain target_column {settings.target_column!r} "
             f"or id_column {settings.id_column!r}"
         )
+    if settings.target_column == settings.id_column:
+        raise SettingsError(f"target_column and id_column must name different columns (both {settings.id_column!r})")
 
 
 def gather_layers(settings_file: Layer, carol_values: Mapping[str, Any], environment: Mapping[str, Any],

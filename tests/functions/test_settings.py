@@ -55,12 +55,25 @@ def test_later_layers_win_and_strings_are_parsed():
     ("deploy_app", "../../x", "no '..'"),
     ("deploy_app", "app/20261127T082012Z-6cc72f61", "no '/'"),
     ("min_improvement_over_baseline", "-1", "number >= 0"),
+    ("random_state", "4294967296", "whole number from 0 to 4294967295"),
+    ("random_state", "-1", "whole number from 0 to 4294967295"),
 ])
 def test_bad_values_name_the_setting_the_value_and_what_is_allowed(name, value, allowed):
     with pytest.raises(SettingsError) as raised:
         build_settings([("file", DEFAULTS), ("--set", {name: value})])
     message = str(raised.value)
     assert f"{name}={value!r}" in message and allowed in message and "--set" in message
+
+
+@pytest.mark.parametrize("columns, message", [
+    ({"feature_columns": "CRIM,target"}, "feature_columns must not contain target_column 'target'"),
+    ({"feature_columns": "CRIM,sample"}, "or id_column 'sample'"),
+    ({"target_column": "sample"}, "target_column and id_column must name different columns (both 'sample')"),
+])
+def test_the_row_key_target_and_features_must_be_different_columns(columns, message):
+    with pytest.raises(SettingsError) as raised:
+        build_settings([("file", DEFAULTS), ("--set", columns)])
+    assert message in str(raised.value)
 
 
 def test_network_shape_and_batch_size_are_parsed_from_text():

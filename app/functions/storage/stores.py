@@ -31,6 +31,9 @@ class ObjectStore(Protocol):
         """A short text that changes whenever the object is replaced (None when it does not exist),
         read from the object's metadata without downloading it."""
 
+    def size(self, name: str) -> int | None:
+        """The object's size in bytes (None when it does not exist), from its metadata, without a download."""
+
     def describe(self, name: str) -> str:
         """Where `name` lives, for messages."""
 
@@ -115,6 +118,10 @@ class LocalStore:
         # A rename into place gives a new inode even when size and mtime happen to match.
         return f"{status.st_ino}:{status.st_mtime_ns}:{status.st_size}"
 
+    def size(self, name: str) -> int | None:
+        path = self.path(name)
+        return path.stat().st_size if path.is_file() else None
+
     def describe(self, name: str) -> str:
         return str(self.path(name))
 
@@ -159,12 +166,20 @@ class CarolStore:
     def list_names(self, prefix: str) -> list[str]:
         return sorted(self.storage.files_storage_list(prefix=prefix))
 
-    def change_marker(self, name: str) -> str | None:
-        # pycarol's Storage has no metadata call; its backend's bucket gives one (a GET of the object's
-        # metadata, no media). Every upload of an object gets a new generation.
+    def metadata(self, name: str):
+        """The object's blob with its metadata loaded (a GET without media), or None when it does not exist.
+        pycarol's Storage has no metadata call; its backend's bucket gives one."""
         backend = self.storage.backend
-        blob = backend._get_app_storage_bucket().get_blob(f"{backend.carolina.get_path('app', {})}{name}")
+        return backend._get_app_storage_bucket().get_blob(f"{backend.carolina.get_path('app', {})}{name}")
+
+    def change_marker(self, name: str) -> str | None:
+        blob = self.metadata(name)
+        # Every upload of an object gets a new generation.
         return None if blob is None else f"{blob.generation}:{blob.size}"
+
+    def size(self, name: str) -> int | None:
+        blob = self.metadata(name)
+        return None if blob is None else int(blob.size)
 
     def describe(self, name: str) -> str:
         return f"Carol storage of app {self.app_name}: {name}"
