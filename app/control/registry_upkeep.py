@@ -19,7 +19,7 @@ from app.functions.registry import (
 from app.functions.registry_commit import commit_removal
 from app.functions.registry_files import registry_name
 from app.functions.registry_history import check_plain_name, current_chain, select_removable_versions
-from app.functions.storage.stores import LocalStore, ObjectStore
+from app.functions.storage.stores import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +77,12 @@ def clean_registry(store: ObjectStore, deploy_app: str, keep_models: int | None,
         `(name, bytes)` of every file removed (or that would be).
     """
     removed: list[tuple[str, int]] = []
-    if isinstance(store, LocalStore):
-        for path in part_leftovers(store.path(registry_name(deploy_app)), depth=1):
-            removed.append((path.relative_to(store.root).as_posix(), path.stat().st_size))
-            if not dry_run:
-                path.unlink(missing_ok=True)
+    # Only a local folder can hold `.part` leftovers: an upload to Carol storage is whole or absent.
+    folder, root = store.local_path(registry_name(deploy_app)), store.local_path("")
+    for path in part_leftovers(folder, depth=1) if folder else []:
+        removed.append((path.relative_to(root).as_posix(), path.stat().st_size))
+        if not dry_run:
+            path.unlink(missing_ok=True)
     old = []
     if keep_models is not None:
         old = select_removable_versions(list_version_ids(store, deploy_app),
@@ -95,21 +96,15 @@ def _remove_version(store: ObjectStore, deploy_app: str, version: str, dry_run: 
     folder = registry_name(deploy_app, version)
     # The manifest goes first: an interrupted removal leaves an incomplete version, never a wrong one.
     names = sorted(store.list_names(folder + "/"), key=lambda name: not name.endswith("/" + MANIFEST_FILE))
-    sizes = [(name, _size(store, name)) for name in names]
+    sizes = [(name, store.size(name) or 0) for name in names]
     if not dry_run:
         if recorded:
             commit_removal(store, deploy_app, version)
         for name in names:
             store.delete(name)
-        if isinstance(store, LocalStore):
-            _remove_empty(store.path(folder))
+        if store.local_path(folder):
+            _remove_empty(store.local_path(folder))
     return sizes
-
-
-def _size(store: ObjectStore, name: str) -> int:
-    if isinstance(store, LocalStore):
-        return store.path(name).stat().st_size if store.path(name).is_file() else 0
-    return 0
 
 
 def _remove_empty(folder: Path) -> None:

@@ -82,9 +82,8 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     registry = _open_registry_store(carol_mode, settings)
     used = {*settings.feature_columns, settings.target_column, settings.id_column}
-    # The staging query names its columns; one the table lacks would fail it, so Carol mode reads none extra.
-    extra = () if carol_mode else tuple(name for name in current_feature_columns(registry, settings.deploy_app)
-                                        if name not in used)
+    # Read as well when the source has them, so the deployed model is scored on the same records.
+    extra = tuple(name for name in current_feature_columns(registry, settings.deploy_app) if name not in used)
     root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra))
     location = registry.describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))

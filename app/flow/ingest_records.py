@@ -44,7 +44,8 @@ class IngestRecords(AppTask):
         if self.carol_mode:
             source = f"Carol staging {self.input_connector}/{self.input_staging}"
             frame = read_staging_records(
-                bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype)
+                bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype,
+                self.champion_columns)
         else:
             source = self.data_path
             frame = read_records(Path(self.data_path), columns, columns[1:], self.float_dtype, self.champion_columns,

@@ -10,12 +10,13 @@ import pandas as pd
 
 from app.functions.storage.columnar import fill_columns
 from app.functions.sources import RecordsError
-from app.functions.staging_sql import build_failed_values_query, build_staging_query
+from app.functions.staging_sql import build_failed_values_query, build_staging_columns_query, build_staging_query
 
 logger = logging.getLogger(__name__)
 
 
-def read_staging_records(reader, connector: str, staging: str, columns: Sequence[str], float_dtype: str) -> pd.DataFrame:
+def read_staging_records(reader, connector: str, staging: str, columns: Sequence[str], float_dtype: str,
+                         optional_columns: Sequence[str] = ()) -> pd.DataFrame:
     """The latest, non-deleted records of a staging table, numbers cast by BigQuery, held once in memory.
 
     Args:
@@ -24,6 +25,8 @@ def read_staging_records(reader, connector: str, staging: str, columns: Sequence
         staging: the staging name.
         columns: the record id column, then the numeric columns (features and target).
         float_dtype: "float64" or "float32".
+        optional_columns: more numeric columns read when the table has them (a value that is not a number
+            becomes NaN in them, not an error).
 
     Returns:
         One unconsolidated array per column, rows ordered by the id column.
@@ -33,9 +36,13 @@ def read_staging_records(reader, connector: str, staging: str, columns: Sequence
             names the column, how many values failed and one of them with its record id.
     """
     source = f"Carol staging {connector}/{staging}"
-    stream = reader.stream(build_staging_query(connector, staging, columns, columns[1:]))
+    if optional_columns:
+        present = set(reader.query_frame(build_staging_columns_query(connector, staging)).columns)
+        optional_columns = [name for name in optional_columns if name in present and name not in columns]
+    read = [*columns, *optional_columns]
+    stream = reader.stream(build_staging_query(connector, staging, read, read[1:]))
     logger.info("reading %d records from %s through the BigQuery %s", stream.total_rows, source, stream.route)
-    arrays = fill_columns(stream.batches, stream.total_rows, stream.schema, columns, columns[1:], float_dtype)
+    arrays = fill_columns(stream.batches, stream.total_rows, stream.schema, read, read[1:], float_dtype)
     for name in columns[1:]:
         failed = arrays[name].size - int(np.count_nonzero(np.isfinite(arrays[name])))
         if failed:

@@ -72,3 +72,13 @@ def build_staging_probe_query(connector: str, staging: str) -> str:
         "COUNTIF(COALESCE(mdmDeleted, FALSE)) AS deleted "
         f"FROM stg_{connector}_{staging}"
     )
+
+
+def build_staging_columns_query(connector: str, staging: str) -> str:
+    """BigQuery SQL whose empty result carries the staging table's column names.
+
+    Raises:
+        RecordsError: a name is not a plain identifier (it is pasted into SQL).
+    """
+    _check_identifiers(connector, staging)
+    return f"SELECT * FROM stg_{connector}_{staging} LIMIT 0"

@@ -9,7 +9,7 @@ import pytest
 
 from app.functions.storage.bigquery_reader import QueryStream
 from app.functions.sources import RecordsError
-from app.functions.staging_sql import build_failed_values_query, build_staging_query
+from app.functions.staging_sql import build_failed_values_query, build_staging_columns_query, build_staging_query
 from app.functions.staging_records import read_staging_records
 
 
@@ -27,6 +27,8 @@ class ResultStream:
 
     def query_frame(self, sql: str) -> pd.DataFrame:
         self.queries.append(sql)
+        if sql.endswith("LIMIT 0"):  # the column names of the staging table
+            return self.table.schema.empty_table().to_pandas()
         return self.example
 
 
@@ -37,6 +39,15 @@ def test_batches_fill_one_float_array_per_column():
     assert frame["x"].dtype == np.float32 and frame["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert frame["id"].tolist() == ["a", "b", "c", "d", "e"]
     assert reader.queries == [build_staging_query("conn", "stage", ["id", "x", "y"], ["x", "y"])]
+
+
+def test_optional_columns_are_read_when_the_table_has_them_and_may_hold_non_numbers():
+    table = pa.table({"id": [1, 2], "x": [1.0, 2.0], "y": [3.0, 4.0], "old": [None, 5.0]})
+    reader = ResultStream(table)
+    frame = read_staging_records(reader, "conn", "stage", ["id", "x", "y"], "float64", ["old", "gone", "x"])
+    assert list(frame.columns) == ["id", "x", "y", "old"] and np.isnan(frame["old"][0])
+    assert reader.queries == [build_staging_columns_query("conn", "stage"),
+                              build_staging_query("conn", "stage", ["id", "x", "y", "old"], ["x", "y", "old"])]
 
 
 @pytest.mark.parametrize("bad", [None, float("nan"), float("inf")])

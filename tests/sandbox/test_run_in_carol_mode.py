@@ -135,6 +135,22 @@ def test_changing_an_app_setting_reruns_the_three_tasks_it_feeds(changed_setting
     assert logged_settings(changed_setting_run)["model_epochs"] == 120
 
 
+def test_with_other_features_the_deployed_model_is_still_scored_on_the_same_records(
+        first_run, changed_setting_run, sandbox_process, workdir):
+    champion = next(summary_of(run)["deployed"] for run in (changed_setting_run, first_run)
+                    if summary_of(run)["deployed"] != "none")
+    write_app_settings(sandbox_process.folder, APP_NAME, {
+        "model_epochs": "120", "deploy_app": DEPLOY_APP, "feature_columns": "RM,LSTAT,PTRATIO"})
+    try:
+        result = run_app(workdir, env=carol_environment(workdir, sandbox_process.environment))
+    finally:
+        write_app_settings(sandbox_process.folder, APP_NAME, {"model_epochs": "120", "deploy_app": DEPLOY_APP})
+    assert result.returncode == 0, result.stderr[-3000:]
+    decision = [message for message in log_messages(result) if "of deployed model" in message]
+    assert "cannot be scored" not in result.stdout + result.stderr, result.stderr[-3000:]
+    assert decision and f"of deployed model {champion}" in decision[0]
+
+
 def test_stopped_sandbox_fails_fast_with_one_line(tmp_path):
     sandbox = SandboxProcess(tmp_path / "stopped")
     sandbox.stop()

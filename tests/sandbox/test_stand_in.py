@@ -18,6 +18,7 @@ from app.functions.storage.carol_platform import (
     open_app_storage,
     query_staging,
 )
+from app.functions.storage.locks import LockBusyError, carol_lock, describe_holder, holder_record
 from app.functions.storage.stores import CarolStore, read_bytes, write_bytes
 from sandbox.server import free_port, start_sandbox
 from sandbox.staging import stage_records
@@ -69,6 +70,25 @@ def test_each_app_has_its_own_storage(sandbox, carol):
     assert other.list_names("models/") == ["models/current"]
     other.delete("models/current")
     assert read_bytes(other, "models/current") is None
+
+
+def test_a_lock_object_refuses_a_second_holder_and_a_stale_one_is_taken_over(carol):
+    store = CarolStore(open_app_storage(carol, carol.app_name), carol.app_name)
+    with carol_lock(store, "locktest/.lock", "run", wait=False):
+        with pytest.raises(LockBusyError, match=r"is locked by pid \d+ on .* \(run\)"):
+            with carol_lock(store, "locktest/.lock", "gc", wait=False):
+                pass
+    assert not store.exists("locktest/.lock")  # released
+
+    # A holder killed while holding it: its object is never refreshed again.
+    store.blob("locktest/.lock").upload_from_string(holder_record("run"), if_generation_match=0)
+    with pytest.raises(LockBusyError):
+        with carol_lock(store, "locktest/.lock", "gc", wait=False, stale_seconds=60):
+            pass
+    time.sleep(2.5)
+    with carol_lock(store, "locktest/.lock", "gc", wait=False, stale_seconds=2):
+        assert "(gc) since" in describe_holder(read_bytes(store, "locktest/.lock"))
+    assert not store.exists("locktest/.lock")
 
 
 def test_task_log_lines_are_kept_per_task(sandbox, carol):
