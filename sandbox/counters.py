@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from functools import partial
+from urllib.parse import unquote, urlsplit
 
 import gcp_storage_emulator.server as emulator_server
 
@@ -45,6 +46,8 @@ class _CountingHandler(emulator_server.RequestHandler):
     def send_header(self, keyword: str, value: str) -> None:
         if keyword.lower() == "content-length" and self._is_download():
             self.counters.add("storage download bytes", int(value))
+            if self._object_name().endswith(".pkl"):  # pipeline targets and models, as against small records
+                self.counters.add("storage download bytes of .pkl objects", int(value))
         super().send_header(keyword, value)
 
     def log_request(self, code="-", size="-") -> None:
@@ -56,6 +59,9 @@ class _CountingHandler(emulator_server.RequestHandler):
             kind = f"metadata {self.command}"
         self.counters.add(f"storage {kind}")
         super().log_request(code, size)
+
+    def _object_name(self) -> str:
+        return unquote(urlsplit(self.path).path.rsplit("/o/", 1)[-1])
 
     def _is_download(self) -> bool:
         return self.command == "GET" and ("/download/" in self.path or "alt=media" in self.path)
