@@ -9,7 +9,7 @@ import luigi
 
 from app.control.registry_upkeep import clean_registry, part_leftovers, repair_registry
 from app.control.recording import RUN_LOG_NAME, deployed_lineage_from_runs, latest_task_entries, read_run_records
-from app.flow.commons import LINEAGE_KEY, AppTask, registry_store
+from app.flow.commons import LINEAGE_KEY, AppTask
 from app.functions.errors import BAD_INPUT, AppError
 from app.functions.planning import (
     Decision,
@@ -111,7 +111,7 @@ def describe_clean_up(root: AppTask, keep_runs: int, dry_run: bool, keep_models:
             None removes no complete version.
     """
     clean_up = collect_garbage(root, keep_runs, dry_run)
-    registry = registry_store(root.carol_mode, root.registry_dir, root.deploy_app)
+    registry = root.model_registry()
     if not dry_run:
         repair_registry(registry, root.deploy_app)
     in_registry = clean_registry(registry, root.deploy_app, keep_models, dry_run)
@@ -162,7 +162,7 @@ def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
 
 
 def _deployed_lineage(root: AppTask, records: list[dict]) -> list[str]:
-    registry = registry_store(root.carol_mode, root.registry_dir, root.deploy_app)
+    registry = root.model_registry()
     version = read_current_version(registry, root.deploy_app)
     if version is None:
         return []

@@ -12,9 +12,10 @@ from luigi.execution_summary import LuigiStatusCode, _partition_tasks
 
 from app.control.maintenance import affected_tasks, all_tasks, plan_pipeline, run_records, task_facts
 from app.control.recording import RUN_LOG_NAME, append_run_record, make_run_id
-from app.flow.commons import AppTask
+from app.flow.commons import AppTask, attach_context
 from app.flow.deploy_model import DeployModel
 from app.functions.planning import Decision
+from app.functions.storage.run_context import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ class RunOutcome:
     run_id: str | None = None
 
 
-def build_pipeline(params: dict) -> DeployModel:
-    """The root task; pycarol hands every task the parameters it declares."""
-    return DeployModel(**params)
+def build_pipeline(params: dict, context: RunContext | None = None) -> DeployModel:
+    """The root task; pycarol hands every task the parameters it declares, run control the run's context."""
+    return attach_context(DeployModel(**params), context or RunContext())
 
 
 @AppTask.event_handler(luigi.Event.START)

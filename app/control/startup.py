@@ -14,7 +14,7 @@ from app.control.logging_setup import use_json_console
 from app.control.run_locks import check_folders
 from app.control.runner import build_pipeline
 from app.control.task_log import start_task_log
-from app.flow.commons import pipeline_params, registry_store, use_bigquery, use_carol
+from app.flow.commons import pipeline_params
 from app.flow.deploy_model import DeployModel
 from app.functions.errors import BAD_INPUT, UNAVAILABLE, AppError
 from app.functions.identity import fingerprint_staging, fingerprint_with_cache
@@ -40,6 +40,7 @@ from app.functions.storage.carol_platform import (
     fetch_app_settings,
     open_bigquery,
 )
+from app.functions.storage.run_context import RunContext
 from app.functions.storage.stores import ObjectStore, StorageError
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     carol, resolved = _open_session(project_dir, environ, assignments)
     settings = resolved.settings
     try:
-        fingerprint = _fingerprint_data(settings, carol, environ)
+        reader = None if carol is None else open_bigquery(carol, environ)
+        fingerprint = _fingerprint_data(settings, reader)
         time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
     except (SettingsError, RecordsError) as error:
         raise AppError(str(error), BAD_INPUT) from None
@@ -80,11 +82,12 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         raise AppError(message, UNAVAILABLE) from None
     carol_mode = carol is not None
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
-    registry = _open_registry_store(carol_mode, settings)
+    context = RunContext(carol=carol, bigquery=reader)
+    registry = _open_registry_store(context, carol_mode, settings)
     used = {*settings.feature_columns, settings.target_column, settings.id_column}
     # Read as well when the source has them, so the deployed model is scored on the same records.
     extra = tuple(name for name in current_feature_columns(registry, settings.deploy_app) if name not in used)
-    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra))
+    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra), context)
     location = registry.describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
     return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location, registry=registry)
@@ -104,14 +107,14 @@ def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Se
         AppError: with the exit code the command should end with.
     """
     carol, resolved = _open_session(project_dir, environ, assignments)
-    store = _open_registry_store(carol is not None, resolved.settings)
+    store = _open_registry_store(RunContext(carol=carol), carol is not None, resolved.settings)
     return RegistryAccess(settings=resolved.settings, store=store, carol=carol)
 
 
-def _open_registry_store(carol_mode: bool, settings: Settings) -> ObjectStore:
+def _open_registry_store(context: RunContext, carol_mode: bool, settings: Settings) -> ObjectStore:
     """The deploy app's registry; in Carol mode a refused storage ends the run before any task."""
     try:
-        return registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
+        return context.registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
     except StorageError as error:
         raise AppError(f"deploy app {settings.deploy_app}: {error}", UNAVAILABLE) from None
 
@@ -152,7 +155,6 @@ def _connect(credentials, environ: Mapping[str, str]) -> tuple[object, dict]:
         carol = connect_carol(credentials)
     except CarolUnavailableError as error:
         raise AppError(_first_line(error), UNAVAILABLE) from None
-    use_carol(carol)
     use_json_console(environ.get("LONGTASKID"))
     if environ.get("LONGTASKID"):
         start_task_log(carol, environ["LONGTASKID"])
@@ -163,11 +165,10 @@ def _connect(credentials, environ: Mapping[str, str]) -> tuple[object, dict]:
                        f"{describe_carol_error(error)}", UNAVAILABLE) from None
 
 
-def _fingerprint_data(settings: Settings, carol, environ: Mapping[str, str]) -> str:
-    if carol is not None:
+def _fingerprint_data(settings: Settings, reader) -> str:
+    """The staging table's fingerprint through the BigQuery `reader` in Carol mode, else the data file's."""
+    if reader is not None:
         probe_sql = build_staging_probe_query(settings.input_connector, settings.input_staging)
-        reader = open_bigquery(carol, environ)
-        use_bigquery(reader)
         probe = reader.query_frame(probe_sql)
         return fingerprint_staging(settings.input_connector, settings.input_staging, probe)
     cache_path = Path(settings.target_dir) / FINGERPRINT_CACHE

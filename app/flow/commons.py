@@ -6,8 +6,6 @@ from __future__ import annotations
 import inspect
 import sys
 from functools import cache
-from pathlib import Path
-from typing import Any
 
 import luigi
 from pycarol.pipeline import PickleTarget, Task
@@ -27,47 +25,12 @@ from app.functions.storage.artifacts import (
     load_artifact,
     save_artifact,
 )
-from app.functions.storage.carol_platform import open_app_storage
-from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
+from app.functions.storage.run_context import RunContext
+from app.functions.storage.stores import ObjectStore
 
 CLOUD_TARGET_PREFIX = "pipeline/"
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
 LINEAGE_KEY = "target_lineage"
-
-_carol_session: list[Any] = []
-_bigquery_reader: list[Any] = []
-_app_stores: dict[str, CarolStore] = {}
-
-
-def use_carol(carol) -> None:
-    """Hand the tasks the Carol session `run.py` opened (the only one the run uses)."""
-    _carol_session[:] = [carol]
-    _app_stores.clear()
-
-
-def app_store(app_name: str) -> CarolStore:
-    """An app's Carol storage, opened once a run: one storage token and one OAuth token, not one per target."""
-    if app_name not in _app_stores:
-        _app_stores[app_name] = CarolStore(open_app_storage(carol_session(), app_name), app_name)
-    return _app_stores[app_name]
-
-
-def carol_session():
-    if not _carol_session:
-        raise RuntimeError("Carol mode task run without a Carol session: call use_carol() first")
-    return _carol_session[0]
-
-
-def use_bigquery(reader) -> None:
-    """Hand the tasks the run's BigQuery reader (its one service account and OAuth token)."""
-    _bigquery_reader[:] = [reader]
-
-
-def bigquery_reader():
-    if not _bigquery_reader:
-        raise RuntimeError("Carol mode task run without a BigQuery reader: call use_bigquery() first")
-    return _bigquery_reader[0]
-
 
 _PARAMETER_CLASSES = {Text: luigi.Parameter, Names: luigi.ListParameter, Sizes: luigi.ListParameter,
                       AutoOrWhole: luigi.Parameter, Whole: luigi.IntParameter, Real: luigi.FloatParameter,
@@ -155,6 +118,8 @@ class AppTask(Task):
 
     target_type = VerifiedPickleTarget
     code_modules: tuple = ()
+    # The run's connections, given by run control through `attach_context`; a task without one runs locally.
+    context: RunContext | None = None
 
     target_dir = setting_parameter("target_dir")
     test_write_delay_seconds = setting_parameter("test_write_delay_seconds")
@@ -197,10 +162,11 @@ class AppTask(Task):
     def target_prefix(self) -> str:
         return CLOUD_TARGET_PREFIX if self.cloud_targets else ""
 
+    def run_context(self) -> RunContext:
+        return self.context if self.context is not None else RunContext()
+
     def target_store(self) -> ObjectStore:
-        if self.cloud_targets:
-            return app_store(carol_session().app_name)
-        return LocalStore(Path(self.target_dir))
+        return self.run_context().target_store(self.cloud_targets, self.target_dir)
 
     def save(self) -> None:
         """Only the output: pycarol's metadata file would warn and duplicate the run record."""
@@ -213,8 +179,8 @@ class AppTask(Task):
         return super().on_failure(exception)
 
 
-def registry_store(carol_mode: bool, registry_dir: str, deploy_app: str) -> ObjectStore:
-    """The deploy app's Carol storage in Carol mode, else the local registry folder."""
-    if carol_mode:
-        return app_store(deploy_app)
-    return LocalStore(Path(registry_dir))
+def attach_context(root: AppTask, context: RunContext) -> AppTask:
+    """Give the root and every task upstream of it the run's context (Luigi runs these same instances)."""
+    for task in [root, *root.upstream_tasks()]:
+        task.context = context
+    return root

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import LINEAGE_KEY, AppTask, registry_store, setting_parameter
+from app.flow.commons import LINEAGE_KEY, AppTask, setting_parameter
 from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingest_records import IngestRecords
 from app.flow.train_model import TrainModel
@@ -26,7 +26,7 @@ class DeployModel(AppTask):
     registry_dir = setting_parameter("registry_dir")
 
     def model_registry(self):
-        return registry_store(self.carol_mode, self.registry_dir, self.deploy_app)
+        return self.run_context().registry_store(self.carol_mode, self.registry_dir, self.deploy_app)
 
     def complete(self) -> bool:
         """Done only while the decision holds: the champion can change (a rollback, another run) after it."""

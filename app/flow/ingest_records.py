@@ -8,7 +8,7 @@ from pathlib import Path
 import luigi
 from pycarol.pipeline import inherit_list
 
-from app.flow.commons import AppTask, bigquery_reader, setting_parameter
+from app.flow.commons import AppTask, setting_parameter
 from app.functions import sources, staging_records
 from app.functions.sources import Records, read_records, validate_records
 from app.functions.staging_records import read_staging_records
@@ -44,7 +44,7 @@ class IngestRecords(AppTask):
         if self.carol_mode:
             source = f"Carol staging {self.input_connector}/{self.input_staging}"
             frame = read_staging_records(
-                bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype,
+                self.run_context().bigquery_reader(), self.input_connector, self.input_staging, columns, self.float_dtype,
                 self.champion_columns)
         else:
             source = self.data_path

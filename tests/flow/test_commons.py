@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-import luigi
+from unittest.mock import create_autospec
 
-from app.flow.commons import setting_parameter
+import luigi
+import pycarol
+
+from app.flow.commons import attach_context, pipeline_params, setting_parameter
 from app.flow.deploy_model import DeployModel
 from app.functions.settings import DECLARED
+from app.functions.storage.run_context import RunContext
+from app.functions.storage.stores import LocalStore
+from tests.conftest import default_settings, sample_fingerprint
 
 
 def test_setting_parameters_take_class_and_significance_from_the_declaration():
@@ -22,3 +28,29 @@ def test_the_pipeline_parameters_of_settings_follow_their_declaration():
     assert {"model_epochs", "feature_columns", "deploy_app", "target_dir"} <= {setting.name for setting in declared}
     for setting in declared:
         assert parameters[setting.name].significant == setting.significant, setting.name
+
+
+def root_task(tmp_path, carol_mode: bool, cloud_targets: bool) -> DeployModel:
+    settings = default_settings(target_dir=str(tmp_path / "t"), registry_dir=str(tmp_path / "m"))
+    return DeployModel(**pipeline_params(settings, sample_fingerprint(), carol_mode, cloud_targets))
+
+
+def test_the_run_context_reaches_every_task_of_the_pipeline(tmp_path, fake_storages):
+    carol = create_autospec(pycarol.Carol, instance=True)
+    carol.app_name = "batchapp"
+    context = RunContext(carol=carol)
+    root = attach_context(root_task(tmp_path, carol_mode=True, cloud_targets=True), context)
+
+    tasks = [root, *root.upstream_tasks()]
+    assert len(tasks) == 4 and all(task.run_context() is context for task in tasks)
+    # Luigi builds the upstream tasks again from their parameters: its instance cache gives these ones.
+    assert all(task.run_context() is context for task in luigi.task.flatten(root.requires()))
+    assert {task.target_store() for task in tasks} == {context.app_store("batchapp")}
+    assert root.model_registry() is context.app_store(root.deploy_app)
+
+
+def test_a_task_without_a_context_keeps_its_outputs_in_local_folders(tmp_path):
+    root = root_task(tmp_path, carol_mode=False, cloud_targets=False)
+    root.context = None
+    assert isinstance(root.target_store(), LocalStore) and root.target_store().root == tmp_path / "t"
+    assert isinstance(root.model_registry(), LocalStore) and root.model_registry().root == tmp_path / "m"

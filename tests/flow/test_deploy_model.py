@@ -10,10 +10,11 @@ import pycarol
 import pytest
 
 from app.control.runner import build_pipeline, run_pipeline
-from app.flow.commons import pipeline_params, use_bigquery, use_carol
+from app.flow.commons import pipeline_params
 from app.functions.evaluation import score_predictions
 from app.functions.registry import load_current, read_current_version, rollback_model
 from app.functions.storage.bigquery_reader import BigQueryReader
+from app.functions.storage.run_context import RunContext
 from app.functions.storage.stores import CarolStore, LocalStore
 from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint, sample_query_stream
 
@@ -21,10 +22,12 @@ GOOD, BAD = 300, 100  # 100 epochs: worse than 300, still better than the mean p
 APP = "bostonhouseonline"
 
 
-def pipeline(tmp_path, carol_mode: bool = False, **overrides):
+def pipeline(tmp_path, context: RunContext | None = None, **overrides):
     settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), **overrides)
-    return build_pipeline(pipeline_params(settings, sample_fingerprint(), carol_mode=carol_mode, cloud_targets=False))
+    carol_mode = context is not None
+    return build_pipeline(pipeline_params(settings, sample_fingerprint(), carol_mode=carol_mode, cloud_targets=False),
+                          context)
 
 
 def run(root):
@@ -92,18 +95,17 @@ def carol_session(monkeypatch, fake_storages):
     carol.app_name = "bostonhousebatch"
     reader = create_autospec(BigQueryReader, instance=True)
     reader.stream.side_effect = sample_query_stream
-    use_carol(carol)
-    use_bigquery(reader)
-    return fake_storages
+    return RunContext(carol=carol, bigquery=reader), fake_storages
 
 
 def test_carol_mode_gate_loads_the_champion_from_the_deploy_app_storage(tmp_path, carol_session):
-    champion = run(pipeline(tmp_path, carol_mode=True, model_epochs=GOOD)).deployed
-    deploy_objects = carol_session.objects[APP]
+    context, storages = carol_session
+    champion = run(pipeline(tmp_path, context, model_epochs=GOOD)).deployed
+    deploy_objects = storages.objects[APP]
     assert deploy_objects[f"{APP}/current"].decode() == champion
     objects_before = len(deploy_objects)
 
-    outcome = run(pipeline(tmp_path, carol_mode=True, model_epochs=BAD))
+    outcome = run(pipeline(tmp_path, context, model_epochs=BAD))
 
     assert outcome.deployed is None and f"of deployed model {champion}" in outcome.deploy_reason
     assert deploy_objects[f"{APP}/current"].decode() == champion and len(deploy_objects) == objects_before

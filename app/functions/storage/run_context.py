@@ -1,0 +1,64 @@
+"""What the tasks of one run share besides their parameters: the Carol session, the BigQuery reader and the
+Carol storages opened with them. Run control makes one per run and hands it to the tasks; none of it lives
+in a module global."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.functions.storage.carol_platform import open_app_storage
+from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
+
+
+@dataclass
+class RunContext:
+    """One run's shared connections; a local run's has none.
+
+    Attributes:
+        carol: the run's Carol session (pycarol `Carol`), None in local mode.
+        bigquery: the run's BigQuery reader (its one service account and OAuth token), None in local mode.
+    """
+
+    carol: Any = None
+    bigquery: Any = None
+    app_stores: dict[str, ObjectStore] = field(default_factory=dict)
+
+    def carol_session(self) -> Any:
+        """The Carol session.
+
+        Raises:
+            RuntimeError: the run has none (a Carol-mode task given no Carol context by run control).
+        """
+        if self.carol is None:
+            raise RuntimeError("Carol mode task run without a Carol session in its run context")
+        return self.carol
+
+    def bigquery_reader(self) -> Any:
+        """The BigQuery reader.
+
+        Raises:
+            RuntimeError: the run has none (a Carol-mode task given no Carol context by run control).
+        """
+        if self.bigquery is None:
+            raise RuntimeError("Carol mode task run without a BigQuery reader in its run context")
+        return self.bigquery
+
+    def app_store(self, app_name: str) -> ObjectStore:
+        """An app's Carol storage, opened once a run: one storage token and one OAuth token, not one per target."""
+        if app_name not in self.app_stores:
+            self.app_stores[app_name] = CarolStore(open_app_storage(self.carol_session(), app_name), app_name)
+        return self.app_stores[app_name]
+
+    def target_store(self, cloud_targets: bool, target_dir: str) -> ObjectStore:
+        """Where pipeline targets live: the batch app's Carol storage, else the local `target_dir`."""
+        if cloud_targets:
+            return self.app_store(self.carol_session().app_name)
+        return LocalStore(Path(target_dir))
+
+    def registry_store(self, carol_mode: bool, registry_dir: str, deploy_app: str) -> ObjectStore:
+        """The deploy app's Carol storage in Carol mode, else the local registry folder."""
+        if carol_mode:
+            return self.app_store(deploy_app)
+        return LocalStore(Path(registry_dir))
