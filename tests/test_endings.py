@@ -1,5 +1,5 @@
 """Every way run.py ends prints the summary last: usage errors, SIGTERM, an unreachable scheduler,
-wrong-shaped state files; a task failure is one decoded line."""
+wrong-shaped state files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from app.control.runner import decode_failure
 from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
 
 
@@ -45,16 +44,6 @@ def test_sigterm_during_a_task_ends_with_the_summary_exit_143_and_a_run_record(t
     assert "error: stopped by SIGTERM" in err
     record = json.loads((tmp_path / "luigi_targets" / "runs.jsonl").read_text().splitlines()[-1])
     assert record["status"] == "FAILED"
-
-
-@pytest.mark.parametrize("stored, line", [
-    (json.dumps("Traceback (most recent call last):\n  File x\nKeyError: 'RM'\n"), "KeyError: 'RM'"),
-    ("ValueError: plain", "ValueError: plain"),
-    (None, "failed (see the log above)"),
-    (json.dumps({"not": "text"}), '{"not": "text"}'),
-])
-def test_a_task_failure_is_decoded_to_its_last_line(stored, line):
-    assert decode_failure(stored) == line
 
 
 def test_wrong_shaped_state_files_do_not_crash_the_commands(tmp_path):

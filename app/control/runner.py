@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import luigi
-from luigi.execution_summary import LuigiStatusCode, _partition_tasks
+from luigi.execution_summary import LuigiStatusCode
 
 from app.control.maintenance import affected_tasks, all_tasks, plan_pipeline, run_records, task_facts
 from app.control.recording import RUN_LOG_NAME, append_run_record, make_run_id
+from app.control.task_events import TaskEvents, listening
 from app.flow.commons import AppTask, attach_context
 from app.flow.deploy_model import DeployModel
 from app.functions.planning import Decision
@@ -20,8 +20,6 @@ from app.functions.storage.run_context import RunContext
 logger = logging.getLogger(__name__)
 
 __all__ = ["RunOutcome", "all_tasks", "build_pipeline", "run_pipeline"]
-
-_seconds: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -36,22 +34,12 @@ class RunOutcome:
     deploy_reason: str | None
     reasons: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def build_pipeline(params: dict, context: RunContext | None = None) -> DeployModel:
     """The root task; pycarol hands every task the parameters it declares, run control the run's context."""
     return attach_context(DeployModel(**params), context or RunContext())
-
-
-@AppTask.event_handler(luigi.Event.START)
-def _log_start(task: AppTask) -> None:
-    logger.info("running %s", task.get_task_family())
-
-
-@AppTask.event_handler(luigi.Event.PROCESSING_TIME)
-def _log_done(task: AppTask, seconds: float) -> None:
-    _seconds[task.task_id] = seconds
-    logger.info("finished %s in %.2fs", task.get_task_family(), seconds)
 
 
 def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, scheduler_port: int,
@@ -73,36 +61,37 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         scheduler = {"scheduler_host": scheduler_host, "scheduler_port": scheduler_port}
         # Another process may be running tasks of this pipeline: wait for it instead of giving up on them.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
-    result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
+    with listening(root.run_context()) as events:
+        result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
     # With a central scheduler another process may have finished the work this one waited for.
     shared_success = bool(scheduler_host) and root.complete()
-    outcome = _classify(root, result, decisions, make_run_id(started_at), shared_success)
+    outcome = _classify(root, result.status, events, decisions, make_run_id(started_at), shared_success)
     _record_run(root, outcome, decisions, started_at, list(forced))
     return outcome
 
 
-def _classify(root: DeployModel, result, decisions: list[Decision], run_id: str, shared_success: bool) -> RunOutcome:
-    partition = _partition_tasks(result.worker)
-    ran = {task.task_id for task in partition["completed"]}
-    failed_tasks = partition["ever_failed"] - partition["completed"]
-    failed = {task.get_task_family(): _failure_message(result.worker, task) for task in failed_tasks}
-    succeeded = result.status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY) or (
-        shared_success and not failed)
-    # After a success every task not run here was found done (by an earlier run or another process).
-    not_done = set() if succeeded else {task.task_id for group in partition.values() for task in group} - ran - {
-        task.task_id for task in partition["already_done"]
-    }
+def _classify(root: DeployModel, status: LuigiStatusCode, events: TaskEvents, decisions: list[Decision],
+              run_id: str, shared_success: bool) -> RunOutcome:
     tasks = all_tasks(root)
-    deployment = root.output().load() if root.task_id in ran else None
+    failed = {task.get_task_family(): events.failed[task.task_id] for task in tasks if task.task_id in events.failed}
+    succeeded = status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY) or (
+        shared_success and not failed)
+    # After a success every task not run here was found done (by an earlier run or another process); after a
+    # failure only those found done when scheduling.
+    reused = [task for task in tasks
+              if task.task_id not in events.ran and (succeeded or task.task_id in events.found_done)]
+    deployment = root.output().load() if root.task_id in events.ran else None
     return RunOutcome(
         succeeded=succeeded,
-        ran=[task.get_task_family() for task in tasks if task.task_id in ran],
-        reused=[task.get_task_family() for task in tasks if task.task_id not in ran | not_done],
+        ran=[task.get_task_family() for task in tasks if task.task_id in events.ran],
+        reused=[task.get_task_family() for task in reused],
         failed=failed,
         deployed=deployment.version if deployment else None,
         deploy_reason=deployment.reason if deployment else None,
         reasons={decision.family: decision.reason for decision in decisions},
         run_id=run_id,
+        seconds={task.get_task_family(): events.seconds[task.task_id] for task in tasks
+                 if task.task_id in events.seconds},
     )
 
 
@@ -151,7 +140,7 @@ def _task_entry(task: AppTask, outcome: RunOutcome, decision: Decision) -> dict:
         "upstream": dict(facts.upstream),
         "outcome": result,
         "reason": decision.reason,
-        "seconds": round(_seconds[task.task_id], 3) if task.task_id in _seconds else None,
+        "seconds": round(outcome.seconds[family], 3) if family in outcome.seconds else None,
         "output_bytes": task.output().size() if result in ("ran", "reused") else None,
     }
 
@@ -168,19 +157,3 @@ def _training_facts(root: DeployModel, outcome: RunOutcome) -> dict | None:
         logger.warning("could not read the training facts for the run record: %s", error)
         return None
 
-
-def _failure_message(worker, task) -> str:
-    error = worker._scheduler.fetch_error(task.task_id) or {}
-    return decode_failure(error.get("error"))
-
-
-def decode_failure(stored) -> str:
-    """The one line that names a task's failure, from what Luigi stored (`json.dumps` of the message)."""
-    text = str(stored or "")
-    try:
-        decoded = json.loads(text)
-        text = decoded if isinstance(decoded, str) else text
-    except ValueError:
-        pass
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "failed (see the log above)"

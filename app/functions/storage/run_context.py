@@ -19,10 +19,13 @@ class RunContext:
     Attributes:
         carol: the run's Carol session (pycarol `Carol`), None in local mode.
         bigquery: the run's BigQuery reader (its one service account and OAuth token), None in local mode.
+        events: where tasks report what happened to them (anything with `note(kind, task_id, detail)`), set
+            by run control around `luigi.build`; None when nobody listens.
     """
 
     carol: Any = None
     bigquery: Any = None
+    events: Any = None
     app_stores: dict[str, ObjectStore] = field(default_factory=dict)
 
     def carol_session(self) -> Any:
@@ -62,3 +65,8 @@ class RunContext:
         if carol_mode:
             return self.app_store(deploy_app)
         return LocalStore(Path(registry_dir))
+
+    def report(self, kind: str, task_id: str, detail: Any = None) -> None:
+        """Pass a task event to run control, when it listens."""
+        if self.events is not None:
+            self.events.note(kind, task_id, detail)
