@@ -103,43 +103,45 @@ class BatchingListener(QueueListener):
         return not thread.is_alive()
 
 
-class TaskLog:
-    """The running task log: the queue handler on the app's loggers and the listener posting its lines."""
+class TaskLog(QueueHandler):
+    """The running task log: a queue handler on the app's loggers, and the listener posting its lines.
+
+    It is found where it works, among the handlers of the app's logger; nothing else keeps it.
+    """
 
     def __init__(self, carol, task_id: str) -> None:
         lines: queue.Queue = queue.Queue()
-        self.handler = QueueHandler(lines)
-        self.handler.setLevel(logging.INFO)
+        super().__init__(lines)
+        self.setLevel(logging.INFO)
         self.listener = BatchingListener(lines, TaskLogSender(carol, task_id))
-        self.loggers = [logging.getLogger(APP_LOGGER), outcome_logger]
 
     def start(self) -> None:
         self.listener.start()
-        for logger in self.loggers:
-            logger.addHandler(self.handler)
+        for logger in _logged():
+            logger.addHandler(self)
 
     def stop(self, seconds: float = FLUSH_SECONDS) -> bool:
         """Detach from the loggers and post what is left, waiting at most `seconds`."""
-        for logger in self.loggers:
-            logger.removeHandler(self.handler)
+        for logger in _logged():
+            logger.removeHandler(self)
         return self.listener.stop_within(seconds)
 
 
-_running: list[TaskLog] = []
+def _logged() -> list[logging.Logger]:
+    return [logging.getLogger(APP_LOGGER), outcome_logger]
 
 
 def start_task_log(carol, task_id: str) -> None:
     """Copy the app's log lines and the run's outcome to the Carol long task `task_id` from now on."""
     stop_task_log()
-    task_log = TaskLog(carol, task_id)
-    task_log.start()
-    _running.append(task_log)
+    TaskLog(carol, task_id).start()
 
 
 def stop_task_log(seconds: float = FLUSH_SECONDS) -> None:
     """Post the lines still queued, waiting at most `seconds`; a no-op when no task log runs."""
-    while _running:
-        _running.pop().stop(seconds)
+    for handler in list(logging.getLogger(APP_LOGGER).handlers):
+        if isinstance(handler, TaskLog):
+            handler.stop(seconds)
 
 
 atexit.register(stop_task_log)
