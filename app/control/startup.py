@@ -31,11 +31,10 @@ from app.functions.settings_layers import (
 )
 from app.functions.sources import RecordsError
 from app.functions.staging_sql import build_staging_probe_query
+from app.functions.storage.carol_credentials import CarolCredentialsError, credentials_from_environment
 from app.functions.storage.carol_platform import (
-    CarolCredentialsError,
     CarolUnavailableError,
     connect_carol,
-    credentials_from_environment,
     describe_carol_error,
     fetch_app_settings,
     open_bigquery,

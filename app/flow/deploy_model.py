@@ -11,8 +11,8 @@ from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingest_records import IngestRecords
 from app.flow.train_model import TrainModel
 from app.functions import deployment, evaluation, registry, report
-from app.functions.deployment import deploy_challenger
-from app.functions.registry import Deployment, deployment_is_current, make_version_id
+from app.functions.deployment import Deployment, deploy_challenger, deployment_is_current
+from app.functions.registry import make_version_id
 
 
 @inherit_list(TrainModel, EvaluateModel, IngestRecords)

@@ -1,28 +1,43 @@
-"""The deploy step: the challenger against the deployed champion, and publication when it wins."""
+"""The deploy step: the challenger against the deployed champion, publication when it wins, and the decision
+it records (`Deployment`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from app.functions.evaluation import Evaluation, decide_deployment, score_champion
 from app.functions.modeling import TrainedModel
-from app.functions.registry import (
-    Deployment,
-    RegistryError,
-    load_current,
-    publish_model,
-    read_current_version,
-    repair_pointers,
-)
+from app.functions.registry import RegistryError, load_current, publish_model, read_current_version, repair_pointers
+from app.functions.registry_files import MANIFEST_FILE, registry_name
 from app.functions.report import build_metadata, format_metrics_table
 from app.functions.sources import Records
 from app.functions.storage.stores import ObjectStore
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deploy step did: the version it published (None when it published nothing), why, and
+    the champion version it was compared with (None when there was none)."""
+
+    version: str | None
+    reason: str
+    champion: str | None = None
+
+
+def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deployment) -> bool:
+    """Whether a past deploy decision still holds: its version is still in the registry, or, for a
+    refusal, the champion it lost to is still the current model."""
+    if deployment.version is not None:
+        return store.exists(registry_name(deploy_app, deployment.version, MANIFEST_FILE))
+    return deployment.champion == read_current_version(store, deploy_app)
+
 
 
 def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained: TrainedModel, evaluation: Evaluation,

@@ -26,8 +26,8 @@ from app.functions.storage.stores import ObjectStore, read_bytes
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "CurrentModel", "Deployment",
-           "RegistryError", "check_version_id", "current_feature_columns", "current_pointer", "deployment_is_current",
+__all__ = ["HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "CurrentModel",
+           "RegistryError", "check_version_id", "current_feature_columns", "current_pointer",
            "list_version_ids", "list_versions", "load_current", "load_current_model", "make_version_id",
            "publish_model", "read_current_marker", "read_current_version", "read_history", "read_version_metadata",
            "repair_pointers", "rollback_model", "stable_model_name", "verify_version"]
@@ -191,21 +191,3 @@ def load_current_model(store: ObjectStore, deploy_app: str) -> Any | None:
     """
     current = load_current(store, deploy_app)
     return None if current is None else current.model
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """What a deploy step did: the version it published (None when it published nothing), why, and
-    the champion version it was compared with (None when there was none)."""
-
-    version: str | None
-    reason: str
-    champion: str | None = None
-
-
-def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deployment) -> bool:
-    """Whether a past deploy decision still holds: its version is still in the registry, or, for a
-    refusal, the champion it lost to is still the current model."""
-    if deployment.version is not None:
-        return store.exists(registry_name(deploy_app, deployment.version, MANIFEST_FILE))
-    return deployment.champion == read_current_version(store, deploy_app)

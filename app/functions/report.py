@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,7 +18,9 @@ from matplotlib.figure import Figure
 
 from app.functions.evaluation import Champion, Evaluation, Metrics
 from app.functions.modeling import TrainedModel
-from app.functions.registry import Deployment
+
+if TYPE_CHECKING:  # deployment.py imports this module
+    from app.functions.deployment import Deployment
 
 RESIDUALS_PLOT = "residuals.png"
 PREDICTED_PLOT = "predicted_vs_true.png"

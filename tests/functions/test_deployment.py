@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.deployment import deploy_challenger
+from app.functions.deployment import Deployment, deploy_challenger, deployment_is_current
 from app.functions.evaluation import Thresholds, evaluate_model
 from app.functions.registry import load_current_model, read_current_version, read_version_metadata
 from app.functions.sources import Records
@@ -103,3 +103,21 @@ def test_derived_files_are_repaired_before_the_champion_is_read(tmp_path, tiny_f
     deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
     assert (tmp_path / "online" / "current").read_text() == "v2"
     assert (tmp_path / "online" / "model.pkl").read_bytes() == (tmp_path / "online" / "v2" / "model.pkl").read_bytes()
+
+
+def test_a_deployment_stays_current_while_its_version_exists(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    assert deployment_is_current(store, "online", Deployment("v1", "better"))
+    assert not deployment_is_current(store, "online", Deployment("v9", "better"))
+
+
+def test_a_refusal_goes_stale_when_the_champion_changes(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    refusal = Deployment(None, "worse than v1", champion="v1")
+    assert deployment_is_current(store, "online", refusal)
+    deploy(store, "v2", tiny_frame, 1, tolerance=1000)
+    assert read_current_version(store, "online") == "v2"
+    assert not deployment_is_current(store, "online", refusal)
+    assert not deployment_is_current(store, "online", Deployment(None, "thresholds", champion=None))

@@ -11,9 +11,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from app.functions.registry import (
-    Deployment,
     RegistryError,
-    deployment_is_current,
     list_version_ids,
     list_versions,
     load_current,
@@ -111,21 +109,6 @@ def test_rollback_refuses_unknown_versions_and_a_missing_predecessor(store):
     with pytest.raises(RegistryError, match="version nope of onlineapp not found"):
         rollback_model(store, APP, "nope")
     assert read_current_version(store, APP) == "v1"
-
-
-def test_a_deployment_stays_current_while_its_version_exists(store):
-    publish(store, "v1", slope=2.0)
-    assert deployment_is_current(store, APP, Deployment("v1", "better"))
-    assert not deployment_is_current(store, APP, Deployment("v9", "better"))
-
-
-def test_a_refusal_goes_stale_when_the_champion_changes(store):
-    publish(store, "v1", slope=2.0)
-    refusal = Deployment(None, "worse than v1", champion="v1")
-    assert deployment_is_current(store, APP, refusal)
-    publish(store, "v2", slope=3.0)
-    assert not deployment_is_current(store, APP, refusal)
-    assert not deployment_is_current(store, APP, Deployment(None, "thresholds", champion=None))
 
 
 def test_current_pointing_at_a_missing_model_is_an_error(tmp_path):

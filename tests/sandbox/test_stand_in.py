@@ -9,11 +9,11 @@ import pytest
 from pycarol.carolina import Carolina
 
 from app.functions.staging_sql import build_staging_query
+from app.functions.storage.carol_credentials import credentials_from_environment
 from app.functions.storage.carol_platform import (
     CarolUnavailableError,
     check_carol_reachable,
     connect_carol,
-    credentials_from_environment,
     fetch_app_settings,
     open_app_storage,
     query_staging,

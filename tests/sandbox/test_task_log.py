@@ -9,7 +9,8 @@ import pytest
 from pycarol.carolina import Carolina
 
 from app.control.task_log import LINE_SECONDS, report_outcome, start_task_log, stop_task_log
-from app.functions.storage.carol_platform import connect_carol, credentials_from_environment
+from app.functions.storage.carol_credentials import credentials_from_environment
+from app.functions.storage.carol_platform import connect_carol
 from sandbox.server import start_sandbox
 from sandbox.tenant import read_task_log, set_fault
 
