@@ -47,6 +47,7 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
     """Plan, run and record the pipeline; classify each task as ran, reused or failed.
 
     Args:
+        root: from `build_pipeline`: its tasks share the run context whose task events classify them.
         forced: task families to recompute with everything downstream; their targets are removed first.
     """
     started_at = datetime.now(timezone.utc)
