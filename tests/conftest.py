@@ -97,6 +97,7 @@ class FakeCarolStorages:
         self.storage_class = Storage
         self.download_dir = download_dir
         self.objects: dict[str, dict[str, bytes]] = {}
+        self.read_names: list[str] = []  # objects read whole through the bucket, in order
 
     def __call__(self, carol):
         from unittest.mock import create_autospec
@@ -115,12 +116,23 @@ class FakeCarolStorages:
         storage.delete.side_effect = lambda name: app_objects.pop(name, None)
         storage.files_storage_list.side_effect = lambda prefix="pipeline/", **_: [
             name for name in app_objects if name.startswith(prefix)]
-        # What CarolStore reads from pycarol's backend for metadata: the app's bucket and its path prefix.
+        # What CarolStore takes from pycarol's backend (metadata, one-request reads): the app's bucket and
+        # its path prefix, with google-cloud-storage's blob calls it uses.
         bucket = SimpleNamespace(get_blob=lambda name: None if name not in app_objects else SimpleNamespace(
             size=len(app_objects[name]), generation=generations[name]))
+        bucket.blob = lambda name: SimpleNamespace(bucket=bucket, name=name,
+                                                   download_as_bytes=lambda: self._read(app_objects, name))
         storage.backend = SimpleNamespace(_get_app_storage_bucket=lambda: bucket,
                                           carolina=SimpleNamespace(get_path=lambda space, _: ""))
         return storage
+
+    def _read(self, app_objects: dict[str, bytes], name: str) -> bytes:
+        from google.api_core.exceptions import NotFound
+
+        self.read_names.append(name)
+        if name not in app_objects:
+            raise NotFound(f"No such object: {name}")
+        return app_objects[name]
 
     def _download(self, app_objects: dict[str, bytes], name: str) -> str | None:
         if name not in app_objects:

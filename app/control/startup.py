@@ -20,6 +20,7 @@ from app.functions.errors import BAD_INPUT, UNAVAILABLE, AppError
 from app.functions.identity import fingerprint_staging, fingerprint_with_cache
 from app.functions.registry import current_feature_columns
 from app.functions.settings import Settings, SettingsError
+from app.functions.storage.service_accounts import ServiceAccounts
 from app.functions.settings_layers import (
     ResolvedSettings,
     format_settings_sources,
@@ -69,7 +70,8 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     carol, resolved = _open_session(project_dir, environ, assignments)
     settings = resolved.settings
     try:
-        reader = None if carol is None else open_bigquery(carol, environ)
+        accounts = None if carol is None else ServiceAccounts()
+        reader = None if carol is None else open_bigquery(carol, environ, accounts)
         fingerprint = _fingerprint_data(settings, reader)
         time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
     except (SettingsError, RecordsError) as error:
@@ -81,7 +83,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         raise AppError(message, UNAVAILABLE) from None
     carol_mode = carol is not None
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
-    context = RunContext(carol=carol, bigquery=reader)
+    context = RunContext(carol=carol, bigquery=reader, accounts=accounts)
     registry = _open_registry_store(context, carol_mode, settings)
     used = {*settings.feature_columns, settings.target_column, settings.id_column}
     # Read as well when the source has them, so the deployed model is scored on the same records.

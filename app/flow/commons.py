@@ -25,6 +25,7 @@ from app.functions.storage.artifacts import (
     load_artifact,
     save_artifact,
 )
+from app.functions.storage.checksums import read_summary
 from app.functions.storage.run_context import RunContext
 from app.functions.storage.stores import ObjectStore
 
@@ -100,7 +101,11 @@ class VerifiedPickleTarget(PickleTarget):
         return load_artifact(self.store, self.name)
 
     def dump(self, value) -> None:
-        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds)
+        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds, self.task.output_summary(value))
+
+    def summary(self) -> dict | None:
+        """What the task put in the output's checksum record (`AppTask.output_summary`), read without the output."""
+        return read_summary(self.store, self.name)
 
     def remove(self) -> None:
         delete_artifact(self.store, self.name)
@@ -158,6 +163,10 @@ class AppTask(Task):
         Upstream outputs get only the cheap look of `looks_damaged`, so a no-op run reads no big target.
         """
         return self.output().exists() and not any(task.output().looks_damaged() for task in self.upstream_tasks())
+
+    def output_summary(self, value) -> dict | None:
+        """A few JSON facts about an output, kept in its checksum record so they can be read without it."""
+        return None
 
     def target_prefix(self) -> str:
         return CLOUD_TARGET_PREFIX if self.cloud_targets else ""

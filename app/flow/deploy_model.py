@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from pycarol.pipeline import inherit_list
@@ -29,10 +30,18 @@ class DeployModel(AppTask):
         return self.run_context().registry_store(self.carol_mode, self.registry_dir, self.deploy_app)
 
     def complete(self) -> bool:
-        """Done only while the decision holds: the champion can change (a rollback, another run) after it."""
+        """Done only while the decision holds: the champion can change (a rollback, another run) after it.
+
+        The decision is read from the output's record, so a rerun in Carol downloads no output.
+        """
         if not super().complete():
             return False
-        return deployment_is_current(self.model_registry(), self.deploy_app, self.output().load())
+        decision = self.output().summary()
+        return decision is not None and deployment_is_current(self.model_registry(), self.deploy_app, Deployment(
+            decision.get("version"), decision.get("reason", ""), decision.get("champion")))
+
+    def output_summary(self, value: Deployment) -> dict:
+        return asdict(value)
 
     def easy_run(self, inputs) -> Deployment:
         trained, evaluated, records = inputs

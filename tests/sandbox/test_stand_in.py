@@ -91,6 +91,22 @@ def test_a_lock_object_refuses_a_second_holder_and_a_stale_one_is_taken_over(car
     assert not store.exists("locktest/.lock")
 
 
+def test_clients_opened_with_the_runs_service_accounts_share_one_token(sandbox, carol, environment):
+    from app.functions.storage.carol_platform import open_bigquery
+    from app.functions.storage.service_accounts import ServiceAccounts
+
+    write_app_settings(sandbox.folder, "otherapp", {})
+    accounts = ServiceAccounts()
+    own, other = open_app_storage(carol, carol.app_name, accounts), open_app_storage(carol, "otherapp", accounts)
+    reader = open_bigquery(carol, environment, accounts)
+    # The stand-in, like a tenant, hands out one service account for storage and BigQuery alike.
+    assert own.carolina.client._credentials is other.carolina.client._credentials is reader.credentials
+    token = reader.credentials.token
+    write_bytes(CarolStore(other, "otherapp"), "a.txt", b"x")
+    assert read_bytes(CarolStore(own, carol.app_name), "pipeline/none") is None
+    assert reader.credentials.token == token  # used by both, fetched once
+
+
 def test_task_log_lines_are_kept_per_task(sandbox, carol):
     from pycarol.tasks import Tasks
 

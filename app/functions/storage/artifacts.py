@@ -6,7 +6,6 @@ SHA-256. The record is written last, so an artifact without one was never finish
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -16,12 +15,12 @@ from typing import Any
 
 import joblib
 
-from app.functions.storage.checksums import ArtifactRecord, digest_file, dump_with_digest
-from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
+from app.functions.storage.checksums import (RECORD_SUFFIX, ArtifactRecord, digest_file, dump_with_digest,
+                                             read_record, write_record)
+from app.functions.storage.stores import ObjectStore
 
 logger = logging.getLogger(__name__)
 
-RECORD_SUFFIX = ".sha256"
 MMAP_MIN_BYTES = 1 << 26
 
 # Files this process has verified, by path, stat and record: planning, Luigi's completeness check and
@@ -58,7 +57,8 @@ def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
     return record
 
 
-def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: float = 0.0) -> ArtifactRecord:
+def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: float = 0.0,
+                  summary: dict | None = None) -> ArtifactRecord:
     """Serialise `value`, publish it under `name`, then publish its checksum record.
 
     A record left from an earlier write is removed first: until the new record lands, the artifact
@@ -67,24 +67,13 @@ def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: floa
     Args:
         pause_seconds: test hook (the `test_write_delay_seconds` setting): a pause between the bytes and
             their record, so a test can kill the process inside that window. 0 in real runs.
+        summary: JSON facts about `value` kept in the record (`read_summary`).
     """
     store.delete(name + RECORD_SUFFIX)
     record = _publish(store, name, value)
     time.sleep(pause_seconds)
-    write_bytes(store, name + RECORD_SUFFIX, json.dumps(record.__dict__).encode())
+    write_record(store, name, record, summary)
     return record
-
-
-def read_record(store: ObjectStore, name: str) -> ArtifactRecord | None:
-    """The checksum record of `name`, or None when there is none or it is unreadable."""
-    data = read_bytes(store, name + RECORD_SUFFIX)
-    if data is None:
-        return None
-    try:
-        fields = json.loads(data)
-        return ArtifactRecord(size=int(fields["size"]), sha256=str(fields["sha256"]))
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def verified_copy(store: ObjectStore, name: str) -> Path:
@@ -133,9 +122,10 @@ def artifact_is_present(store: ObjectStore, name: str) -> bool:
     """True when a finished artifact is there, judged from its checksum record and the object, reading no bytes.
 
     For Carol storage, where an upload appears whole and every load checks the bytes (`load_artifact`):
-    a rerun that reuses a large output does not download it.
+    a rerun that reuses a large output does not download it, it compares the object's size with the record.
     """
-    return read_record(store, name) is not None and store.exists(name)
+    record = read_record(store, name)
+    return record is not None and store.size(name) == record.size
 
 
 def artifact_is_valid(store: ObjectStore, name: str) -> bool:
@@ -146,17 +136,13 @@ def artifact_is_valid(store: ObjectStore, name: str) -> bool:
 def artifact_looks_damaged(store: ObjectStore, name: str) -> bool:
     """True when a finished artifact is visibly broken, judged without reading its bytes.
 
-    Damaged means it has a record but its object is gone or, in a local folder, has another size.
+    Damaged means it has a record but its object is gone or has another size.
     An unfinished artifact (no record) is not damaged: it is simply missing.
     """
     record = read_record(store, name)
     if record is None:
         return False
-    path = store.local_path(name)
-    if path is not None:
-        size = path.stat().st_size if path.is_file() else None
-    else:
-        size = record.size if store.exists(name) else None
+    size = store.size(name)
     if size != record.size:
         found = "is missing" if size is None else f"has {size} bytes"
         _report_damage(store, name, f"{store.describe(name)} {found}, its checksum record says {record.size}")

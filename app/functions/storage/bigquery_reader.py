@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 from google.api_core import exceptions as api_exceptions
 
+from app.functions.storage.service_accounts import ServiceAccounts
+
 logger = logging.getLogger(__name__)
 
 # What a refused Storage Read API looks like: disabled or not permitted, or not answering.
@@ -43,17 +45,17 @@ class BigQueryReader:
         carol: a logged-in `pycarol.Carol`.
         storage_emulator: `host:port` of a Storage Read API emulator, reached over insecure gRPC; None
             for Google's own endpoint.
+        accounts: the run's shared credentials, when other clients of the run share them.
     """
 
-    def __init__(self, carol, storage_emulator: str | None = None) -> None:
+    def __init__(self, carol, storage_emulator: str | None = None, accounts: ServiceAccounts | None = None) -> None:
         from google.cloud import bigquery
-        from google.oauth2.service_account import Credentials
         from pycarol.bigquery import TokenManager
 
         # The tenant record pycarol already holds (`get_current()` would ask Carol twice more).
         tenant_id = carol.tenant["mdmId"]
         service_account = TokenManager(carol).get_token().service_account
-        self.credentials = Credentials.from_service_account_info(service_account)
+        self.credentials = (accounts or ServiceAccounts()).credentials(service_account)
         self.client = bigquery.Client(project=service_account["project_id"], credentials=self.credentials)
         self.job_config = bigquery.QueryJobConfig(default_dataset=f"carol-{tenant_id[:20]}.{tenant_id}")
         self.storage_emulator = storage_emulator

@@ -127,7 +127,7 @@ def query_staging(carol, sql: str) -> pd.DataFrame:
     return BQ(carol).query(sql)
 
 
-def open_bigquery(carol, environ: Mapping[str, str]):
+def open_bigquery(carol, environ: Mapping[str, str], accounts=None):
     """The tenant's BigQuery through pycarol's temporary service account (`BigQueryReader`).
 
     `BIGQUERY_STORAGE_EMULATOR_HOST=host:port` points the Storage Read API at an emulator over
@@ -135,11 +135,12 @@ def open_bigquery(carol, environ: Mapping[str, str]):
     """
     from app.functions.storage.bigquery_reader import BigQueryReader
 
-    return BigQueryReader(carol, environ.get("BIGQUERY_STORAGE_EMULATOR_HOST") or None)
+    return BigQueryReader(carol, environ.get("BIGQUERY_STORAGE_EMULATOR_HOST") or None, accounts)
 
 
-def open_app_storage(carol, app_name: str):
-    """`pycarol.Storage` of `app_name` in the same tenant (the deploy app, or this app itself).
+def open_app_storage(carol, app_name: str, accounts=None):
+    """`pycarol.Storage` of `app_name` in the same tenant (the deploy app, or this app itself), its Cloud
+    Storage client on the run's shared credentials when `accounts` (a `ServiceAccounts`) is given.
 
     Raises:
         StorageError: Carol refused the storage (no such app, no access).
@@ -151,7 +152,10 @@ def open_app_storage(carol, app_name: str):
         app_carol = copy.copy(carol)
         app_carol.app_name = app_name
     try:
-        return Storage(app_carol)
+        storage = Storage(app_carol)
+        if accounts is not None:
+            accounts.share_with_storage(storage)
     except Exception as error:  # pycarol raises bare exceptions for a refused storage token
         raise StorageError(f"Carol storage of app {app_name} could not be opened: "
                            f"{describe_carol_error(error)}") from error
+    return storage

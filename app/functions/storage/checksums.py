@@ -1,8 +1,10 @@
-"""Checksums of pipeline outputs, computed while they are written so a large one is never read back."""
+"""Checksums of pipeline outputs, computed while they are written so a large one is never read back, and
+their records: `<name>.sha256` beside each output, holding its size and SHA-256 (and an optional summary)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+
+from app.functions.storage.stores import ObjectStore, read_bytes, write_bytes
+
+RECORD_SUFFIX = ".sha256"
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,31 @@ def dump_with_digest(value: Any, handle) -> ArtifactRecord:
     handle.flush()
     os.fsync(handle.fileno())
     return record
+
+
+def write_record(store: ObjectStore, name: str, record: ArtifactRecord, summary: dict | None = None) -> None:
+    fields = {**record.__dict__, **({"summary": summary} if summary is not None else {})}
+    write_bytes(store, name + RECORD_SUFFIX, json.dumps(fields).encode())
+
+
+def read_record(store: ObjectStore, name: str) -> ArtifactRecord | None:
+    """The checksum record of `name`, or None when there is none or it is unreadable."""
+    fields = _record_fields(store, name)
+    try:
+        return ArtifactRecord(size=int(fields["size"]), sha256=str(fields["sha256"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_summary(store: ObjectStore, name: str) -> dict | None:
+    """The summary `save_artifact` kept in the record of `name`, or None (no record, or none kept)."""
+    summary = _record_fields(store, name).get("summary")
+    return summary if isinstance(summary, dict) and read_record(store, name) else None
+
+
+def _record_fields(store: ObjectStore, name: str) -> dict:
+    try:
+        fields = json.loads(read_bytes(store, name + RECORD_SUFFIX) or b"{}")
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}

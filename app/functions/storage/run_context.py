@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from app.functions.storage.carol_platform import open_app_storage
+from app.functions.storage.checksums import RECORD_SUFFIX
+from app.functions.storage.run_scoped import RunScopedStore
+from app.functions.storage.service_accounts import ServiceAccounts
 from app.functions.storage.stores import CarolStore, LocalStore, ObjectStore
 
 
@@ -19,12 +22,15 @@ class RunContext:
     Attributes:
         carol: the run's Carol session (pycarol `Carol`), None in local mode.
         bigquery: the run's BigQuery reader (its one service account and OAuth token), None in local mode.
+        accounts: the credentials every Google client of the run shares (one OAuth token per service
+            account), None for clients with their own.
         events: where tasks report what happened to them (anything with `note(kind, task_id, detail)`), set
             by run control around `luigi.build`; None when nobody listens.
     """
 
     carol: Any = None
     bigquery: Any = None
+    accounts: ServiceAccounts | None = None
     events: Any = None
     app_stores: dict[str, ObjectStore] = field(default_factory=dict)
 
@@ -51,14 +57,20 @@ class RunContext:
     def app_store(self, app_name: str) -> ObjectStore:
         """An app's Carol storage, opened once a run: one storage token and one OAuth token, not one per target."""
         if app_name not in self.app_stores:
-            self.app_stores[app_name] = CarolStore(open_app_storage(self.carol_session(), app_name), app_name)
+            storage = open_app_storage(self.carol_session(), app_name, self.accounts)
+            self.app_stores[app_name] = CarolStore(storage, app_name)
         return self.app_stores[app_name]
 
     def target_store(self, cloud_targets: bool, target_dir: str) -> ObjectStore:
-        """Where pipeline targets live: the batch app's Carol storage, else the local `target_dir`."""
-        if cloud_targets:
-            return self.app_store(self.carol_session().app_name)
-        return LocalStore(Path(target_dir))
+        """Where pipeline targets live: the batch app's Carol storage (one view a run, which remembers the
+        records and sizes it read: `RunScopedStore`), else the local `target_dir`."""
+        if not cloud_targets:
+            return LocalStore(Path(target_dir))
+        key = f"targets of {self.carol_session().app_name}"
+        if key not in self.app_stores:
+            self.app_stores[key] = RunScopedStore(self.app_store(self.carol_session().app_name),
+                                                  (RECORD_SUFFIX, ".pkl"))
+        return self.app_stores[key]
 
     def registry_store(self, carol_mode: bool, registry_dir: str, deploy_app: str) -> ObjectStore:
         """The deploy app's Carol storage in Carol mode, else the local registry folder."""

@@ -17,6 +17,9 @@ class ObjectStore(Protocol):
     def local_copy(self, name: str) -> Path | None:
         """A local path holding the object's bytes, or None when it does not exist."""
 
+    def read(self, name: str) -> bytes | None:
+        """A small object's bytes in one request, or None when it does not exist."""
+
     def local_path(self, name: str) -> Path | None:
         """The object's own file when the store is a local folder (it can be written in place and its
         stat describes the object); None for a store that only hands out copies."""
@@ -52,8 +55,7 @@ def write_bytes(store: ObjectStore, name: str, data: bytes) -> None:
 
 def read_bytes(store: ObjectStore, name: str) -> bytes | None:
     """The bytes stored under `name`, or None when it does not exist."""
-    path = store.local_copy(name)
-    return None if path is None else path.read_bytes()
+    return store.read(name)
 
 
 def published_mode() -> int:
@@ -97,6 +99,12 @@ class LocalStore:
     def local_copy(self, name: str) -> Path | None:
         path = self.path(name)
         return path if path.is_file() else None
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.path(name).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
@@ -145,9 +153,18 @@ class CarolStore:
             raise StorageError(f"{self.describe(name)} could not be written: {reason[:300]}") from error
 
     def blob(self, name: str):
-        """The google-cloud-storage blob behind `name`, for what pycarol does not offer (preconditions)."""
-        bucket = self.storage.backend._get_app_storage_bucket()
-        return bucket.blob(f"{self.storage.carolina.get_path('app', {})}{name}")
+        """The google-cloud-storage blob behind `name`, for what pycarol's Storage does not offer: preconditions,
+        metadata, and a small read in one request (its `load` asks twice for metadata before downloading)."""
+        backend = self.storage.backend
+        return backend._get_app_storage_bucket().blob(f"{backend.carolina.get_path('app', {})}{name}")
+
+    def read(self, name: str) -> bytes | None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self.blob(name).download_as_bytes()
+        except NotFound:
+            return None
 
     def local_copy(self, name: str) -> Path | None:
         path = self.storage.load(name, format="file", cache=False)
@@ -167,10 +184,9 @@ class CarolStore:
         return sorted(self.storage.files_storage_list(prefix=prefix))
 
     def metadata(self, name: str):
-        """The object's blob with its metadata loaded (a GET without media), or None when it does not exist.
-        pycarol's Storage has no metadata call; its backend's bucket gives one."""
-        backend = self.storage.backend
-        return backend._get_app_storage_bucket().get_blob(f"{backend.carolina.get_path('app', {})}{name}")
+        """The object's blob with its metadata loaded (a GET without media), or None when it does not exist."""
+        blob = self.blob(name)
+        return blob.bucket.get_blob(blob.name)
 
     def change_marker(self, name: str) -> str | None:
         blob = self.metadata(name)
@@ -178,8 +194,7 @@ class CarolStore:
         return None if blob is None else f"{blob.generation}:{blob.size}"
 
     def size(self, name: str) -> int | None:
-        blob = self.metadata(name)
-        return None if blob is None else int(blob.size)
+        return None if (blob := self.metadata(name)) is None else int(blob.size)
 
     def describe(self, name: str) -> str:
         return f"Carol storage of app {self.app_name}: {name}"

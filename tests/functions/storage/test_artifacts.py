@@ -22,6 +22,7 @@ from app.functions.storage.artifacts import (
     save_artifact,
     verified_copy,
 )
+from app.functions.storage.checksums import read_summary
 from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 from tests.conftest import FakeCarolStorages
 
@@ -83,12 +84,20 @@ def test_cheap_damage_check_sees_a_vanished_object(store):
     assert artifact_looks_damaged(store, "T/gone.pkl")
 
 
-def test_cheap_damage_check_sees_a_truncated_local_file(tmp_path):
-    store = LocalStore(tmp_path)
+def test_cheap_damage_check_and_presence_see_a_truncated_object(store):
     save_artifact(store, "T/x.pkl", VALUE)
-    with open(store.path("T/x.pkl"), "r+b") as handle:
-        handle.truncate(10)
-    assert artifact_looks_damaged(store, "T/x.pkl")
+    write_bytes(store, "T/x.pkl", read_bytes(store, "T/x.pkl")[:10])
+    assert artifact_looks_damaged(store, "T/x.pkl") and not artifact_is_present(store, "T/x.pkl")
+
+
+def test_a_summary_kept_in_the_record_reads_back_without_the_artifact(store):
+    save_artifact(store, "T/d.pkl", VALUE, summary={"version": "v1", "champion": None})
+    save_artifact(store, "T/plain.pkl", VALUE)
+    assert read_summary(store, "T/d.pkl") == {"version": "v1", "champion": None}
+    assert read_summary(store, "T/plain.pkl") is None and read_summary(store, "T/none.pkl") is None
+    assert load_artifact(store, "T/d.pkl")["name"] == "model"
+    write_bytes(store, "T/d.pkl" + RECORD_SUFFIX, b'{"summary": {"version": "v1"}}')  # no checksum: unfinished
+    assert read_summary(store, "T/d.pkl") is None
 
 
 def test_rewrite_removes_the_old_record_before_publishing_new_bytes(store, monkeypatch):
@@ -134,10 +143,10 @@ def test_presence_reads_the_record_not_the_bytes_and_a_corrupt_load_drops_the_re
     storage = storages(SimpleNamespace(app_name="batchapp"))
     store = CarolStore(storage, "batchapp")
     save_artifact(store, "T/big.pkl", VALUE)
-    storage.load.reset_mock()
+    storages.read_names.clear()
     assert artifact_is_present(store, "T/big.pkl") and not artifact_is_present(store, "T/other.pkl")
-    assert [call.args[0] for call in storage.load.call_args_list] == ["T/big.pkl" + RECORD_SUFFIX,
-                                                                       "T/other.pkl" + RECORD_SUFFIX]
+    assert storages.read_names == ["T/big.pkl" + RECORD_SUFFIX, "T/other.pkl" + RECORD_SUFFIX]
+    assert not storage.load.called
     whole = bytearray(read_bytes(store, "T/big.pkl"))
     whole[-20] ^= 0xFF
     write_bytes(store, "T/big.pkl", bytes(whole))
