@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from app.functions.modeling import CHUNK_ROWS, TrainedModel, predict_rows
+from app.functions.modeling import TrainedModel, predict_rows
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def score_champion(
         return Champion(version=version, test=None, problem=problem)
     try:
         columns = [frame[name].to_numpy() for name in feature_columns]
-        predicted = predict_rows(model, columns, rows, CHUNK_ROWS)
+        predicted = predict_rows(model, columns, rows)
         test = score_predictions(frame[target_column].to_numpy()[rows].astype("float64"), predicted)
     except (KeyError, ValueError) as error:
         logger.warning("deployed model %s cannot be scored on these records: %s", version, error)

@@ -16,13 +16,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from app.functions.training import (
-    EpochReport, EpochsOutcome, StoppingRule, TrainingSummary, mean_squared_error, run_epochs,
-)
+from app.functions.training import (EpochReport, EpochsOutcome, StoppingRule, TrainingSummary, mean_squared_error,
+                                    run_epochs)
 
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 1 << 16
+# Rows predicted at once: the network holds a layer's activations for all (64 MiB for 65,536 rows at width 128).
+PREDICT_ROWS = 1 << 13
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,7 @@ class TrainedModel:
     y_test_predicted: np.ndarray
     training: TrainingSummary
 
-    @property
-    def epochs_run(self) -> int:
-        return self.training.epochs_run
+    epochs_run = property(lambda self: self.training.epochs_run)
 
 
 def split_records(row_count: int, test_size: float, validation_size: float, random_state: int) -> Split:
@@ -115,20 +114,20 @@ def train_model(
         warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
         outcome = run_epochs(model[-1], fit_epoch, validation_loss, rule, on_epoch)
     training = _summarize(outcome, model[-1], split, time.perf_counter() - started)
-    return _predict_parts(model, feature_columns, columns, target, split, training, chunk_rows)
+    return _predict_parts(model, feature_columns, columns, target, split, training)
 
 
 def _predict_parts(model: Pipeline, feature_columns: Sequence[str], columns: list[np.ndarray], target: np.ndarray,
-                   split: Split, training, chunk_rows: int) -> TrainedModel:
+                   split: Split, training) -> TrainedModel:
     """The fitted model with the true and predicted targets of its train and test rows."""
     return TrainedModel(
         model=model,
         feature_columns=tuple(feature_columns),
         split=split,
         y_train=target[split.train_rows].astype("float64"),
-        y_train_predicted=predict_rows(model, columns, split.train_rows, chunk_rows),
+        y_train_predicted=predict_rows(model, columns, split.train_rows),
         y_test=target[split.test_rows].astype("float64"),
-        y_test_predicted=predict_rows(model, columns, split.test_rows, chunk_rows),
+        y_test_predicted=predict_rows(model, columns, split.test_rows),
         training=training,
     )
 
@@ -155,7 +154,8 @@ def gather_rows(columns: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def predict_rows(model: Pipeline, columns: Sequence[np.ndarray], rows: np.ndarray, chunk_rows: int) -> np.ndarray:
+def predict_rows(model: Pipeline, columns: Sequence[np.ndarray], rows: np.ndarray,
+                 chunk_rows: int = PREDICT_ROWS) -> np.ndarray:
     """float64 predictions for `rows`, `chunk_rows` at a time (the network's activations are per row)."""
     predicted = np.empty(len(rows), dtype="float64")
     for start in range(0, len(rows), chunk_rows):
@@ -167,13 +167,13 @@ def predict_rows(model: Pipeline, columns: Sequence[np.ndarray], rows: np.ndarra
 def _epochs_in_memory(model: Pipeline, columns: Sequence[np.ndarray], target: np.ndarray, split: Split):
     scaler, network = model[0], model[-1]
     features, y_train = scaler.fit_transform(gather_rows(columns, split.train_rows)), target[split.train_rows]
-    validation, y_validation = scaler.transform(gather_rows(columns, split.validation_rows)), target[split.validation_rows]
+    y_validation = target[split.validation_rows]
 
     def fit_epoch() -> int:
         network.partial_fit(features, y_train)
         return len(y_train)
 
-    return fit_epoch, lambda: mean_squared_error(y_validation, network.predict(validation))
+    return fit_epoch, lambda: mean_squared_error(y_validation, predict_rows(model, columns, split.validation_rows))
 
 
 def _epochs_in_chunks(
@@ -193,7 +193,7 @@ def _epochs_in_chunks(
         return len(order)
 
     def validation_loss() -> float:
-        predicted = predict_rows(model, columns, split.validation_rows, chunk_rows)
+        predicted = predict_rows(model, columns, split.validation_rows)
         return mean_squared_error(target[split.validation_rows], predicted)
 
     return fit_epoch, validation_loss
