@@ -97,6 +97,7 @@ class FakeCarolStorages:
         self.storage_class = Storage
         self.download_dir = download_dir
         self.objects: dict[str, dict[str, bytes]] = {}
+        self.generations: dict[str, dict[str, int]] = {}
         self.read_names: list[str] = []  # objects read whole through the bucket, in order
 
     def __call__(self, carol):
@@ -104,7 +105,7 @@ class FakeCarolStorages:
 
         app_objects = self.objects.setdefault(carol.app_name, {})
         storage = create_autospec(self.storage_class, instance=True)
-        generations: dict[str, int] = {}
+        generations = self.generations.setdefault(carol.app_name, {})
 
         def save(name, obj, format="pickle", **_):
             app_objects[name] = Path(obj).read_bytes()
@@ -150,9 +151,13 @@ def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
 
     import pycarol
 
+    from app.functions.storage.service_accounts import ServiceAccounts
+
     storages = FakeCarolStorages(tmp_path / "downloads")
     storage_class = create_autospec(pycarol.Storage, side_effect=storages)
     monkeypatch.setattr(pycarol, "Storage", storage_class)
+    # These storages have no Google client to share credentials with (tests/sandbox share them for real).
+    monkeypatch.setattr(ServiceAccounts, "share_with_storage", lambda accounts, storage: None)
     return storages
 
 

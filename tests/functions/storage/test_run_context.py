@@ -8,6 +8,7 @@ import pycarol
 import pytest
 
 from app.functions.storage.run_context import RunContext
+from app.functions.storage.run_scoped import RunScopedStore
 from app.functions.storage.stores import CarolStore, LocalStore
 
 
@@ -37,7 +38,9 @@ def test_a_local_context_has_no_carol_session_nor_reader():
 def test_each_app_storage_is_opened_once_a_run(fake_storages):
     context = RunContext(carol=carol("batchapp"))
     targets = context.target_store(True, "unused")
-    assert isinstance(targets, CarolStore) and targets.app_name == "batchapp"
+    # The run's view of its targets, remembering the records it read (RunScopedStore), over the app's storage.
+    assert isinstance(targets, RunScopedStore) and targets.store is context.app_store("batchapp")
+    assert isinstance(targets.store, CarolStore) and targets.app_name == "batchapp"
     registry = context.registry_store(True, "unused", "deployapp")
     assert isinstance(registry, CarolStore) and registry.app_name == "deployapp"
     assert context.target_store(True, "unused") is targets
