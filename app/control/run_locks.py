@@ -34,10 +34,19 @@ def lock_registry(access: RegistryAccess, purpose: str, wait: bool) -> AbstractC
 
 @contextmanager
 def _locks(places: list[tuple[ObjectStore, str]], purpose: str, wait: bool):
-    """Take the lock of each (store, folder) in the order given: targets before the registry, in every process."""
+    """Take the lock of each (store, folder) in the order given: targets before the registry, in every process.
+
+    A lock two places share (a target folder inside the registry) is taken once: taken twice, the second
+    would wait for the first, held by this very process.
+    """
+    taken: set[str] = set()
     with ExitStack() as stack:
         for store, folder in places:
             local_folder = store.local_path(folder)
+            lock = str(local_folder.resolve() / LOCK_FILE) if local_folder else store.describe(f"{folder}{LOCK_FILE}")
+            if lock in taken:
+                continue
+            taken.add(lock)
             if local_folder is not None:
                 stack.enter_context(local_locks([local_folder], purpose, wait))
             else:
@@ -45,8 +54,18 @@ def _locks(places: list[tuple[ObjectStore, str]], purpose: str, wait: bool):
         yield
 
 
-def check_folders(settings: Settings) -> None:
-    """A target or registry folder that exists as a file is bad input, named before anything is written."""
-    for name in ("target_dir", "registry_dir"):
-        if (path := Path(getattr(settings, name))).exists() and not path.is_dir():
-            raise AppError(f"setting {name}={str(path)!r} is a file, not a folder", BAD_INPUT)
+def check_folders(settings: Settings, local_registry: bool = True) -> None:
+    """A target folder, or a local registry and its deploy app's folder, that is a file or lies inside one
+    is bad input, named before anything is written."""
+    folders = {"target_dir": Path(settings.target_dir)}
+    if local_registry:
+        registry = Path(settings.registry_dir)
+        folders.update(registry_dir=registry, deploy_app=registry / settings.deploy_app)
+    for name, path in folders.items():
+        found = next((folder for folder in (path, *path.parents) if folder.exists()), None)
+        if found is None or found.is_dir():
+            continue
+        where = "is a file, not a folder" if found == path else f"lies inside the file {str(found)!r}"
+        subject = (f"the registry folder {str(path)!r} of deploy_app={settings.deploy_app!r}" if name == "deploy_app"
+                   else f"setting {name}={getattr(settings, name)!r}")
+        raise AppError(f"{subject} {where}", BAD_INPUT)

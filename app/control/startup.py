@@ -146,7 +146,7 @@ def _open_session(project_dir: Path, environ: Mapping[str, str],
         resolved = resolve_settings(layers)
     except SettingsError as error:
         raise AppError(str(error), BAD_INPUT) from None
-    check_folders(resolved.settings)
+    check_folders(resolved.settings, local_registry=carol is None)
     return carol, resolved
 
 

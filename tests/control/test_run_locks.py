@@ -89,3 +89,38 @@ def test_a_target_or_registry_folder_that_is_a_file_is_bad_input_naming_the_sett
         check_folders(default_settings(**{**folders, name: str(tmp_path / "file")}))
     assert raised.value.exit_code == BAD_INPUT
     assert str(raised.value) == f"setting {name}={str(tmp_path / 'file')!r} is a file, not a folder"
+
+
+def test_a_target_folder_inside_the_registry_is_locked_once_not_waited_for_by_its_own_run(tmp_path):
+    deploy_app = default_settings().deploy_app
+    environ = {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_REGISTRY_DIR": str(tmp_path / "m"),
+               "APP_TARGET_DIR": str(tmp_path / "m" / deploy_app)}
+    plan = prepare_run(PROJECT_DIR, environ, [])
+    with lock_run(plan, "run", wait=True):  # taken twice, this would wait for itself forever
+        assert "(run) since" in describe_holder((tmp_path / "m" / deploy_app / LOCK_FILE).read_bytes())
+        with pytest.raises(LockBusyError):
+            with local_locks([tmp_path / "m" / deploy_app], "gc", wait=False):
+                pass
+
+
+@pytest.mark.parametrize("name", ["target_dir", "registry_dir"])
+def test_a_folder_inside_a_file_is_bad_input_naming_the_setting_and_the_file(tmp_path, name):
+    (tmp_path / "file").write_text("not a folder")
+    folders = {"target_dir": str(tmp_path / "t"), "registry_dir": str(tmp_path / "m"), name: str(tmp_path / "file" / "x")}
+    with pytest.raises(AppError) as raised:
+        check_folders(default_settings(**folders))
+    assert raised.value.exit_code == BAD_INPUT
+    assert str(raised.value) == (f"setting {name}={str(tmp_path / 'file' / 'x')!r} lies inside the file "
+                                 f"{str(tmp_path / 'file')!r}")
+
+
+def test_a_deploy_app_folder_that_is_a_file_is_bad_input_unless_the_registry_is_in_carol(tmp_path):
+    settings = default_settings(target_dir=str(tmp_path / "t"), registry_dir=str(tmp_path / "m"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / settings.deploy_app).write_text("not a folder")
+    with pytest.raises(AppError) as raised:
+        check_folders(settings)
+    assert raised.value.exit_code == BAD_INPUT
+    assert str(raised.value) == (f"the registry folder {str(tmp_path / 'm' / settings.deploy_app)!r} of "
+                                 f"deploy_app={settings.deploy_app!r} is a file, not a folder")
+    check_folders(settings, local_registry=False)  # in Carol mode the registry is the deploy app's storage
