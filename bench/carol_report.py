@@ -94,8 +94,8 @@ def carol_section(path: Path) -> list[str]:
         "with the API refused, by REST result pages), model_epochs=1, targets in Carol storage. `app CPU` and "
         "`app peak RSS` are the run.py process's (bench/probe.py); the sandbox's CPU (duckdb query, Arrow/JSON "
         "encoding, storage emulator) is counted apart. `local` is the same records ingested from the local "
-        "Parquet file in the same session. Machine: 2 cores shared by six developers while measured (load "
-        "average in the last column): absolute seconds are inflated, the ratios are what count.",
+        "Parquet file in the same session. Machine: 2 cores, shared with other work while measured (load "
+        "average in the last column): absolute seconds vary with it, the ratios are what count.",
         "",
         *_table(["check", "measured", "result"], _acceptance_rows(results)),
         "",
@@ -104,13 +104,14 @@ def carol_section(path: Path) -> list[str]:
                  "run wall", "load"], _ingest_rows(results)),
         "",
         "No-op rerun (fastest of three; the Carol one asks the sandbox what it served): seconds, OAuth token "
-        "requests, storage metadata calls, storage downloads (checksum records and the run log only) and their "
-        "bytes, Storage Read sessions. Before this change, on the sandbox: 22.0 s (local 7.4 s) with 43 token "
-        "requests and 79 metadata calls at 1e4 records. Where it still costs more than 3 s (1e6, 1e7, measured at "
-        "load 7-11), the time goes to those 54 metadata calls and 21 small downloads (pycarol's `Storage.load` "
-        "makes three requests per checksum record) answered by a Python storage emulator on a saturated machine; "
-        "the app downloads no target and asks for 5 OAuth tokens (1 for BigQuery, 2 per storage client: "
-        "google-cloud-storage's background bucket-metadata fetch refreshes the token alongside the first call).",
+        "requests, storage metadata calls, storage downloads (checksum records, registry records and the run log) "
+        "and their bytes, Storage Read sessions. Before issue 9, on the sandbox: 22.0 s (local 7.4 s) with 43 token "
+        "requests and 79 metadata calls at 1e4 records; then 5 tokens, 54-66 metadata calls and 21-26 downloads. "
+        "Now a small object is read in one request (pycarol's `Storage.load` makes three), a run asks for each "
+        "checksum record and target size once (`RunScopedStore`), DeployModel's decision is read from its checksum "
+        "record instead of its output, and every Google client of the run shares one credentials object per "
+        "service account, its token fetched up front. The stand-in has one service account for BigQuery and "
+        "storage, hence one token; a tenant whose two accounts differ would ask for two.",
         "",
         *_table(["records", "Carol no-op", "local no-op", "difference", "imports only", "token requests",
                  "metadata calls", "downloads", "download bytes", "read sessions"], _noop_rows(results)),
