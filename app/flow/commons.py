@@ -77,31 +77,33 @@ class VerifiedPickleTarget(PickleTarget):
     def __init__(self, task) -> None:
         self.task = task
         self.store = task.target_store()
+        self.checks = task.run_context().artifact_checks
         self.name = format_target_name(task.target_prefix(), task.get_task_family(), task.identity())
         luigi.LocalTarget.__init__(self, path=self.store.describe(self.name))
 
     def exists(self) -> bool:
         if self.store.local_path(self.name) is not None:  # a local file: checking its bytes is cheap
-            return artifact_is_valid(self.store, self.name)
+            return artifact_is_valid(self.store, self.name, self.checks)
         # Carol storage: a reuse downloads no output; its bytes are checked when a task loads it.
         return artifact_is_present(self.store, self.name)
 
     def state(self) -> str:
         """`valid`, `missing` or `corrupt` (see `inspect_artifact`)."""
-        return inspect_artifact(self.store, self.name)
+        return inspect_artifact(self.store, self.name, self.checks)
 
     def looks_damaged(self) -> bool:
         """A cheap check that reads no artifact bytes (see `artifact_looks_damaged`)."""
-        return artifact_looks_damaged(self.store, self.name)
+        return artifact_looks_damaged(self.store, self.name, self.checks)
 
     def size(self) -> int | None:
         return artifact_size(self.store, self.name)
 
     def load(self):
-        return load_artifact(self.store, self.name)
+        return load_artifact(self.store, self.name, self.checks)
 
     def dump(self, value) -> None:
-        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds, self.task.output_summary(value))
+        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds, self.task.output_summary(value),
+                      self.checks)
 
     def summary(self) -> dict | None:
         """What the task put in the output's checksum record (`AppTask.output_summary`), read without the output."""

@@ -10,6 +10,7 @@ import logging
 import os
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +24,23 @@ logger = logging.getLogger(__name__)
 
 MMAP_MIN_BYTES = 1 << 26
 
-# Files this process has verified, by path, stat and record: planning, Luigi's completeness check and
-# loading would otherwise hash the same big target three times. Damage is reported once per object.
-_verified: set[tuple] = set()
-_reported: set[str] = set()
+
+
+@dataclass
+class ArtifactChecks:
+    """What a run has already checked: the files it verified (by path, stat and record), so planning,
+    Luigi's completeness check and loading hash a big target once; and the damage it reported, once each.
+    A call given none checks afresh."""
+
+    verified: set[tuple] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
 
 
 class CorruptArtifactError(RuntimeError):
     """An artifact's bytes do not match its checksum record."""
 
 
-def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
+def _publish(store: ObjectStore, name: str, value: Any, checks: ArtifactChecks) -> ArtifactRecord:
     """Write the dump where it will live when the store is a folder (one write, then a rename)."""
     final = store.local_path(name)
     if final is None:
@@ -53,12 +60,12 @@ def _publish(store: ObjectStore, name: str, value: Any) -> ArtifactRecord:
         Path(temporary).unlink(missing_ok=True)
         raise
     status = final.stat()
-    _verified.add((str(final), status.st_size, status.st_mtime_ns, status.st_ino, record))
+    checks.verified.add((str(final), status.st_size, status.st_mtime_ns, status.st_ino, record))
     return record
 
 
 def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: float = 0.0,
-                  summary: dict | None = None) -> ArtifactRecord:
+                  summary: dict | None = None, checks: ArtifactChecks | None = None) -> ArtifactRecord:
     """Serialise `value`, publish it under `name`, then publish its checksum record.
 
     A record left from an earlier write is removed first: until the new record lands, the artifact
@@ -70,13 +77,13 @@ def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: floa
         summary: JSON facts about `value` kept in the record (`read_summary`).
     """
     store.delete(name + RECORD_SUFFIX)
-    record = _publish(store, name, value)
+    record = _publish(store, name, value, checks or ArtifactChecks())
     time.sleep(pause_seconds)
     write_record(store, name, record, summary)
     return record
 
 
-def verified_copy(store: ObjectStore, name: str) -> Path:
+def verified_copy(store: ObjectStore, name: str, checks: ArtifactChecks | None = None) -> Path:
     """A local path to the artifact's bytes, checked against its record.
 
     Raises:
@@ -89,31 +96,33 @@ def verified_copy(store: ObjectStore, name: str) -> Path:
     status = path.stat()
     # Only a local store's path is the object itself; a download path is reused for other bytes.
     seen = (str(path), status.st_size, status.st_mtime_ns, status.st_ino, record)
-    if seen not in _verified or store.local_path(name) is None:
+    checks = checks or ArtifactChecks()
+    if seen not in checks.verified or store.local_path(name) is None:
         actual = digest_file(path)
         if actual != record:
             raise CorruptArtifactError(
                 f"{store.describe(name)} does not match its checksum record "
                 f"(size {actual.size}, expected {record.size})"
             )
-        _verified.add(seen)
+        checks.verified.add(seen)
     return path
 
 
-def _report_damage(store: ObjectStore, name: str, problem: str) -> None:
-    if store.describe(name) not in _reported:
-        _reported.add(store.describe(name))
+def _report_damage(store: ObjectStore, name: str, problem: str, checks: ArtifactChecks | None) -> None:
+    if checks is None or store.describe(name) not in checks.reported:
+        if checks is not None:
+            checks.reported.add(store.describe(name))
         logger.warning("%s; it will be recomputed", problem)
 
 
-def inspect_artifact(store: ObjectStore, name: str) -> str:
+def inspect_artifact(store: ObjectStore, name: str, checks: ArtifactChecks | None = None) -> str:
     """`"valid"`, `"missing"` (never finished) or `"corrupt"` (its bytes disagree with its record, logged)."""
     if read_record(store, name) is None:
         return "missing"
     try:
-        verified_copy(store, name)
+        verified_copy(store, name, checks)
     except CorruptArtifactError as error:
-        _report_damage(store, name, str(error))
+        _report_damage(store, name, str(error), checks)
         return "corrupt"
     return "valid"
 
@@ -128,12 +137,12 @@ def artifact_is_present(store: ObjectStore, name: str) -> bool:
     return record is not None and store.size(name) == record.size
 
 
-def artifact_is_valid(store: ObjectStore, name: str) -> bool:
+def artifact_is_valid(store: ObjectStore, name: str, checks: ArtifactChecks | None = None) -> bool:
     """True when the artifact is complete and intact; a damaged one is logged and reported as missing."""
-    return inspect_artifact(store, name) == "valid"
+    return inspect_artifact(store, name, checks) == "valid"
 
 
-def artifact_looks_damaged(store: ObjectStore, name: str) -> bool:
+def artifact_looks_damaged(store: ObjectStore, name: str, checks: ArtifactChecks | None = None) -> bool:
     """True when a finished artifact is visibly broken, judged without reading its bytes.
 
     Damaged means it has a record but its object is gone or has another size.
@@ -145,7 +154,7 @@ def artifact_looks_damaged(store: ObjectStore, name: str) -> bool:
     size = store.size(name)
     if size != record.size:
         found = "is missing" if size is None else f"has {size} bytes"
-        _report_damage(store, name, f"{store.describe(name)} {found}, its checksum record says {record.size}")
+        _report_damage(store, name, f"{store.describe(name)} {found}, its checksum record says {record.size}", checks)
     return size != record.size
 
 
@@ -155,14 +164,14 @@ def artifact_size(store: ObjectStore, name: str) -> int | None:
     return None if record is None else record.size
 
 
-def load_artifact(store: ObjectStore, name: str) -> Any:
+def load_artifact(store: ObjectStore, name: str, checks: ArtifactChecks | None = None) -> Any:
     """Load a verified artifact.
 
     Raises:
         CorruptArtifactError: the artifact is missing or damaged.
     """
     try:
-        path = verified_copy(store, name)
+        path = verified_copy(store, name, checks)
     except CorruptArtifactError:
         # Its record goes, so the next run recomputes it instead of failing on it again.
         store.delete(name + RECORD_SUFFIX)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.functions.storage.artifacts import ArtifactChecks
 from app.functions.storage.carol_platform import open_app_storage
 from app.functions.storage.checksums import RECORD_SUFFIX
 from app.functions.storage.run_scoped import RunScopedStore
@@ -24,6 +25,7 @@ class RunContext:
         bigquery: the run's BigQuery reader (its one service account and OAuth token), None in local mode.
         accounts: the credentials every Google client of the run shares (one OAuth token per service
             account), None for clients with their own.
+        artifact_checks: the target files this run verified and the damage it reported (`ArtifactChecks`).
         events: where tasks report what happened to them (anything with `note(kind, task_id, detail)`), set
             by run control around `luigi.build`; None when nobody listens.
     """
@@ -32,6 +34,7 @@ class RunContext:
     bigquery: Any = None
     accounts: ServiceAccounts | None = None
     events: Any = None
+    artifact_checks: ArtifactChecks = field(default_factory=ArtifactChecks)
     app_stores: dict[str, ObjectStore] = field(default_factory=dict)
 
     def carol_session(self) -> Any:

@@ -11,6 +11,7 @@ import pytest
 
 from app.functions.storage.artifacts import (
     RECORD_SUFFIX,
+    ArtifactChecks,
     CorruptArtifactError,
     artifact_is_present,
     artifact_is_valid,
@@ -22,7 +23,7 @@ from app.functions.storage.artifacts import (
     save_artifact,
     verified_copy,
 )
-from app.functions.storage.checksums import read_summary
+from app.functions.storage.checksums import digest_file, read_summary
 from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 from tests.conftest import FakeCarolStorages
 
@@ -65,6 +66,26 @@ def test_truncated_artifact_is_reported_corrupt_never_loaded(store, caplog):
     assert not artifact_is_valid(store, "T/x.pkl")
     with pytest.raises(CorruptArtifactError, match="does not match"):
         load_artifact(store, "T/x.pkl")
+
+
+def test_a_runs_checks_hash_an_unchanged_file_once_and_report_damage_once(tmp_path, monkeypatch, caplog):
+    import app.functions.storage.artifacts as artifacts
+
+    store, checks, hashed = LocalStore(tmp_path), ArtifactChecks(), []
+    monkeypatch.setattr(artifacts, "digest_file", lambda path: hashed.append(path) or digest_file(path))
+    save_artifact(store, "T/x.pkl", VALUE, checks=checks)
+    for _ in range(3):
+        assert inspect_artifact(store, "T/x.pkl", checks) == "valid" and load_artifact(store, "T/x.pkl", checks)
+    assert hashed == []  # written by this run: its digest was taken while writing
+    assert inspect_artifact(store, "T/x.pkl") == "valid" and len(hashed) == 1  # no checks: hashed afresh
+
+    write_bytes(store, "T/x.pkl", read_bytes(store, "T/x.pkl")[:100])
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert inspect_artifact(store, "T/x.pkl", checks) == "corrupt"
+            assert artifact_looks_damaged(store, "T/x.pkl", checks)
+    assert caplog.text.count("it will be recomputed") == 1
+    assert ArtifactChecks().verified == set()  # each run starts with nothing checked
 
 
 def test_same_size_corruption_is_caught_by_the_checksum(store):

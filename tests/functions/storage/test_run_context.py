@@ -51,4 +51,5 @@ def test_each_app_storage_is_opened_once_a_run(fake_storages):
 def test_two_runs_share_no_storage(fake_storages):
     first, second = RunContext(carol=carol()), RunContext(carol=carol())
     assert first.app_store("deployapp") is not second.app_store("deployapp")
+    assert first.artifact_checks is not second.artifact_checks  # nothing one run verified vouches for another
     assert pycarol.Storage.call_count == 2
