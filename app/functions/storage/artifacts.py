@@ -109,10 +109,11 @@ def verified_copy(store: ObjectStore, name: str, checks: ArtifactChecks | None =
 
 
 def _report_damage(store: ObjectStore, name: str, problem: str, checks: ArtifactChecks | None) -> None:
-    if checks is None or store.describe(name) not in checks.reported:
-        if checks is not None:
-            checks.reported.add(store.describe(name))
-        logger.warning("%s; it will be recomputed", problem)
+    if checks is not None:
+        if store.describe(name) in checks.reported:
+            return
+        checks.reported.add(store.describe(name))
+    logger.warning("%s; it will be recomputed", problem)
 
 
 def inspect_artifact(store: ObjectStore, name: str, checks: ArtifactChecks | None = None) -> str:
