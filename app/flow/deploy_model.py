@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timezone
 
 from pycarol.pipeline import inherit_list
@@ -37,11 +36,11 @@ class DeployModel(AppTask):
         if not super().complete():
             return False
         decision = self.output().summary()
-        return decision is not None and deployment_is_current(self.model_registry(), self.deploy_app, Deployment(
-            decision.get("version"), decision.get("reason", ""), decision.get("champion")))
+        return decision is not None and deployment_is_current(self.model_registry(), self.deploy_app,
+                                                              Deployment.from_summary(decision))
 
     def output_summary(self, value: Deployment) -> dict:
-        return asdict(value)
+        return value.as_summary()
 
     def easy_run(self, inputs) -> Deployment:
         trained, evaluated, records = inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,14 @@ class Deployment:
     version: str | None
     reason: str
     champion: str | None = None
+
+    def as_summary(self) -> dict:
+        """The decision as JSON facts, kept in the DeployModel output's checksum record."""
+        return asdict(self)
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> Deployment:
+        return cls(summary.get("version"), summary.get("reason", ""), summary.get("champion"))
 
 
 def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deployment) -> bool:

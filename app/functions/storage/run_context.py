@@ -26,6 +26,7 @@ class RunContext:
         accounts: the credentials every Google client of the run shares (one OAuth token per service
             account), None for clients with their own.
         artifact_checks: the target files this run verified and the damage it reported (`ArtifactChecks`).
+        cloud_targets: the run's view of its targets in Carol storage, opened with the first of them.
         events: where tasks report what happened to them (anything with `note(kind, task_id, detail)`), set
             by run control around `luigi.build`; None when nobody listens.
     """
@@ -36,6 +37,7 @@ class RunContext:
     events: Any = None
     artifact_checks: ArtifactChecks = field(default_factory=ArtifactChecks)
     app_stores: dict[str, ObjectStore] = field(default_factory=dict)
+    cloud_targets: RunScopedStore | None = None
 
     def carol_session(self) -> Any:
         """The Carol session.
@@ -69,11 +71,9 @@ class RunContext:
         records and sizes it read: `RunScopedStore`), else the local `target_dir`."""
         if not cloud_targets:
             return LocalStore(Path(target_dir))
-        key = f"targets of {self.carol_session().app_name}"
-        if key not in self.app_stores:
-            self.app_stores[key] = RunScopedStore(self.app_store(self.carol_session().app_name),
-                                                  (RECORD_SUFFIX, ".pkl"))
-        return self.app_stores[key]
+        if self.cloud_targets is None:
+            self.cloud_targets = RunScopedStore(self.app_store(self.carol_session().app_name), (RECORD_SUFFIX, ".pkl"))
+        return self.cloud_targets
 
     def registry_store(self, carol_mode: bool, registry_dir: str, deploy_app: str) -> ObjectStore:
         """The deploy app's Carol storage in Carol mode, else the local registry folder."""
