@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.control.task_log import report_outcome, stop_task_log
+from carolbatch.control.task_log import report_outcome, stop_task_log
 
 PROJECT_DIR = Path(__file__).resolve().parent
 STARTED = time.monotonic()
@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
 
         load_dotenv(Path.cwd() / ".env")
         os.environ.setdefault("LUIGI_CONFIG_PATH", str(PROJECT_DIR / "luigi.cfg"))
-        from app.control.logging_setup import configure_logging
-        from app.functions.errors import AppError
-        from app.functions.storage.stores import StorageError
+        from carolbatch.control.logging_setup import configure_logging
+        from carolbatch.errors import AppError
+        from carolbatch.storage.stores import StorageError
 
         configure_logging(PROJECT_DIR / "logging.cfg")
         try:
@@ -124,17 +124,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace, environ: dict[str, str]) -> Ending:
     """The command the arguments ask for; an `AppError` ends it with its one line and exit code."""
-    from app.control import startup
+    from carolbatch.control import startup
 
     if args.settings:
         return Ending("LISTED", lines=startup.describe_settings(PROJECT_DIR, environ, args.assignments))
     if args.models or args.rollback is not None:
         return manage_models(args, startup.open_registry(PROJECT_DIR, environ, args.assignments))
     plan = startup.prepare_run(PROJECT_DIR, environ, args.assignments)
-    from app.control import maintenance
-    from app.control.registry_upkeep import repair_registry
-    from app.control.run_locks import lock_run
-    from app.control.scheduler_check import check_scheduler
+    from carolbatch.control import maintenance
+    from carolbatch.control.registry_upkeep import repair_registry
+    from carolbatch.control.run_locks import lock_run
+    from carolbatch.control.scheduler_check import check_scheduler
 
     maintenance.check_task_names(plan.root, args.force)
     if args.plan:
@@ -153,7 +153,7 @@ def run_command(args: argparse.Namespace, environ: dict[str, str]) -> Ending:
 def run_pipeline(args: argparse.Namespace, plan) -> Ending:
     """Run the pipeline: a failed task ends the run with exit 1 (2 for bad data contents), a model not
     deployed does not."""
-    from app.control.runner import run_pipeline as run
+    from carolbatch.control.runner import run_pipeline as run
 
     outcome = run(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
     if any(message.endswith("Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
@@ -172,9 +172,9 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
 
 def manage_models(args: argparse.Namespace, registry) -> Ending:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
-    from app.control.run_locks import lock_registry
-    from app.functions.registry import list_versions, read_current_version, rollback_model
-    from app.functions.report import format_versions_table
+    from carolbatch.control.run_locks import lock_registry
+    from carolbatch.registry.versions import list_versions, read_current_version, rollback_model
+    from carolbatch.report import format_versions_table
 
     app, store = registry.settings.deploy_app, registry.store
     if args.models:

@@ -28,10 +28,10 @@ sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 from baseline import training_floor  # noqa: E402
 from run_bench import RESULTS_JSON, ensure_data  # noqa: E402
 
-from app.functions.modeling import build_model, split_records, train_model  # noqa: E402
+from carolbatch.training.fitting import build_model, split_records, train_model  # noqa: E402
 from app.functions.settings import build_settings, read_settings_file  # noqa: E402
-from app.functions.sources import read_records, validate_records  # noqa: E402
-from app.functions.training import StoppingRule, choose_batch_size  # noqa: E402
+from carolbatch.records.sources import read_records, validate_records  # noqa: E402
+from carolbatch.training.epochs import StoppingRule, choose_batch_size  # noqa: E402
 
 
 class SpeedCatcher(logging.Handler):
@@ -47,8 +47,8 @@ class SpeedCatcher(logging.Handler):
 def measure_batch(records, settings, batch: str, rule: StoppingRule) -> dict:
     """Train once at `batch` and measure the floor right after; the facts of both."""
     catcher = SpeedCatcher()
-    logging.getLogger("app.functions.modeling").addHandler(catcher)
-    logging.getLogger("app.functions.modeling").setLevel(logging.INFO)
+    logging.getLogger("carolbatch.training.fitting").addHandler(catcher)
+    logging.getLogger("carolbatch.training.fitting").setLevel(logging.INFO)
     split = split_records(len(records), settings.test_size, settings.validation_size, settings.random_state)
     batch_size = choose_batch_size(batch, len(split.train_rows))
     model = build_model(settings.model_hidden_layers, settings.model_l2regularization, batch_size,

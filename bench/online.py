@@ -28,8 +28,8 @@ import pandas as pd
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from app.functions.registry import list_version_ids, rollback_model  # noqa: E402
-from app.functions.storage.stores import LocalStore  # noqa: E402
+from carolbatch.registry.versions import list_version_ids, rollback_model  # noqa: E402
+from carolbatch.storage.stores import LocalStore  # noqa: E402
 from tests.online.server_process import ServerProcess, online_environment, request_json  # noqa: E402
 
 DEPLOY_APP = "bostonhouseonline"

@@ -23,8 +23,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.registry_crash import APP, environment  # noqa: E402
-from app.functions.registry import read_current_version, read_history, read_version_metadata  # noqa: E402
-from app.functions.storage.stores import LocalStore  # noqa: E402
+from carolbatch.registry.versions import read_current_version, read_history, read_version_metadata  # noqa: E402
+from carolbatch.storage.stores import LocalStore  # noqa: E402
 
 SETTINGS = (["--set", "model_epochs=1000"], ["--set", "model_epochs=300"])
 _DECISION = re.compile(r"(?:deploying model version (?P<version>\S+): |not deployed: )test RMSE (?P<rmse>[\d.]+)")

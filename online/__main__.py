@@ -2,6 +2,6 @@
 
 import sys
 
-from online.server import main
+from carolbatch.online.server import main
 
 sys.exit(main())

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.functions.modeling import TrainedModel, build_model, split_records, train_model
+from carolbatch.training.fitting import TrainedModel, build_model, split_records, train_model
 from app.functions.settings import declared_defaults
-from app.functions.settings_layers import build_settings, read_settings_file
-from app.functions.training import StoppingRule, choose_batch_size
+from carolbatch.settings.layers import build_settings, read_settings_file
+from carolbatch.training.epochs import StoppingRule, choose_batch_size
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
@@ -23,7 +23,7 @@ SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
 
 def sample_fingerprint() -> str:
     """The fingerprint start-up gives the sample data (ingestion checks the bytes it reads against it)."""
-    from app.functions.identity import fingerprint_file
+    from carolbatch.identity import fingerprint_file
 
     return f"file:{fingerprint_file(SAMPLE_DATA)}"
 FEATURES = ("a", "b", "c")
@@ -151,7 +151,7 @@ def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
 
     import pycarol
 
-    from app.functions.storage.service_accounts import ServiceAccounts
+    from carolbatch.storage.service_accounts import ServiceAccounts
 
     storages = FakeCarolStorages(tmp_path / "downloads")
     storage_class = create_autospec(pycarol.Storage, side_effect=storages)
@@ -165,7 +165,7 @@ def sample_query_stream(sql: str):
     """The bundled sample as a BigQuery result stream (id int64, numbers float64), as the staging query gives it."""
     import pyarrow as pa
 
-    from app.functions.storage.bigquery_reader import QueryStream
+    from carolbatch.storage.bigquery_reader import QueryStream
 
     frame = pd.read_csv(SAMPLE_DATA)
     table = pa.Table.from_pandas(frame.astype({name: "float64" for name in frame.columns[1:]}), preserve_index=False)

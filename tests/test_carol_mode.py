@@ -10,11 +10,11 @@ import pandas as pd
 import pycarol
 import pytest
 
-import app.functions.storage.bigquery_reader
-from app.control.runner import run_pipeline
-from app.control.startup import prepare_run
-from app.functions.errors import AppError
-from app.functions.storage.bigquery_reader import BigQueryReader
+import carolbatch.storage.bigquery_reader
+from carolbatch.control.runner import run_pipeline
+from carolbatch.control.startup import prepare_run
+from carolbatch.errors import AppError
+from carolbatch.storage.bigquery_reader import BigQueryReader
 from tests.conftest import PROJECT_DIR, sample_query_stream
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
@@ -42,7 +42,7 @@ def carol_platform(monkeypatch, fake_storages, tmp_path):
     reader_class.return_value.query_frame.side_effect = probe
     reader_class.return_value.stream.side_effect = stream
     for owner, name, value in ((pycarol, "Carol", carol_class), (pycarol, "Apps", apps_class),
-                               (app.functions.storage.bigquery_reader, "BigQueryReader", reader_class)):
+                               (carolbatch.storage.bigquery_reader, "BigQueryReader", reader_class)):
         monkeypatch.setattr(owner, name, value)
     monkeypatch.chdir(tmp_path)
     root = logging.getLogger()

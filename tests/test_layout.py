@@ -1,7 +1,7 @@
 """The code layout's rules, checked on the source: module and function sizes, and which room imports which.
 
 app/flow: Luigi only (commons.py and one module per task); app/control: run control, imported only by
-run.py (and online/); app/functions: plain logic, never importing luigi, app.flow or app.control.
+run.py (and online/); app/functions: plain logic, never importing luigi, app.flow or carolbatch.control.
 Nothing imports run.py.
 """
 
@@ -17,7 +17,7 @@ from tests.conftest import PROJECT_DIR
 MAX_MODULE_LINES = 200
 MAX_FUNCTION_LINES = 30
 APP = PROJECT_DIR / "app"
-# Python files outside app/ that may import app.control.
+# Python files outside app/ that may import carolbatch.control.
 CONTROL_CALLERS = ("run.py", "online/")
 SEARCHED = ("app", "bench", "online", "sandbox", "tests", "tools")
 
@@ -74,21 +74,21 @@ def test_functions_are_at_most_30_lines_besides_their_docstring():
 
 def test_functions_import_neither_luigi_nor_the_flow_nor_run_control():
     offenders = {relative(path): found for path in python_files("app/functions")
-                 if (found := imports_any(path, ("luigi", "pycarol.pipeline", "app.flow", "app.control")))}
+                 if (found := imports_any(path, ("luigi", "pycarol.pipeline", "app.flow", "carolbatch.control")))}
     assert not offenders, f"app/functions must stay plain: {offenders}"
 
 
 def test_flow_does_not_import_run_control():
     offenders = {relative(path): found for path in python_files("app/flow")
-                 if (found := imports_any(path, ("app.control",)))}
+                 if (found := imports_any(path, ("carolbatch.control",)))}
     assert not offenders, offenders
 
 
 def test_only_run_py_and_the_online_app_import_run_control():
     offenders = {relative(path): found for path in python_files(*SEARCHED)
                  if not relative(path).startswith(("app/control/", "tests/", *CONTROL_CALLERS))
-                 and (found := imports_any(path, ("app.control",)))}
-    assert not offenders, f"app.control is imported only by run.py (and online/): {offenders}"
+                 and (found := imports_any(path, ("carolbatch.control",)))}
+    assert not offenders, f"carolbatch.control is imported only by run.py (and online/): {offenders}"
 
 
 def test_nothing_imports_run_py():
@@ -97,7 +97,7 @@ def test_nothing_imports_run_py():
 
 
 def test_flow_holds_commons_and_one_task_per_module():
-    from app.flow.commons import AppTask
+    from carolbatch.tasks import AppTask
 
     for path in python_files("app/flow"):
         if path.name in ("__init__.py", "commons.py"):
@@ -110,6 +110,6 @@ def test_flow_holds_commons_and_one_task_per_module():
         assert issubclass(getattr(module, classes[0]), AppTask), relative(path)
 
 
-@pytest.mark.parametrize("room", ["app/flow", "app/control", "app/functions", "app/functions/storage"])
+@pytest.mark.parametrize("room", ["app/flow", "app/functions", "carolbatch", "carolbatch/control", "carolbatch/storage"])
 def test_each_room_is_a_package(room):
     assert (PROJECT_DIR / room / "__init__.py").is_file()

@@ -14,9 +14,9 @@ import pycarol
 import pytest
 from PIL import Image
 
-from app.control.startup import open_registry
-from app.functions.errors import AppError
-from app.functions.registry import list_versions, read_current_version
+from carolbatch.control.startup import open_registry
+from carolbatch.errors import AppError
+from carolbatch.registry.versions import list_versions, read_current_version
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 APP = "bostonhouseonline"

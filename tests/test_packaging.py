@@ -58,7 +58,7 @@ def test_online_image_context_has_what_the_online_app_imports():
     copied = re.findall(r"^COPY (.+) \S+$", (PROJECT_DIR / "online" / "Dockerfile").read_text(), re.M)
     sources = [source.rstrip("/") for line in copied for source in line.split()]
     in_image = {path for path in context if any(path == source or path.startswith(f"{source}/") for source in sources)}
-    assert {"online/server.py", "online/__main__.py", "settings.toml", "requirements.txt"} <= in_image
+    assert {"carolbatch/online/server.py", "online/__main__.py", "settings.toml", "requirements.txt"} <= in_image
     for path in (path for path in in_image if path.endswith(".py")):
         for module in local_modules_imported_by(PROJECT_DIR / path):
             stem = module.replace(".", "/")

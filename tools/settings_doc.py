@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.functions.settings_doc import replace_settings_table
+from carolbatch.settings.doc import replace_settings_table
 
 if __name__ == "__main__":
     readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")

@@ -8,11 +8,12 @@ from pycarol.pipeline import inherit_list
 
 from app.flow.commons import LINEAGE_KEY, AppTask, setting_parameter
 from app.flow.evaluate_model import EvaluateModel
-from app.flow.ingest_records import IngestRecords
+from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from app.functions import deployment, evaluation, registry, report
-from app.functions.deployment import Deployment, deploy_challenger, deployment_is_current
-from app.functions.registry import make_version_id
+from carolbatch import deployment, evaluation, report
+from carolbatch.registry import versions as registry
+from carolbatch.deployment import Deployment, deploy_challenger, deployment_is_current
+from carolbatch.registry.versions import make_version_id
 
 
 @inherit_list(TrainModel, EvaluateModel, IngestRecords)

@@ -8,11 +8,11 @@ import logging
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask, setting_parameter
-from app.flow.ingest_records import IngestRecords
+from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from app.functions import evaluation, report
-from app.functions.evaluation import Evaluation, Thresholds, evaluate_model
-from app.functions.report import build_report_files, format_metrics_table, metric_rows
+from carolbatch import evaluation, report
+from carolbatch.evaluation import Evaluation, Thresholds, evaluate_model
+from carolbatch.report import build_report_files, format_metrics_table, metric_rows
 
 logger = logging.getLogger(__name__)
 

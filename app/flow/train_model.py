@@ -5,10 +5,10 @@ from __future__ import annotations
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask, setting_parameter
-from app.flow.ingest_records import IngestRecords
-from app.functions import modeling, training
-from app.functions.modeling import TrainedModel, build_model, split_records, train_model
-from app.functions.training import EpochReport, ProgressReporter, StoppingRule, choose_batch_size
+from app.flow.ingestion import IngestRecords
+from carolbatch.training import epochs as training, fitting as modeling
+from carolbatch.training.fitting import TrainedModel, build_model, split_records, train_model
+from carolbatch.training.epochs import EpochReport, ProgressReporter, StoppingRule, choose_batch_size
 
 
 @inherit_list(IngestRecords)

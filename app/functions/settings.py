@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from app.functions.setting_kinds import AutoOrWhole, Flag, Kind, Names, Real, Sizes, Text, Whole
+from carolbatch.settings.kinds import AutoOrWhole, Flag, Kind, Names, Real, Sizes, Text, Whole
 
 
 @dataclass(frozen=True)

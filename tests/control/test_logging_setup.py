@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from app.control.logging_setup import OneLineInputErrors, configure_logging, use_json_console
+from carolbatch.control.logging_setup import OneLineInputErrors, configure_logging, use_json_console
 from tests.conftest import PROJECT_DIR
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.control.maintenance import affected_tasks, all_tasks, check_task_names, describe_plan
-from app.control.startup import prepare_run
-from app.functions.errors import AppError
+from carolbatch.control.maintenance import affected_tasks, all_tasks, check_task_names, describe_plan
+from carolbatch.control.startup import prepare_run
+from carolbatch.errors import AppError
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 FAMILIES = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]

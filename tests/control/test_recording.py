@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.control.recording import (
+from carolbatch.control.recording import (
     append_run_record,
     deployed_lineage_from_runs,
     latest_task_entries,
     make_run_id,
     read_run_records,
 )
-from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
+from carolbatch.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 from tests.conftest import FakeCarolStorages
 
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from app.control.registry_upkeep import clean_registry, incomplete_versions, part_leftovers, repair_registry
-from app.functions.registry import RegistryError, list_version_ids, publish_model, read_current_version, rollback_model
-from app.functions.storage.stores import LocalStore
+from carolbatch.control.registry_upkeep import clean_registry, incomplete_versions, part_leftovers, repair_registry
+from carolbatch.registry.versions import RegistryError, list_version_ids, publish_model, read_current_version, rollback_model
+from carolbatch.storage.stores import LocalStore
 
 APP = "onlineapp"
 
@@ -44,7 +44,7 @@ def test_repair_restores_current_and_model_pkl_from_the_history(store, caplog):
     # A crash between the history write and the derived files: both still name the version before.
     store.path(f"{APP}/model.pkl").write_bytes(read(store, f"{APP}/v1/model.pkl"))
     store.path(f"{APP}/current").unlink()
-    with caplog.at_level(logging.WARNING, logger="app.control.registry_upkeep"):
+    with caplog.at_level(logging.WARNING, logger="carolbatch.control.registry_upkeep"):
         repair_registry(store, APP)
     assert read(store, f"{APP}/current") == b"v2"
     assert read(store, f"{APP}/model.pkl") == read(store, f"{APP}/v2/model.pkl")
@@ -57,7 +57,7 @@ def test_repair_of_a_registry_in_order_changes_and_reports_nothing(store, caplog
     assert snapshot(store) == {}
     publish(store, "v1")
     before = {name: store.change_marker(name) for name in snapshot(store)}
-    with caplog.at_level(logging.WARNING, logger="app.control.registry_upkeep"):
+    with caplog.at_level(logging.WARNING, logger="carolbatch.control.registry_upkeep"):
         repair_registry(store, APP)
     assert {name: store.change_marker(name) for name in snapshot(store)} == before
     assert caplog.records == []
@@ -69,7 +69,7 @@ def test_a_current_version_that_does_not_verify_is_reported_and_nothing_changes(
     store.path(f"{APP}/model.pkl").write_bytes(read(store, f"{APP}/v1/model.pkl"))
     store.path(f"{APP}/v2/model.pkl").write_bytes(b"truncated")
     before = snapshot(store)
-    with caplog.at_level(logging.WARNING, logger="app.control.registry_upkeep"):
+    with caplog.at_level(logging.WARNING, logger="carolbatch.control.registry_upkeep"):
         repair_registry(store, APP)
     assert snapshot(store) == before
     [message] = [record.getMessage() for record in caplog.records]

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from app.control.run_locks import check_folders, lock_registry, lock_run
-from app.control.startup import open_registry, prepare_run
-from app.functions.errors import BAD_INPUT, AppError
-from app.functions.storage.locks import LOCK_FILE, LockBusyError, describe_holder, local_locks
+from carolbatch.control.run_locks import check_folders, lock_registry, lock_run
+from carolbatch.control.startup import open_registry, prepare_run
+from carolbatch.errors import BAD_INPUT, AppError
+from carolbatch.storage.locks import LOCK_FILE, LockBusyError, describe_holder, local_locks
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, default_settings
 
 

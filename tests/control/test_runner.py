@@ -8,8 +8,8 @@ import json
 import pytest
 
 import app.flow.train_model
-from app.control.runner import build_pipeline, run_pipeline
-from app.flow.commons import pipeline_params
+from carolbatch.control.runner import build_pipeline, run_pipeline
+from carolbatch.tasks import pipeline_params
 from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint
 
 TASKS = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]

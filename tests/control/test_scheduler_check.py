@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from app.control.scheduler_check import SchedulerUnreachableError, check_scheduler
-from app.functions.errors import UNAVAILABLE
+from carolbatch.control.scheduler_check import SchedulerUnreachableError, check_scheduler
+from carolbatch.errors import UNAVAILABLE
 
 
 @pytest.fixture

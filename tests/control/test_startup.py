@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app.control.startup import FINGERPRINT_CACHE, describe_settings, prepare_run
-from app.functions.errors import AppError
+from carolbatch.control.startup import FINGERPRINT_CACHE, describe_settings, prepare_run
+from carolbatch.errors import AppError
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 

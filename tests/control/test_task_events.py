@@ -9,9 +9,9 @@ import os
 import luigi
 import pytest
 
-from app.control.task_events import FAILED, RAN, TaskEvents, failure_line, listening
-from app.flow.commons import AppTask, attach_context
-from app.functions.storage.run_context import RunContext
+from carolbatch.control.task_events import FAILED, RAN, TaskEvents, failure_line, listening
+from carolbatch.tasks import AppTask, attach_context
+from carolbatch.storage.run_context import RunContext
 
 
 class EventsFine(AppTask):

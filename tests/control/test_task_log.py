@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from app.control.task_log import APP_LOGGER, TaskLog, report_outcome, start_task_log, stop_task_log
+from carolbatch.control.task_log import APP_LOGGERS, TaskLog, report_outcome, start_task_log, stop_task_log
 
 
 class FakeCarol:
@@ -21,7 +21,7 @@ class FakeCarol:
 
 
 def running() -> list[logging.Handler]:
-    return [handler for handler in logging.getLogger(APP_LOGGER).handlers if isinstance(handler, TaskLog)]
+    return [handler for handler in logging.getLogger(APP_LOGGERS[0]).handlers if isinstance(handler, TaskLog)]
 
 
 def test_a_started_task_log_posts_app_lines_and_the_outcome_until_stopped():

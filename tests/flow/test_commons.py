@@ -5,11 +5,11 @@ from unittest.mock import create_autospec
 import luigi
 import pycarol
 
-from app.flow.commons import attach_context, pipeline_params, setting_parameter
+from carolbatch.tasks import attach_context, pipeline_params, setting_parameter
 from app.flow.deploy_model import DeployModel
 from app.functions.settings import DECLARED
-from app.functions.storage.run_context import RunContext
-from app.functions.storage.stores import LocalStore
+from carolbatch.storage.run_context import RunContext
+from carolbatch.storage.stores import LocalStore
 from tests.conftest import default_settings, sample_fingerprint
 
 

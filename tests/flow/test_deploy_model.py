@@ -9,13 +9,13 @@ from unittest.mock import create_autospec
 import pycarol
 import pytest
 
-from app.control.runner import build_pipeline, run_pipeline
-from app.flow.commons import pipeline_params
-from app.functions.evaluation import score_predictions
-from app.functions.registry import load_current, read_current_version, rollback_model
-from app.functions.storage.bigquery_reader import BigQueryReader
-from app.functions.storage.run_context import RunContext
-from app.functions.storage.stores import CarolStore, LocalStore
+from carolbatch.control.runner import build_pipeline, run_pipeline
+from carolbatch.tasks import pipeline_params
+from carolbatch.evaluation import score_predictions
+from carolbatch.registry.versions import load_current, read_current_version, rollback_model
+from carolbatch.storage.bigquery_reader import BigQueryReader
+from carolbatch.storage.run_context import RunContext
+from carolbatch.storage.stores import CarolStore, LocalStore
 from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint, sample_query_stream
 
 GOOD, BAD = 300, 100  # 100 epochs: worse than 300, still better than the mean predictor

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import luigi
 
-from app.flow.commons import pipeline_params
+from carolbatch.tasks import pipeline_params
 from app.flow.evaluate_model import EvaluateModel
-from app.functions.evaluation import score_predictions
-from app.functions.report import PREDICTED_PLOT, REPORT_FILE, RESIDUALS_PLOT
+from carolbatch.evaluation import score_predictions
+from carolbatch.report import PREDICTED_PLOT, REPORT_FILE, RESIDUALS_PLOT
 from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import luigi
 import pandas as pd
 
-from app.flow.commons import pipeline_params
-from app.flow.ingest_records import IngestRecords
-from app.functions.identity import fingerprint_file
+from carolbatch.tasks import pipeline_params
+from app.flow.ingestion import IngestRecords
+from carolbatch.identity import fingerprint_file
 from tests.conftest import SAMPLE_DATA, default_settings
 
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.deployment import Deployment, deploy_challenger, deployment_is_current
-from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.registry import load_current_model, read_current_version, read_version_metadata
-from app.functions.sources import Records
-from app.functions.storage.stores import LocalStore
+from carolbatch.deployment import Deployment, deploy_challenger, deployment_is_current
+from carolbatch.evaluation import Thresholds, evaluate_model
+from carolbatch.registry.versions import load_current_model, read_current_version, read_version_metadata
+from carolbatch.records.sources import Records
+from carolbatch.storage.stores import LocalStore
 from tests.conftest import FEATURES, train_tiny
 
 

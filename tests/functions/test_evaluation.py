@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.functions.evaluation import (
+from carolbatch.evaluation import (
     Champion,
     Evaluation,
     Metrics,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.functions.identity import (
+from carolbatch.identity import (
     fingerprint_code,
     fingerprint_file,
     fingerprint_staging,
@@ -15,7 +15,7 @@ from app.functions.identity import (
     fingerprint_with_cache,
     normalise_source,
 )
-from app.functions.sources import RecordsError
+from carolbatch.records.sources import RecordsError
 
 SOURCE = '''
 """Module docstring."""

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.functions.modeling import build_model, gather_rows, predict_rows, split_records, train_model
-from app.functions.sources import read_records, validate_records
-from app.functions.training import StoppingRule, choose_batch_size
+from carolbatch.training.fitting import build_model, gather_rows, predict_rows, split_records, train_model
+from carolbatch.records.sources import read_records, validate_records
+from carolbatch.training.epochs import StoppingRule, choose_batch_size
 from tests.conftest import FEATURES, SAMPLE_DATA, default_settings
 
 
@@ -152,7 +152,7 @@ def test_training_stops_early_in_both_modes_and_never_sees_the_test_rows(max_in_
 def test_training_reports_each_epoch_and_its_summary(caplog):
     frame = linear_frame(300)
     reports = []
-    with caplog.at_level("INFO", logger="app.functions.modeling"):
+    with caplog.at_level("INFO", logger="carolbatch.training.fitting"):
         trained = train_model(frame, FEATURES, "y", split_records(300, 0.2, 0.1, 1), small_model(), epochs(4),
                               on_epoch=reports.append)
     assert [report.epoch for report in reports] == [1, 2, 3, 4]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.planning import (
+from carolbatch.planning import (
     Decision,
     TaskFacts,
     explain_rerun,

@@ -10,7 +10,7 @@ import pycarol
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from app.functions.registry import (
+from carolbatch.registry.versions import (
     RegistryError,
     list_version_ids,
     list_versions,
@@ -22,7 +22,7 @@ from app.functions.registry import (
     repair_pointers,
     rollback_model,
 )
-from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
+from carolbatch.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 
 APP = "onlineapp"
 X = np.arange(12, dtype=float).reshape(6, 2)

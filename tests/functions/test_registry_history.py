@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.functions.registry_history import (
+from carolbatch.registry.history import (
     HistoryError,
     check_plain_name,
     current_chain,

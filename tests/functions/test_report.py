@@ -9,8 +9,8 @@ import re
 import pytest
 from PIL import Image
 
-from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.report import (
+from carolbatch.evaluation import Thresholds, evaluate_model
+from carolbatch.report import (
     PREDICTED_PLOT,
     REPORT_FILE,
     RESIDUALS_PLOT,

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from app.functions.setting_kinds import Flag, Names, Real, Text, Whole, is_unset
+from carolbatch.settings.kinds import Flag, Names, Real, Text, Whole, is_unset
 
 
 @pytest.mark.parametrize("value, expected", [

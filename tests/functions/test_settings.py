@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.functions.settings import SettingsError, declared_defaults
-from app.functions.settings_layers import build_settings, parse_assignments, settings_from_environment
+from carolbatch.settings.layers import build_settings, parse_assignments, settings_from_environment
 from tests.conftest import default_settings
 
 DEFAULTS = declared_defaults()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.functions.settings import DECLARED
-from app.functions.settings_doc import TABLE_END, TABLE_START, format_settings_table, replace_settings_table
+from carolbatch.settings.doc import TABLE_END, TABLE_START, format_settings_table, replace_settings_table
 from tests.conftest import PROJECT_DIR
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.functions.settings import SETTING_NAMES, SettingsError
-from app.functions.settings_layers import (
+from carolbatch.settings.layers import (
     format_settings_sources,
     gather_layers,
     resolve_settings,

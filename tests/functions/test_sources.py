@@ -13,17 +13,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from app.functions.sources import (
+from carolbatch.records.sources import (
     Records,
     RecordsError,
     read_records,
     validate_records,
 )
-from app.functions.identity import fingerprint_file
-from app.functions.staging_sql import build_staging_query
-from app.functions.storage import columnar
-from app.functions.storage.artifacts import load_artifact, save_artifact
-from app.functions.storage.stores import LocalStore
+from carolbatch.identity import fingerprint_file
+from carolbatch.records.staging_sql import build_staging_query
+from carolbatch.storage import columnar
+from carolbatch.storage.artifacts import load_artifact, save_artifact
+from carolbatch.storage.stores import LocalStore
 from tests.conftest import FEATURES
 
 COLUMNS = ["id", *FEATURES, "y"]
@@ -196,7 +196,7 @@ def test_records_are_checked_against_the_fingerprint_start_up_took(tmp_path, tin
 
 
 def test_a_file_replaced_while_open_is_read_whole_from_the_first_one(tmp_path, tiny_frame, monkeypatch):
-    from app.functions import sources
+    from carolbatch.records import sources
 
     path = tmp_path / "data.parquet"
     tiny_frame.to_parquet(path)

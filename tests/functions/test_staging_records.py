@@ -7,10 +7,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from app.functions.storage.bigquery_reader import QueryStream
-from app.functions.sources import RecordsError
-from app.functions.staging_sql import build_failed_values_query, build_staging_columns_query, build_staging_query
-from app.functions.staging_records import read_staging_records
+from carolbatch.storage.bigquery_reader import QueryStream
+from carolbatch.records.sources import RecordsError
+from carolbatch.records.staging_sql import build_failed_values_query, build_staging_columns_query, build_staging_query
+from carolbatch.records.staging import read_staging_records
 
 
 class ResultStream:

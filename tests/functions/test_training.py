@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.neural_network import MLPRegressor
 
-from app.functions.training import (
+from carolbatch.training.epochs import (
     AUTO_MAX_BATCH, EpochReport, ProgressReporter, StoppingRule, choose_batch_size, run_epochs,
 )
 
@@ -86,7 +86,7 @@ class Clock:
 def test_progress_is_shown_every_second_and_logged_every_ten(caplog):
     clock, shown = Clock(), []
     reporter = ProgressReporter(shown.append, clock=clock)
-    with caplog.at_level(logging.INFO, logger="app.functions.training"):
+    with caplog.at_level(logging.INFO, logger="carolbatch.training.epochs"):
         for epoch in range(1, 26):
             clock.now = epoch * 0.5
             reporter(EpochReport(epoch, 100, 1.0 / epoch, 1.0 / epoch, epoch))

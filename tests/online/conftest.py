@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.deployment import deploy_challenger
-from app.functions.evaluation import Thresholds, evaluate_model
-from app.functions.sources import Records
-from app.functions.storage.stores import LocalStore
-from online.follower import ModelFollower
-from online.source import LocalModelSource
+from carolbatch.deployment import deploy_challenger
+from carolbatch.evaluation import Thresholds, evaluate_model
+from carolbatch.records.sources import Records
+from carolbatch.storage.stores import LocalStore
+from carolbatch.online.follower import ModelFollower
+from carolbatch.online.source import LocalModelSource
 from tests.conftest import train_tiny
 
 APP = "onlineapp"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app.functions.registry import load_current_model
-from online.api import create_api
+from carolbatch.registry.versions import load_current_model
+from carolbatch.online.api import create_api
 from tests.conftest import FEATURES
 from tests.online.conftest import APP, deploy
 

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from app.functions.registry import load_current, load_current_model, publish_model, rollback_model
-from app.functions.storage.stores import LocalStore, write_bytes
-from online.follower import ModelFollower
+from carolbatch.registry.versions import load_current, load_current_model, publish_model, rollback_model
+from carolbatch.storage.stores import LocalStore, write_bytes
+from carolbatch.online.follower import ModelFollower
 from tests.online.conftest import APP, deploy
 
 ROWS = np.array([[0.1, -0.2, 0.3], [1.0, 2.0, -1.0]])

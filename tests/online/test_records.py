@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from online.records import RequestError, parse_body, records_to_matrix
+from carolbatch.online.records import RequestError, parse_body, records_to_matrix
 
 COLUMNS = ("b", "a", "c")
 

@@ -12,15 +12,15 @@ import time
 import pandas as pd
 import pytest
 
-from app.functions.modeling import split_records
-from app.functions.registry import (
+from carolbatch.training.fitting import split_records
+from carolbatch.registry.versions import (
     load_current,
     load_current_model,
     publish_model,
     read_current_version,
     rollback_model,
 )
-from app.functions.storage.stores import LocalStore
+from carolbatch.storage.stores import LocalStore
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
 from tests.online.server_process import ServerProcess, online_environment
 

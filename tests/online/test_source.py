@@ -6,8 +6,8 @@ from unittest.mock import create_autospec
 
 import pycarol
 
-from app.functions.storage.stores import CarolStore, LocalStore
-from online.source import CarolModelSource, LocalModelSource
+from carolbatch.storage.stores import CarolStore, LocalStore
+from carolbatch.online.source import CarolModelSource, LocalModelSource
 
 
 def carol_session(app_name: str = "bostonhouse"):

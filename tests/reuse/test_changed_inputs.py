@@ -55,7 +55,7 @@ def test_code_changes_rerun_their_task_and_below_but_comments_do_not(workdir, tm
     shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
         ".venv", "luigi_targets", "models", ".git", "bench", "__pycache__", ".pytest_cache", ".hypothesis",
         ".tmp"))
-    modeling = project / "app" / "functions" / "modeling.py"
+    modeling = project / "carolbatch" / "training" / "fitting.py"
     original = modeling.read_text()
     assert counts(run_app(workdir, project=project)) == ("0", "4")
 

@@ -104,7 +104,7 @@ def test_the_task_log_gets_the_apps_lines_the_decision_and_the_summary_not_the_l
     assert any(message.startswith("deployed model version ") for message in posted)
     assert posted[-1].startswith("summary: status=SUCCESS")
     console = [json.loads(line) for line in deployed_run.stderr.splitlines() if line.startswith("{")]
-    assert [line["message"] for line in console if line["name"].startswith("app.")] == [
+    assert [line["message"] for line in console if line["name"].startswith(("app.", "carolbatch."))] == [
         message for message in posted if not message.startswith(("deployed model version ", "summary: "))]
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import requests
 
-from app.functions.storage.artifacts import load_artifact
-from app.functions.storage.stores import LocalStore
+from carolbatch.storage.artifacts import load_artifact
+from carolbatch.storage.stores import LocalStore
 from sandbox.staging import stage_records
 from sandbox.storage import storage_client
 from sandbox.storage_read import set_storage_read_api

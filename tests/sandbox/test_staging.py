@@ -7,7 +7,7 @@ import datetime
 import pandas as pd
 import pytest
 
-from app.functions.staging_sql import build_staging_probe_query, build_staging_query
+from carolbatch.records.staging_sql import build_staging_probe_query, build_staging_query
 from sandbox.results import encode_value
 from sandbox.staging import QueryError, run_query, stage_records, translate_query, with_metadata
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from pycarol.carolina import Carolina
 
-from app.functions.staging_sql import build_staging_query
-from app.functions.storage.carol_credentials import credentials_from_environment
-from app.functions.storage.carol_platform import (
+from carolbatch.records.staging_sql import build_staging_query
+from carolbatch.storage.carol_credentials import credentials_from_environment
+from carolbatch.storage.carol_platform import (
     CarolUnavailableError,
     check_carol_reachable,
     connect_carol,
@@ -18,8 +18,8 @@ from app.functions.storage.carol_platform import (
     open_app_storage,
     query_staging,
 )
-from app.functions.storage.locks import LockBusyError, carol_lock, describe_holder, holder_record
-from app.functions.storage.stores import CarolStore, read_bytes, write_bytes
+from carolbatch.storage.locks import LockBusyError, carol_lock, describe_holder, holder_record
+from carolbatch.storage.stores import CarolStore, read_bytes, write_bytes
 from sandbox.server import free_port, start_sandbox
 from sandbox.staging import stage_records
 from sandbox.tenant import read_task_log, write_app_settings
@@ -92,8 +92,8 @@ def test_a_lock_object_refuses_a_second_holder_and_a_stale_one_is_taken_over(car
 
 
 def test_clients_opened_with_the_runs_service_accounts_share_one_token(sandbox, carol, environment):
-    from app.functions.storage.carol_platform import open_bigquery
-    from app.functions.storage.service_accounts import ServiceAccounts
+    from carolbatch.storage.carol_platform import open_bigquery
+    from carolbatch.storage.service_accounts import ServiceAccounts
 
     write_app_settings(sandbox.folder, "otherapp", {})
     accounts = ServiceAccounts()
@@ -175,7 +175,7 @@ def test_empty_settings_reach_pycarol_as_none(sandbox, carol):
 
 
 def test_storage_of_an_app_the_tenant_does_not_have_is_refused(carol):
-    from app.functions.storage.stores import StorageError
+    from carolbatch.storage.stores import StorageError
 
     with pytest.raises(StorageError, match=r"app nosuchapp could not be opened: app nosuchapp not found .*\(HTTP 404\)"):
         open_app_storage(carol, "nosuchapp")

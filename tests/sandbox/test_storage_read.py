@@ -13,9 +13,9 @@ from google.cloud.bigquery_storage import BigQueryReadClient, types
 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
 from pycarol.carolina import Carolina
 
-from app.functions.storage.carol_credentials import credentials_from_environment
-from app.functions.storage.carol_platform import connect_carol, open_bigquery
-from app.functions.staging_sql import build_staging_query
+from carolbatch.storage.carol_credentials import credentials_from_environment
+from carolbatch.storage.carol_platform import connect_carol, open_bigquery
+from carolbatch.records.staging_sql import build_staging_query
 from bench.generate import write_records
 from sandbox.server import start_sandbox
 from sandbox.staging import run_query, stage_file, stage_records

@@ -8,9 +8,9 @@ import time
 import pytest
 from pycarol.carolina import Carolina
 
-from app.control.task_log import LINE_SECONDS, report_outcome, start_task_log, stop_task_log
-from app.functions.storage.carol_credentials import credentials_from_environment
-from app.functions.storage.carol_platform import connect_carol
+from carolbatch.control.task_log import LINE_SECONDS, report_outcome, start_task_log, stop_task_log
+from carolbatch.storage.carol_credentials import credentials_from_environment
+from carolbatch.storage.carol_platform import connect_carol
 from sandbox.server import start_sandbox
 from sandbox.tenant import read_task_log, set_fault
 
@@ -40,8 +40,8 @@ def posted(sandbox, task_id: str) -> list[str]:
 
 def test_the_apps_lines_and_the_outcome_are_posted_not_the_libraries(sandbox, carol):
     start_task_log(carol, "t-lines")
-    logging.getLogger("app.functions.sources").info("ingested %d records", 3)
-    logging.getLogger("app.functions.sources").debug("not at INFO")
+    logging.getLogger("carolbatch.records.sources").info("ingested %d records", 3)
+    logging.getLogger("carolbatch.records.sources").debug("not at INFO")
     logging.getLogger("luigi-interface").warning("a library's line")
     logging.getLogger().warning("the root logger's line")
     report_outcome("summary: status=SUCCESS")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.functions.storage.artifacts import (
+from carolbatch.storage.artifacts import (
     RECORD_SUFFIX,
     ArtifactChecks,
     CorruptArtifactError,
@@ -23,8 +23,8 @@ from app.functions.storage.artifacts import (
     save_artifact,
     verified_copy,
 )
-from app.functions.storage.checksums import digest_file, read_summary
-from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
+from carolbatch.storage.checksums import digest_file, read_summary
+from carolbatch.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 from tests.conftest import FakeCarolStorages
 
 VALUE = {"weights": np.arange(1000, dtype="float64"), "name": "model"}
@@ -69,7 +69,7 @@ def test_truncated_artifact_is_reported_corrupt_never_loaded(store, caplog):
 
 
 def test_a_runs_checks_hash_an_unchanged_file_once_and_report_damage_once(tmp_path, monkeypatch, caplog):
-    import app.functions.storage.artifacts as artifacts
+    import carolbatch.storage.artifacts as artifacts
 
     store, checks, hashed = LocalStore(tmp_path), ArtifactChecks(), []
     monkeypatch.setattr(artifacts, "digest_file", lambda path: hashed.append(path) or digest_file(path))

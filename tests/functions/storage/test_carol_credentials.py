@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.storage.carol_credentials import CarolCredentials, CarolCredentialsError, credentials_from_environment
+from carolbatch.storage.carol_credentials import CarolCredentials, CarolCredentialsError, credentials_from_environment
 
 BATCH_CONTAINER = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "app1", "CAROLAPPOAUTH": "key",
                    "CAROLCONNECTORID": "c1", "CAROLORGANIZATION": "org1", "CAROL_DOMAIN": "karol.ai",

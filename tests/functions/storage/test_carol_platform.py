@@ -9,15 +9,15 @@ import pycarol
 import pycarol.bigquery
 import pytest
 
-from app.functions.storage.carol_credentials import CarolCredentials
-from app.functions.storage.carol_platform import (
+from carolbatch.storage.carol_credentials import CarolCredentials
+from carolbatch.storage.carol_platform import (
     CarolUnavailableError,
     connect_carol,
     fetch_app_settings,
     open_app_storage,
     query_staging,
 )
-from app.functions.storage.stores import CarolStore, read_bytes, write_bytes
+from carolbatch.storage.stores import CarolStore, read_bytes, write_bytes
 
 
 def carol_double(app_name="bostonhousebatch"):

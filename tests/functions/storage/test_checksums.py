@@ -3,7 +3,7 @@ from __future__ import annotations
 import joblib
 import numpy as np
 
-from app.functions.storage.checksums import ArtifactRecord, digest_file, dump_with_digest
+from carolbatch.storage.checksums import ArtifactRecord, digest_file, dump_with_digest
 
 
 def test_digest_while_writing_matches_a_digest_of_the_file(tmp_path):

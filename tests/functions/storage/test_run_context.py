@@ -7,9 +7,9 @@ from unittest.mock import create_autospec
 import pycarol
 import pytest
 
-from app.functions.storage.run_context import RunContext
-from app.functions.storage.run_scoped import RunScopedStore
-from app.functions.storage.stores import CarolStore, LocalStore
+from carolbatch.storage.run_context import RunContext
+from carolbatch.storage.run_scoped import RunScopedStore
+from carolbatch.storage.stores import CarolStore, LocalStore
 
 
 def carol(app_name: str = "batchapp"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from app.functions.storage.run_scoped import RunScopedStore
-from app.functions.storage.stores import LocalStore, read_bytes, write_bytes
+from carolbatch.storage.run_scoped import RunScopedStore
+from carolbatch.storage.stores import LocalStore, read_bytes, write_bytes
 
 
 class CountingStore(LocalStore):

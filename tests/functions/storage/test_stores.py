@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
+from carolbatch.storage.stores import CarolStore, LocalStore, read_bytes, write_bytes
 
 
 def test_local_store_round_trip_and_listing(tmp_path):

@@ -1,0 +1,199 @@
+"""Everything that happens once before the tasks: settings, Carol session, data fingerprint, root task."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from carolbatch.control.logging_setup import use_json_console
+from carolbatch.control.run_locks import check_folders
+from carolbatch.control.runner import build_pipeline
+from carolbatch.control.task_log import start_task_log
+from carolbatch.tasks import pipeline_params
+from app.flow.deploy_model import DeployModel
+from carolbatch.errors import BAD_INPUT, UNAVAILABLE, AppError
+from carolbatch.identity import fingerprint_staging, fingerprint_with_cache
+from carolbatch.registry.versions import current_feature_columns
+from app.functions.settings import Settings, SettingsError
+from carolbatch.storage.service_accounts import ServiceAccounts
+from carolbatch.settings.layers import (
+    ResolvedSettings,
+    format_settings_sources,
+    gather_layers,
+    parse_assignments,
+    read_settings_file,
+    resolve_settings,
+    settings_from_environment,
+)
+from carolbatch.records.sources import RecordsError
+from carolbatch.records.staging_sql import build_staging_probe_query
+from carolbatch.storage.carol_credentials import CarolCredentialsError, credentials_from_environment
+from carolbatch.storage.carol_platform import (
+    CarolUnavailableError,
+    connect_carol,
+    describe_carol_error,
+    fetch_app_settings,
+    open_bigquery,
+)
+from carolbatch.storage.run_context import RunContext
+from carolbatch.storage.stores import ObjectStore, StorageError
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FILE = "settings.toml"
+# Test hook, read only here: seconds to pause after the data is fingerprinted, so a test can rewrite the
+# data file before it is ingested. Unset in real runs.
+START_DELAY_VARIABLE = "PIPELINE_TEST_START_DELAY"
+FINGERPRINT_CACHE = ".data-fingerprints.json"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    settings: Settings
+    carol_mode: bool
+    root: DeployModel
+    registry_location: str
+    registry: ObjectStore | None = None
+
+
+def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RunPlan:
+    """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root.
+
+    Raises:
+        AppError: with the exit code the run should end with.
+    """
+    carol, resolved = _open_session(project_dir, environ, assignments)
+    settings = resolved.settings
+    try:
+        accounts = None if carol is None else ServiceAccounts()
+        reader = None if carol is None else open_bigquery(carol, environ, accounts)
+        fingerprint = _fingerprint_data(settings, reader)
+        time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
+    except (SettingsError, RecordsError) as error:
+        raise AppError(str(error), BAD_INPUT) from None
+    except Exception as error:  # any failure of the staging probe in Carol
+        if carol is None:
+            raise
+        message = f"staging table could not be probed in Carol: {_first_line(error)}"
+        raise AppError(message, UNAVAILABLE) from None
+    carol_mode = carol is not None
+    cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
+    context = RunContext(carol=carol, bigquery=reader, accounts=accounts)
+    registry = _open_registry_store(context, carol_mode, settings)
+    used = {*settings.feature_columns, settings.target_column, settings.id_column}
+    # Read as well when the source has them, so the deployed model is scored on the same records.
+    extra = tuple(name for name in current_feature_columns(registry, settings.deploy_app) if name not in used)
+    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra), context)
+    location = registry.describe(settings.deploy_app)
+    logger.info("settings: %s", json.dumps(settings.as_dict()))
+    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location, registry=registry)
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    settings: Settings
+    store: ObjectStore
+    carol: object = None  # the Carol session in Carol mode (the online app opens storages from it)
+
+
+def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RegistryAccess:
+    """Settings and the deploy app's model registry only, for commands that do not run the pipeline.
+
+    Raises:
+        AppError: with the exit code the command should end with.
+    """
+    carol, resolved = _open_session(project_dir, environ, assignments)
+    store = _open_registry_store(RunContext(carol=carol), carol is not None, resolved.settings)
+    return RegistryAccess(settings=resolved.settings, store=store, carol=carol)
+
+
+def _open_registry_store(context: RunContext, carol_mode: bool, settings: Settings) -> ObjectStore:
+    """The deploy app's registry; in Carol mode a refused storage ends the run before any task."""
+    try:
+        return context.registry_store(carol_mode, settings.registry_dir, settings.deploy_app)
+    except StorageError as error:
+        raise AppError(f"deploy app {settings.deploy_app}: {error}", UNAVAILABLE) from None
+
+
+def describe_settings(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> list[str]:
+    """Every setting with its effective value and the layer it came from (`run.py --settings`).
+
+    Raises:
+        AppError: with the exit code the command should end with.
+    """
+    _, resolved = _open_session(project_dir, environ, assignments)
+    return format_settings_sources(resolved)
+
+
+def _open_session(project_dir: Path, environ: Mapping[str, str],
+                  assignments: Sequence[str]) -> tuple[object, ResolvedSettings]:
+    """The Carol session (None without credentials) and the validated settings of every layer."""
+    try:
+        credentials = credentials_from_environment(environ)
+    except CarolCredentialsError as error:
+        raise AppError(str(error), UNAVAILABLE) from None
+    carol, app_settings = (None, {}) if credentials is None else _connect(credentials, environ)
+    try:
+        layers, ignored = gather_layers((SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)), app_settings,
+                                        settings_from_environment(environ), parse_assignments(assignments))
+        if ignored:
+            logger.warning("ignoring settings this app does not know: %s", ", ".join(ignored))
+        resolved = resolve_settings(layers)
+    except SettingsError as error:
+        raise AppError(str(error), BAD_INPUT) from None
+    check_folders(resolved.settings, local_registry=carol is None)
+    return carol, resolved
+
+
+def _connect(credentials, environ: Mapping[str, str]) -> tuple[object, dict]:
+    """The Carol session (task log and JSON console started) and the Carol app settings."""
+    try:
+        carol = connect_carol(credentials)
+    except CarolUnavailableError as error:
+        raise AppError(_first_line(error), UNAVAILABLE) from None
+    use_json_console(environ.get("LONGTASKID"))
+    if environ.get("LONGTASKID"):
+        start_task_log(carol, environ["LONGTASKID"])
+    try:
+        return carol, fetch_app_settings(carol)
+    except Exception as error:  # pycarol raises bare exceptions for a missing app or a refused call
+        raise AppError(f"Carol app settings of {credentials.app_name} could not be read: "
+                       f"{describe_carol_error(error)}", UNAVAILABLE) from None
+
+
+def _fingerprint_data(settings: Settings, reader) -> str:
+    """The staging table's fingerprint through the BigQuery `reader` in Carol mode, else the data file's."""
+    if reader is not None:
+        probe_sql = build_staging_probe_query(settings.input_connector, settings.input_staging)
+        probe = reader.query_frame(probe_sql)
+        return fingerprint_staging(settings.input_connector, settings.input_staging, probe)
+    cache_path = Path(settings.target_dir) / FINGERPRINT_CACHE
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if not isinstance(cache, dict) or not all(_cache_entry(entry) for entry in cache.values()):
+        logger.warning("%s does not have the shape of a fingerprint cache; the data is hashed again", cache_path)
+        cache = {}
+    fingerprint, updated = fingerprint_with_cache(Path(settings.data_path), cache)
+    if updated != cache:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        # One name per process: runs sharing a central scheduler start together and write this file at once.
+        temporary = cache_path.with_name(f"{cache_path.stem}.{os.getpid()}.part")
+        temporary.write_text(json.dumps(updated))
+        temporary.replace(cache_path)
+    return fingerprint
+
+
+def _cache_entry(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("stamp"), dict) and isinstance(entry.get("sha256"), str)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

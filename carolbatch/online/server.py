@@ -1,0 +1,125 @@
+"""Start the online app: settings and Carol session once, then gunicorn workers each following the model.
+
+    python -m online [--bind HOST:PORT] [--workers N] [--threads N] [--access-log]
+
+Exit codes: 1 Carol could not be reached or gunicorn could not start, 2 bad settings or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from carolbatch.control.logging_setup import json_formatter
+from carolbatch.control.startup import RegistryAccess, open_registry
+from carolbatch.errors import AppError
+from carolbatch.online.api import create_api
+from carolbatch.online.follower import ModelFollower
+from carolbatch.online.source import CarolModelSource, LocalModelSource
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Carol routes an online app's traffic to port 5000 of its container.
+DEFAULT_BIND = "0.0.0.0:5000"
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m online", description=__doc__.splitlines()[0])
+    parser.add_argument("--bind", default=DEFAULT_BIND, help=f"address to listen on (default {DEFAULT_BIND})")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="request threads per worker (default 4)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    if args.workers < 1 or args.threads < 1:
+        parser.error("--workers and --threads must be at least 1")
+    return args
+
+
+class JsonLogger(Logger):
+    """gunicorn's own log lines as JSON objects, like the app's."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(json_formatter(None))
+
+
+class OnlineServer(BaseApplication):
+    """gunicorn running the API; each worker loads and follows the model itself (nothing shared over fork)."""
+
+    def __init__(self, access: RegistryAccess, args: argparse.Namespace) -> None:
+        self.access = access
+        self.args = args
+        super().__init__()
+
+    def load_config(self) -> None:
+        options = {
+            "bind": self.args.bind, "workers": self.args.workers, "threads": self.args.threads,
+            "worker_class": "gthread", "accesslog": "-" if self.args.access_log else None,
+            "logger_class": JsonLogger, "proc_name": f"online-{self.access.settings.deploy_app}",
+            # This gunicorn opens a control socket under $HOME by default; servers side by side would share it.
+            "control_socket_disable": True,
+            "worker_exit": end_worker_process,
+        }
+        for name, value in options.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        settings = self.access.settings
+        if self.access.carol is None:
+            source = LocalModelSource(Path(settings.registry_dir), settings.deploy_app)
+        else:
+            source = CarolModelSource(self.access.carol, settings.deploy_app)
+        follower = ModelFollower(source, settings.deploy_app, settings.model_poll_seconds)
+        follower.start()
+        return create_api(follower, settings.max_request_records)
+
+
+def end_worker_process(_server, worker) -> None:
+    """Leave a worker process with `os._exit`, as multiprocessing's forked children do.
+
+    A normal interpreter exit in a process forked after duckdb was imported (pycarol imports it) aborts
+    ("terminate called without an active exception") once the process has started a thread.
+    gunicorn also calls this hook in the master for a worker already gone: nothing to do there.
+    """
+    if os.getpid() != worker.pid:
+        return
+    error = sys.exc_info()[1]
+    code = error.code if isinstance(error, SystemExit) and isinstance(error.code, int) else int(error is not None)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def configure_json_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_formatter(None))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env")
+    configure_json_logging()
+    try:
+        access = open_registry(PROJECT_DIR, dict(os.environ), [])
+    except AppError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    logger.info("serving the current model of %s from %s on %s", access.settings.deploy_app,
+                access.store.describe(access.settings.deploy_app), args.bind)
+    OnlineServer(access, args).run()
+    return 0

@@ -1,0 +1,197 @@
+"""What every task shares: the base task class, its verified target, the stores, and the parameters built from
+the settings."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from functools import cache
+
+import luigi
+from pycarol.pipeline import PickleTarget, Task
+
+from carolbatch.errors import is_one_line_error
+from carolbatch.identity import fingerprint_code, fingerprint_task
+from carolbatch.planning import format_target_name
+from carolbatch.settings.kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
+from app.functions.settings import SETTINGS_BY_NAME, Settings
+from carolbatch.storage.artifacts import (
+    artifact_is_present,
+    artifact_is_valid,
+    artifact_looks_damaged,
+    artifact_size,
+    delete_artifact,
+    inspect_artifact,
+    load_artifact,
+    save_artifact,
+)
+from carolbatch.storage.checksums import read_summary
+from carolbatch.storage.run_context import RunContext
+from carolbatch.storage.stores import ObjectStore
+
+CLOUD_TARGET_PREFIX = "pipeline/"
+# Key of the deployed model's target lineage inside its registry metadata `settings`.
+LINEAGE_KEY = "target_lineage"
+
+_PARAMETER_CLASSES = {Text: luigi.Parameter, Names: luigi.ListParameter, Sizes: luigi.ListParameter,
+                      AutoOrWhole: luigi.Parameter, Whole: luigi.IntParameter, Real: luigi.FloatParameter,
+                      Flag: luigi.BoolParameter}
+_OPTIONAL_PARAMETER_CLASSES = {Text: luigi.OptionalParameter, Names: luigi.OptionalListParameter,
+                               Sizes: luigi.OptionalListParameter, AutoOrWhole: luigi.OptionalParameter,
+                               Whole: luigi.OptionalIntParameter, Real: luigi.OptionalFloatParameter,
+                               Flag: luigi.OptionalBoolParameter}
+
+
+def setting_parameter(name: str) -> luigi.Parameter:
+    """The Luigi parameter of a declared setting: its class from the setting's kind, its significance and
+    description from the declaration. Optional settings default to None."""
+    setting = SETTINGS_BY_NAME[name]
+    if setting.optional:
+        parameter_class = _OPTIONAL_PARAMETER_CLASSES[type(setting.kind)]
+        return parameter_class(default=None, significant=setting.significant, description=setting.meaning)
+    parameter_class = _PARAMETER_CLASSES[type(setting.kind)]
+    return parameter_class(significant=setting.significant, description=setting.meaning)
+
+
+def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool,
+                    champion_columns: tuple[str, ...] = ()) -> dict:
+    """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
+    return {**settings.as_dict(), "data_fingerprint": data_fingerprint, "carol_mode": carol_mode,
+            "cloud_targets": cloud_targets, "champion_columns": list(champion_columns)}
+
+
+@cache
+def _code_fingerprint(task_class: type) -> str:
+    modules = [sys.modules[task_class.__module__], *task_class.code_modules]
+    return fingerprint_code(inspect.getsource(module) for module in modules)
+
+
+class VerifiedPickleTarget(PickleTarget):
+    """One task output in the task's store: local `target_dir` or the app's Carol storage.
+
+    pycarol's own `PickleTarget` writes in place and logs in to Carol when it is created; this one
+    takes its store from the task and is complete only when its bytes match their checksum record (in
+    Carol storage: when record and object are there; the bytes are checked when loaded).
+    """
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self.store = task.target_store()
+        self.checks = task.run_context().artifact_checks
+        self.name = format_target_name(task.target_prefix(), task.get_task_family(), task.identity())
+        luigi.LocalTarget.__init__(self, path=self.store.describe(self.name))
+
+    def exists(self) -> bool:
+        if self.store.local_path(self.name) is not None:  # a local file: checking its bytes is cheap
+            return artifact_is_valid(self.store, self.name, self.checks)
+        # Carol storage: a reuse downloads no output; its bytes are checked when a task loads it.
+        return artifact_is_present(self.store, self.name)
+
+    def state(self) -> str:
+        """`valid`, `missing` or `corrupt` (see `inspect_artifact`)."""
+        return inspect_artifact(self.store, self.name, self.checks)
+
+    def looks_damaged(self) -> bool:
+        """A cheap check that reads no artifact bytes (see `artifact_looks_damaged`)."""
+        return artifact_looks_damaged(self.store, self.name, self.checks)
+
+    def size(self) -> int | None:
+        return artifact_size(self.store, self.name)
+
+    def load(self):
+        return load_artifact(self.store, self.name, self.checks)
+
+    def dump(self, value) -> None:
+        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds, self.task.output_summary(value),
+                      self.checks)
+
+    def summary(self) -> dict | None:
+        """What the task put in the output's checksum record (`AppTask.output_summary`), read without the output."""
+        return read_summary(self.store, self.name)
+
+    def remove(self) -> None:
+        delete_artifact(self.store, self.name)
+
+    def dump_metadata(self, metadata: dict) -> None:
+        """Task metadata is part of the run record, not a file beside each target."""
+
+    def remove_metadata(self) -> None:
+        """Nothing to remove: see `dump_metadata`."""
+
+
+
+class AppTask(Task):
+    """A pipeline task whose output identity covers its parameters, its code and its upstream outputs."""
+
+    target_type = VerifiedPickleTarget
+    code_modules: tuple = ()
+    # The run's connections, given by run control through `attach_context`; a task without one runs locally.
+    context: RunContext | None = None
+
+    target_dir = setting_parameter("target_dir")
+    test_write_delay_seconds = setting_parameter("test_write_delay_seconds")
+    cloud_targets = luigi.BoolParameter(significant=False)
+    carol_mode = luigi.BoolParameter(significant=False)
+
+    @property
+    def TARGET_DIR(self) -> str:  # noqa: N802 (pycarol's name)
+        return self.target_dir
+
+    def code_fingerprint(self) -> str:
+        return _code_fingerprint(type(self))
+
+    def identity(self) -> str:
+        if not hasattr(self, "_identity"):
+            upstream = [task.identity() for task in luigi.task.flatten(self.requires())]
+            self._identity = fingerprint_task(
+                self.get_task_family(), self.to_str_params(only_significant=True), self.code_fingerprint(), upstream
+            )
+        return self._identity
+
+    def upstream_tasks(self) -> list[AppTask]:
+        """Every task this one depends on, directly or not, each once."""
+        found: list[AppTask] = []
+        for task in luigi.task.flatten(self.requires()):
+            found.extend(t for t in [task, *task.upstream_tasks()] if t not in found)
+        return found
+
+    def lineage(self) -> dict[str, str]:
+        """The identity of this task's output and of every output it was computed from, by task family."""
+        return {task.get_task_family(): task.identity() for task in [*self.upstream_tasks(), self]}
+
+    def complete(self) -> bool:
+        """Own output verified, and no upstream output visibly damaged: a broken input reruns its consumers.
+
+        Upstream outputs get only the cheap look of `looks_damaged`, so a no-op run reads no big target.
+        """
+        return self.output().exists() and not any(task.output().looks_damaged() for task in self.upstream_tasks())
+
+    def output_summary(self, value) -> dict | None:
+        """A few JSON facts about an output, kept in its checksum record so they can be read without it."""
+        return None
+
+    def target_prefix(self) -> str:
+        return CLOUD_TARGET_PREFIX if self.cloud_targets else ""
+
+    def run_context(self) -> RunContext:
+        return self.context if self.context is not None else RunContext()
+
+    def target_store(self) -> ObjectStore:
+        return self.run_context().target_store(self.cloud_targets, self.target_dir)
+
+    def save(self) -> None:
+        """Only the output: pycarol's metadata file would warn and duplicate the run record."""
+        self.output().dump(self.output_object)
+
+    def on_failure(self, exception: BaseException) -> str:
+        """Report the error in one line; a traceback only for what is not an input problem."""
+        if is_one_line_error(exception):
+            return f"{type(exception).__name__}: {exception}"
+        return super().on_failure(exception)
+
+
+def attach_context(root: AppTask, context: RunContext) -> AppTask:
+    """Give the root and every task upstream of it the run's context (Luigi runs these same instances)."""
+    for task in [root, *root.upstream_tasks()]:
+        task.context = context
+    return root
