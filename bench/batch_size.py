@@ -28,10 +28,12 @@ sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 from baseline import training_floor  # noqa: E402
 from run_bench import RESULTS_JSON, ensure_data  # noqa: E402
 
-from carolbatch.training.fitting import build_model, split_records, train_model  # noqa: E402
-from app.functions.settings import build_settings, read_settings_file  # noqa: E402
+from app.functions.model import ModelSettings, build_model  # noqa: E402
+from app.functions.settings import declared_defaults  # noqa: E402
+from carolbatch.settings.layers import build_settings, read_settings_file  # noqa: E402
 from carolbatch.records.sources import read_records, validate_records  # noqa: E402
-from carolbatch.training.epochs import StoppingRule, choose_batch_size  # noqa: E402
+from carolbatch.training.epochs import StoppingRule  # noqa: E402
+from carolbatch.training.fitting import split_records, train_model  # noqa: E402
 
 
 class SpeedCatcher(logging.Handler):
@@ -47,19 +49,18 @@ class SpeedCatcher(logging.Handler):
 def measure_batch(records, settings, batch: str, rule: StoppingRule) -> dict:
     """Train once at `batch` and measure the floor right after; the facts of both."""
     catcher = SpeedCatcher()
-    logging.getLogger("carolbatch.training.fitting").addHandler(catcher)
-    logging.getLogger("carolbatch.training.fitting").setLevel(logging.INFO)
+    logging.getLogger("carolbatch.training.partial_fit").addHandler(catcher)
+    logging.getLogger("carolbatch.training.partial_fit").setLevel(logging.INFO)
     split = split_records(len(records), settings.test_size, settings.validation_size, settings.random_state)
-    batch_size = choose_batch_size(batch, len(split.train_rows))
-    model = build_model(settings.model_hidden_layers, settings.model_l2regularization, batch_size,
-                        settings.random_state)
+    model = build_model(ModelSettings(tuple(settings.model_hidden_layers), settings.model_l2regularization, batch,
+                                      rule.max_epochs, rule.n_iter_no_change, rule.tol, settings.max_in_memory_rows,
+                                      settings.random_state), len(split.train_rows))
     started = time.perf_counter()
-    trained = train_model(records, settings.feature_columns, settings.target_column, split, model, rule,
-                          settings.max_in_memory_rows)
+    trained = train_model(records, settings.feature_columns, settings.target_column, split, model)
     seconds = time.perf_counter() - started
     test_rmse = float(np.sqrt(np.mean((trained.y_test - trained.y_test_predicted) ** 2)))
-    floor = training_floor(settings.model_hidden_layers, batch_size)
-    return {"batch_setting": batch, "training": trained.training.as_dict(), "speed": catcher.speed,
+    floor = training_floor(settings.model_hidden_layers, model.batch_size)
+    return {"batch_setting": batch, "training": dict(trained.training), "speed": catcher.speed,
             "train_seconds": seconds,
             "test_rmse": test_rmse, "floor": floor, "load_average": os.getloadavg(),
             "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -75,7 +76,8 @@ def main() -> None:
     rows = int(args.rows)
     overrides = {key: value for key, value in (("model_epochs", args.epochs),
                                                ("n_iter_no_change", args.n_iter_no_change)) if value}
-    settings = build_settings([("settings.toml", read_settings_file(BENCH.parent / "settings.toml")),
+    settings = build_settings([("default", declared_defaults()),
+                               ("settings.toml", read_settings_file(BENCH.parent / "settings.toml")),
                                ("command line", overrides)])
     rule = StoppingRule(settings.model_epochs, settings.n_iter_no_change, settings.tol)
     columns = [settings.id_column, *settings.feature_columns, settings.target_column]

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from carolbatch.training.fitting import TrainedModel, predict_rows
+from carolbatch.training.contract import predict_rows
+from carolbatch.training.fitting import TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
         baseline_test=baseline_test,
         approved=approved,
         reason=reason,
-        training=trained.training.as_dict(),
+        training=dict(trained.training),
     )
 
 

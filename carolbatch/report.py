@@ -175,7 +175,7 @@ def build_metadata(
         "rows": {"train": len(trained.split.train_rows), "validation": len(trained.split.validation_rows),
                  "test": len(trained.split.test_rows)},
         "epochs_run": trained.epochs_run,
-        "training": trained.training.as_dict(),
+        "training": dict(trained.training),
         "feature_columns": list(trained.feature_columns),
         "source": dict(source),
         "decision": {"reason": decision.reason, "champion": decision.champion,

@@ -12,10 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carolbatch.training.fitting import TrainedModel, build_model, split_records, train_model
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
 from app.functions.settings import declared_defaults
 from carolbatch.settings.layers import build_settings, read_settings_file
 from carolbatch.training.epochs import StoppingRule, choose_batch_size
+from carolbatch.training.fitting import TrainedModel, split_records, train_model
+from carolbatch.training.partial_fit import EpochModel
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
@@ -44,8 +49,11 @@ def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state
                test_size: float = 0.25) -> TrainedModel:
     """A one-layer network fitted to `frame` (features FEATURES, target `y`) for exactly `epochs` epochs."""
     split = split_records(len(frame), test_size, 0.1, random_state)
-    model = build_model((100,), l2, choose_batch_size("auto", len(split.train_rows)), random_state)
-    return train_model(frame, FEATURES, "y", split, model, StoppingRule(epochs, epochs, 0.0))
+    batch_size = choose_batch_size("auto", len(split.train_rows))
+    network = MLPRegressor(hidden_layer_sizes=(100,), alpha=l2, batch_size=batch_size, random_state=random_state)
+    model = EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), StoppingRule(epochs, epochs, 0.0),
+                       batch_size=batch_size, random_state=random_state)
+    return train_model(frame, FEATURES, "y", split, model)
 
 
 def default_settings(**overrides):

@@ -6,16 +6,19 @@ from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingestion import IngestRecords
-from carolbatch.training import epochs as training, fitting as modeling
-from carolbatch.training.fitting import TrainedModel, build_model, split_records, train_model
-from carolbatch.training.epochs import EpochReport, ProgressReporter, StoppingRule, choose_batch_size
+from app.functions import model as model_module
+from app.functions.model import ModelSettings, build_model
+from carolbatch.training import contract, epochs, fitting, partial_fit
+from carolbatch.training.contract import ProgressReport, describe_training
+from carolbatch.training.epochs import ProgressReporter
+from carolbatch.training.fitting import TrainedModel, split_records, train_model
 
 
 @inherit_list(IngestRecords)
 class TrainModel(AppTask):
-    """Produces a `TrainedModel`: StandardScaler + MLPRegressor fitted on the train split, stopped early."""
+    """Produces a `TrainedModel`: app/functions/model.py's model fitted on the train split."""
 
-    code_modules = (modeling, training)
+    code_modules = (model_module, fitting, contract, epochs, partial_fit)
 
     test_size = setting_parameter("test_size")
     validation_size = setting_parameter("validation_size")
@@ -31,19 +34,17 @@ class TrainModel(AppTask):
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs
         split = split_records(len(records.frame), self.test_size, self.validation_size, self.random_state)
-        batch_size = choose_batch_size(self.model_batch_size, len(split.train_rows))
-        model = build_model(self.model_hidden_layers, self.model_l2regularization, batch_size, self.random_state)
-        rule = StoppingRule(self.model_epochs, self.n_iter_no_change, self.tol)
-        trained = train_model(records.frame, self.feature_columns, self.target_column, split, model, rule,
-                              self.max_in_memory_rows, on_epoch=ProgressReporter(self.show_progress))
-        summary = trained.training
-        self.show_status(f"stopped after epoch {summary.epochs_run} of at most {self.model_epochs}, kept epoch "
-                         f"{summary.best_epoch} (validation loss {summary.best_validation_loss:.4f}): "
-                         f"{summary.stop_reason}", 100.0)
+        settings = ModelSettings(tuple(self.model_hidden_layers), self.model_l2regularization, self.model_batch_size,
+                                 self.model_epochs, self.n_iter_no_change, self.tol, self.max_in_memory_rows,
+                                 self.random_state)
+        model = build_model(settings, len(split.train_rows))
+        trained = train_model(records.frame, self.feature_columns, self.target_column, split, model,
+                              ProgressReporter(self.show_progress))
+        self.show_status(describe_training(trained.training), 100.0)
         return trained
 
-    def show_progress(self, report: EpochReport) -> None:
-        """The epoch in luigid's visualiser (and the Carol task log through the log line it throttles)."""
+    def show_progress(self, report: ProgressReport) -> None:
+        """The epoch (or step) in luigid's visualiser (and the Carol task log through the log line it throttles)."""
         self.show_status(report.describe(), report.percent)
 
     def show_status(self, message: str, percent: float) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
+from sklearn.pipeline import Pipeline
+
+from carolbatch.training.contract import ProgressReport
 
 logger = logging.getLogger(__name__)
 
@@ -54,37 +58,6 @@ class EpochReport:
                 f" (best {self.best_validation_loss:.4f} at epoch {self.best_epoch})")
 
 
-@dataclass(frozen=True)
-class EpochsOutcome:
-    """What the epoch loop did; the loss is the mean squared error on the validation rows."""
-
-    epochs_run: int
-    best_epoch: int
-    best_validation_loss: float
-    stop_reason: str
-    rows_per_second: float
-    fastest_epoch_rows_per_second: float
-
-
-@dataclass(frozen=True)
-class TrainingSummary:
-    """How training went, as kept with the model, its metrics and the run record. Only facts that the
-    same inputs reproduce: timings go to the log, so a rerun writes the same bytes."""
-
-    epochs_run: int
-    best_epoch: int
-    best_validation_loss: float
-    stop_reason: str
-    batch_size: int
-    hidden_layers: tuple[int, ...]
-    train_rows: int
-    validation_rows: int
-
-    def as_dict(self) -> dict:
-        """Plain, JSON-friendly values."""
-        return {**asdict(self), "hidden_layers": list(self.hidden_layers)}
-
-
 def choose_batch_size(setting: str, train_rows: int) -> int:
     """The mini-batch size: `setting` when it is a number (as text or not), else the `auto` rule for `train_rows`.
 
@@ -95,64 +68,93 @@ def choose_batch_size(setting: str, train_rows: int) -> int:
     return max(1, min(int(setting), train_rows))
 
 
+@dataclass
+class EpochState:
+    """Where the epoch loop stands after its last epoch. With the model being trained (and, when training
+    by chunks, the generator that orders its rows), this is what training needs to go on from there."""
+
+    epoch: int = 0
+    best_epoch: int = 0
+    best_validation_loss: float = math.inf
+    best_estimator: Any = None  # a copy of the pipeline's last step as it was after its best epoch
+    stale: int = 0  # epochs in a row without an improvement by more than tol
+    validation_losses: list[float] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+    fastest_rows_per_second: float = 0.0
+
+    def record(self, fitted: int, took: float, loss: float, rule: StoppingRule, estimator: Any) -> None:
+        """Count one more epoch that fitted `fitted` rows in `took` seconds and left `loss` on the validation rows."""
+        self.epoch += 1
+        self.rows, self.seconds = self.rows + fitted, self.seconds + took
+        self.fastest_rows_per_second = max(self.fastest_rows_per_second, fitted / took if took > 0 else 0.0)
+        self.validation_losses.append(loss)
+        self.stale = 0 if loss < self.best_validation_loss - rule.tol * fitted / TOL_ROWS else self.stale + 1
+        if loss < self.best_validation_loss:
+            self.best_epoch, self.best_validation_loss = self.epoch, loss
+            self.best_estimator = copy.deepcopy(estimator)
+
+    def stop_reason(self, rule: StoppingRule) -> str | None:
+        """Why training stops after this epoch, or None while it goes on."""
+        if self.validation_losses and not math.isfinite(self.validation_losses[-1]):
+            return f"validation loss is not finite at epoch {self.epoch}"
+        if self.stale >= rule.n_iter_no_change:
+            return (f"validation loss did not improve by more than tol={rule.tol:g} per {TOL_ROWS} rows "
+                    f"for n_iter_no_change={rule.n_iter_no_change} epochs")
+        if self.epoch >= rule.max_epochs:
+            return f"reached model_epochs={rule.max_epochs}"
+        return None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else math.nan
+
+    def report(self, rule: StoppingRule) -> EpochReport:
+        return EpochReport(self.epoch, rule.max_epochs, self.validation_losses[-1], self.best_validation_loss,
+                           self.best_epoch)
+
+
 def run_epochs(
-    network, fit_epoch: Callable[[], int], validation_loss: Callable[[], float], rule: StoppingRule,
+    model: Pipeline, fit_epoch: Callable[[], int], validation_loss: Callable[[], float], rule: StoppingRule,
     on_epoch: Callable[[EpochReport], None] | None = None,
-) -> EpochsOutcome:
-    """Train `network` one epoch at a time until `rule` stops it, then give it back its best epoch's weights.
+) -> tuple[EpochState, str]:
+    """Train `model` one epoch at a time until `rule` stops it, then put back its last step as it was after
+    the best epoch (the steps before it are fitted before the first epoch and do not change).
 
     Args:
-        network: a fitted-in-place scikit-learn MLP (its `coefs_` and `intercepts_` are snapshot).
+        model: a scikit-learn Pipeline that `fit_epoch` fits in place.
         fit_epoch: one pass over the training rows; returns how many rows it fitted.
         validation_loss: the loss on the validation rows, now.
         rule: when to stop.
         on_epoch: called after every epoch.
 
     Returns:
-        Epochs run, the best epoch and its validation loss, why training stopped, and the rows fitted
-        per second of fitting (validation not counted), overall and in the fastest epoch.
+        The loop's state after its last epoch, and why it stopped.
+
+    Raises:
+        ValueError: `rule` allows no epoch.
     """
-    best_loss, best_epoch, best_weights, stale = math.inf, 0, None, 0
-    rows, seconds, epoch, fastest = 0, 0.0, 0, 0.0
-    reason = f"reached model_epochs={rule.max_epochs}"
-    for epoch in range(1, rule.max_epochs + 1):
+    if rule.max_epochs < 1:
+        raise ValueError(f"model_epochs must be at least 1, not {rule.max_epochs}")
+    state, reason = EpochState(), None
+    while reason is None:
         started = time.perf_counter()
         fitted = fit_epoch()
         took = time.perf_counter() - started
-        rows, seconds, fastest = rows + fitted, seconds + took, max(fastest, fitted / took if took > 0 else 0.0)
-        loss = validation_loss()
-        stale = 0 if loss < best_loss - rule.tol * fitted / TOL_ROWS else stale + 1
-        if loss < best_loss:
-            best_loss, best_epoch, best_weights = loss, epoch, _copy_weights(network)
+        state.record(fitted, took, validation_loss(), rule, model[-1])
         if on_epoch is not None:
-            on_epoch(EpochReport(epoch, rule.max_epochs, loss, best_loss, best_epoch))
-        if not math.isfinite(loss):
-            reason = f"validation loss is not finite at epoch {epoch}"
-            break
-        if stale >= rule.n_iter_no_change:
-            reason = (f"validation loss did not improve by more than tol={rule.tol:g} per {TOL_ROWS} rows "
-                      f"for n_iter_no_change={rule.n_iter_no_change} epochs")
-            break
-    if best_weights is not None:
-        network.coefs_, network.intercepts_ = best_weights
-    return EpochsOutcome(epoch, best_epoch, best_loss, reason, rows / seconds if seconds > 0 else math.nan, fastest)
-
-
-def _copy_weights(network) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    return [array.copy() for array in network.coefs_], [array.copy() for array in network.intercepts_]
-
-
-def mean_squared_error(y_true: np.ndarray, y_predicted: np.ndarray) -> float:
-    """The validation loss: mean squared error, in float64 whatever the records' type."""
-    difference = np.asarray(y_true, dtype="float64") - np.asarray(y_predicted, dtype="float64")
-    return float(np.mean(difference * difference))
+            on_epoch(state.report(rule))
+        reason = state.stop_reason(rule)
+    if state.best_estimator is not None:
+        model.steps[-1] = (model.steps[-1][0], state.best_estimator)
+    return state, reason
 
 
 class ProgressReporter:
-    """Shows each epoch through `show` (at most every `show_interval` seconds, as it may be a call to a
+    """Shows each epoch (or step) through `show` (at most every `show_interval` seconds, as it may be a call to a
     remote scheduler) and logs it at most every `log_interval` seconds."""
 
-    def __init__(self, show: Callable[[EpochReport], None], show_interval: float = 1.0,
+    def __init__(self, show: Callable[[ProgressReport], None], show_interval: float = 1.0,
                  log_interval: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self._show, self._clock = show, clock
         self._intervals = {"show": show_interval, "log": log_interval}
@@ -164,7 +166,7 @@ class ProgressReporter:
         self._last[kind] = now
         return True
 
-    def __call__(self, report: EpochReport) -> None:
+    def __call__(self, report: ProgressReport) -> None:
         now = self._clock()
         if self._due("show", now):
             self._show(report)

@@ -1,0 +1,54 @@
+"""This app's model: standardised features into a multi-layer perceptron, trained epoch by epoch and stopped
+early on the validation rows.
+
+To use another scikit-learn estimator, change `build_model` alone. Anything needed at prediction time
+(derived features, scaling, encoding) goes inside the Pipeline, so the gate, the report and the online
+app score the model the same way. An estimator without `partial_fit` is fitted in one step:
+
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from carolbatch.training.contract import OneStepModel
+
+    def build_model(settings: ModelSettings, train_rows: int) -> OneStepModel:
+        estimator = HistGradientBoostingRegressor(random_state=settings.random_state)
+        return OneStepModel(Pipeline([("gbr", estimator)]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from carolbatch.training.epochs import StoppingRule, choose_batch_size
+from carolbatch.training.partial_fit import EpochModel
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The settings the model is built from (TrainModel passes them on)."""
+
+    hidden_layers: tuple[int, ...]
+    l2_regularization: float
+    batch_size: str | int
+    epochs: int
+    n_iter_no_change: int
+    tol: float
+    max_in_memory_rows: int | None
+    random_state: int
+
+
+def build_model(settings: ModelSettings, train_rows: int) -> EpochModel:
+    """Standardised features into an MLP (unscaled inputs stall its training), `auto` batch size for `train_rows`.
+
+    Raises:
+        ValueError: a batch size setting that is neither `auto` nor a whole number.
+    """
+    batch_size = choose_batch_size(settings.batch_size, train_rows)
+    network = MLPRegressor(hidden_layer_sizes=tuple(settings.hidden_layers), alpha=settings.l2_regularization,
+                           batch_size=batch_size, random_state=settings.random_state)
+    rule = StoppingRule(settings.epochs, settings.n_iter_no_change, settings.tol)
+    return EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), rule, batch_size=batch_size,
+                      random_state=settings.random_state, max_in_memory_rows=settings.max_in_memory_rows,
+                      facts={"batch_size": batch_size, "hidden_layers": list(settings.hidden_layers)})

@@ -1,0 +1,172 @@
+"""The model contract: what the platform trains through, whatever model the app builds.
+
+The app builds a `Model`; the platform calls its `fit` with the train rows, the validation rows and a
+progress callback, and gets back a `Fitted`: a fitted scikit-learn `Pipeline` that holds everything
+needed at prediction time (scaling, encoding, derived features), so that the gate, the report and the
+online app score it the same way, and the facts of training for the report and the run record.
+
+Two implementations come with the platform: `EpochModel` (carolbatch/training/partial_fit.py) trains
+any pipeline whose last step has `partial_fit` epoch by epoch with early stopping; `OneStepModel` fits
+any pipeline once, for estimators without epochs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Some rows of the records, as views of their feature columns and target: nothing is copied until a
+    model asks for a matrix (`features`), so a model may read big data chunk by chunk (`rows` subsets)."""
+
+    columns: Sequence[np.ndarray]
+    target: np.ndarray
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def features(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The (rows x features) matrix of `rows` (default: all of these rows)."""
+        return gather_rows(self.columns, self.rows if rows is None else rows)
+
+    def targets(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The target of `rows` (default: all of these rows), in the records' type."""
+        return self.target[self.rows if rows is None else rows]
+
+
+class ProgressReport(Protocol):
+    """What a progress callback gets: how far training is, and a line saying where it stands."""
+
+    @property
+    def percent(self) -> float: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """Progress of a model trained in steps other than epochs (one step for a single `fit`)."""
+
+    step: int
+    steps: int
+    message: str
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.step / self.steps
+
+    def describe(self) -> str:
+        return f"step {self.step} of {self.steps}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What a model's `fit` gives back.
+
+    Attributes:
+        pipeline: the fitted pipeline, complete for prediction.
+        facts: reproducible, JSON-friendly facts of training (no timings: a rerun writes the same bytes),
+            kept with the model's metrics, in the report and in the run record. Epoch models give
+            `epochs_run`, `best_epoch`, `best_validation_loss` and `stop_reason`; others give no epoch facts.
+        validation_losses: the validation loss after each epoch; empty for a model without epochs.
+    """
+
+    pipeline: Pipeline
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    validation_losses: tuple[float, ...] = ()
+
+
+ProgressCallback = Callable[[ProgressReport], None]
+
+
+class Model(Protocol):
+    """A model the platform can train: the app's model module builds one."""
+
+    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None
+            ) -> Fitted:
+        """Fit on `train` (`validation` may steer training, e.g. stop it early); never sees the test rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class OneStepModel:
+    """A pipeline fitted once on all the train rows in memory: estimators without epochs (no `partial_fit`).
+
+    Attributes:
+        pipeline: the unfitted pipeline; `fit` fits a clone of it, so one model can be fitted again.
+        facts: facts about the model itself (its own settings) to keep with the training facts.
+    """
+
+    pipeline: Pipeline
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None
+            ) -> Fitted:
+        """Fit the pipeline in one step and measure its loss on the validation rows.
+
+        Raises:
+            ValueError: there are no train rows (or the estimator refuses them).
+        """
+        if len(train) == 0:
+            raise ValueError("cannot fit a model on 0 train rows")
+        pipeline = clone(self.pipeline)
+        pipeline.fit(train.features(), train.targets())
+        loss = mean_squared_error(validation.targets(), predict_rows(pipeline, validation.columns, validation.rows))
+        if on_progress is not None:
+            on_progress(Step(1, 1, f"fitted (validation loss {loss:.4f})"))
+        logger.info("fitted on %d records in one step (validation loss %.4f)", len(train), loss)
+        return Fitted(pipeline, {"validation_loss": loss, **self.facts})
+
+
+def describe_training(facts: Mapping[str, Any]) -> str:
+    """One line on how training ended, from its facts."""
+    if "epochs_run" in facts:
+        return (f"stopped after epoch {facts['epochs_run']}, kept epoch {facts['best_epoch']} (validation loss "
+                f"{facts['best_validation_loss']:.4f}): {facts['stop_reason']}")
+    return f"fitted in one step (validation loss {facts.get('validation_loss', float('nan')):.4f})"
+
+
+def gather_rows(columns: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """The given rows of per-column arrays as one (rows x columns) matrix."""
+    matrix = np.empty((len(rows), len(columns)), dtype=np.result_type(*columns))
+    for position, column in enumerate(columns):
+        matrix[:, position] = column[rows]
+    return matrix
+
+
+# Rows predicted at once: a model may hold per-row work for all of them (a network of width 128 holds
+# 64 MiB of activations for 65,536 rows).
+PREDICT_ROWS = 1 << 13
+
+
+def predict_rows(model: Pipeline, columns: Sequence[np.ndarray], rows: np.ndarray,
+                 chunk_rows: int = PREDICT_ROWS) -> np.ndarray:
+    """float64 predictions of `model` for `rows` of the per-column arrays `columns`, `chunk_rows` at a time.
+
+    Raises:
+        ValueError: `chunk_rows` is not positive (or the model refuses the features).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    predicted = np.empty(len(rows), dtype="float64")
+    for start in range(0, len(rows), chunk_rows):
+        chunk = rows[start:start + chunk_rows]
+        predicted[start:start + len(chunk)] = model.predict(gather_rows(columns, chunk))
+    return predicted
+
+
+def mean_squared_error(y_true: np.ndarray, y_predicted: np.ndarray) -> float:
+    """The validation loss: mean squared error, in float64 whatever the records' type."""
+    difference = np.asarray(y_true, dtype="float64") - np.asarray(y_predicted, dtype="float64")
+    return float(np.mean(difference * difference))

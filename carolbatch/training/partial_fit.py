@@ -1,0 +1,147 @@
+"""EpochModel: any pipeline whose last step has `partial_fit`, trained epoch by epoch with early stopping,
+in memory or, on big data, chunk by chunk."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from carolbatch.training.contract import (Fitted, ProgressCallback, TrainingRows, mean_squared_error,
+                                          predict_rows)
+from carolbatch.training.epochs import EpochState, StoppingRule, run_epochs
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 1 << 16
+
+
+@dataclass(frozen=True)
+class EpochModel:
+    """A pipeline trained epoch by epoch: its last step learns by `partial_fit`, the steps before it are
+    fitted once before the first epoch; `rule` stops training on the validation loss (mean squared error)
+    and the last step is kept as it was after its best epoch.
+
+    Up to `max_in_memory_rows` train rows (or always, when it is None) the transformed train rows are held
+    in memory. Above it, the steps before the last learn from chunks of about `chunk_rows` rows (each step
+    needs `partial_fit` then) and every epoch fits the last step chunk by chunk in a new order, so memory
+    beyond the records stays at a few chunks. Either way an epoch is one pass over the train rows.
+
+    Attributes:
+        pipeline: the unfitted pipeline; `fit` fits a clone of it, so one model can be fitted again.
+        rule: when training stops.
+        batch_size: the last step's mini-batch, if it has one: chunks are a whole number of batches.
+        random_state: seeds the order of the rows in each chunked epoch.
+        max_in_memory_rows: above this many train rows, train by chunks.
+        chunk_rows: about how many rows a chunk holds.
+        facts: facts about the model itself (its own settings) to keep with the training facts.
+    """
+
+    pipeline: Pipeline
+    rule: StoppingRule
+    batch_size: int | None = None
+    random_state: int | None = None
+    max_in_memory_rows: int | None = None
+    chunk_rows: int = CHUNK_ROWS
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None
+            ) -> Fitted:
+        """Fit a clone of the pipeline epoch by epoch until the rule stops it; keep its best epoch.
+
+        Raises:
+            ValueError: no train rows, or the last step has no `partial_fit`.
+        """
+        if len(train) == 0:
+            raise ValueError("cannot fit a model on 0 train rows")
+        pipeline = clone(self.pipeline)
+        if not hasattr(pipeline[-1], "partial_fit"):
+            raise ValueError(f"{type(pipeline[-1]).__name__} has no partial_fit: train it with OneStepModel")
+        started = time.perf_counter()
+        if self.max_in_memory_rows is None or len(train) <= self.max_in_memory_rows:
+            fit_epoch = _epochs_in_memory(pipeline, train)
+        else:
+            fit_epoch = _epochs_in_chunks(pipeline, train, self._whole_batches(), self.random_state)
+
+        def validation_loss() -> float:
+            predicted = predict_rows(pipeline, validation.columns, validation.rows)
+            return mean_squared_error(validation.targets(), predicted)
+
+        # One BLAS thread: on small per-batch products more threads only wait for each other, and on a
+        # shared 2-core machine they made an epoch up to 20x slower (bench/RESULTS.md, "Batch size").
+        with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+            # A last chunk smaller than one batch is a fine batch.
+            warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
+            state, reason = run_epochs(pipeline, fit_epoch, validation_loss, self.rule, on_progress)
+        _log_training(state, reason, len(train), time.perf_counter() - started)
+        facts = {"epochs_run": state.epoch, "best_epoch": state.best_epoch,
+                 "best_validation_loss": state.best_validation_loss, "stop_reason": reason, **self.facts}
+        return Fitted(pipeline, facts, tuple(state.validation_losses))
+
+    def _whole_batches(self) -> int:
+        batch = self.batch_size or 1
+        return max(1, self.chunk_rows // batch) * batch
+
+
+def _log_training(state: EpochState, reason: str, train_rows: int, seconds: float) -> None:
+    """How training went and how fast, to the log only (with the speed as a `training_speed` extra)."""
+    speed = {"rows_per_second": state.rows_per_second,
+             "fastest_epoch_rows_per_second": state.fastest_rows_per_second}
+    logger.info("trained on %d records for %d epochs in %.1fs, kept epoch %d (validation loss %.4f): %s; "
+                "%.0f rows/s per epoch, %.0f in the fastest", train_rows, state.epoch, seconds, state.best_epoch,
+                state.best_validation_loss, reason, *speed.values(), extra={"training_speed": speed})
+
+
+def _steps_before_last(pipeline: Pipeline) -> Pipeline | None:
+    """The pipeline's steps before its last, sharing their objects with it (None when there are none)."""
+    return Pipeline(pipeline.steps[:-1]) if len(pipeline.steps) > 1 else None
+
+
+def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows) -> Callable[[], int]:
+    before, estimator = _steps_before_last(pipeline), pipeline[-1]
+    features = train.features() if before is None else before.fit_transform(train.features(), train.targets())
+    y_train = train.targets()
+
+    def fit_epoch() -> int:
+        estimator.partial_fit(features, y_train)
+        return len(y_train)
+
+    return fit_epoch
+
+
+def _epochs_in_chunks(pipeline: Pipeline, train: TrainingRows, chunk_rows: int, random_state: int | None
+                      ) -> Callable[[], int]:
+    before, estimator = _steps_before_last(pipeline), pipeline[-1]
+    if before is not None:
+        _partial_fit_steps(before, train, chunk_rows)
+    transform = (lambda matrix: matrix) if before is None else before.transform
+    # The generator is part of the training's state: each epoch draws the next order of the rows from it.
+    generator = np.random.default_rng(random_state)
+
+    def fit_epoch() -> int:
+        order = generator.permutation(train.rows)
+        for start in range(0, len(order), chunk_rows):
+            # Sorted rows read memory in order; the estimator shuffles each chunk itself.
+            chunk = np.sort(order[start:start + chunk_rows])
+            estimator.partial_fit(transform(train.features(chunk)), train.targets(chunk))
+        return len(order)
+
+    return fit_epoch
+
+
+def _partial_fit_steps(steps: Pipeline, train: TrainingRows, chunk_rows: int) -> None:
+    """Fit each step by `partial_fit` on chunks of the train rows, transformed by the steps before it."""
+    for position, (name, step) in enumerate(steps.steps):
+        if not hasattr(step, "partial_fit"):
+            raise ValueError(f"step {name!r} has no partial_fit: raise max_in_memory_rows to train in memory")
+        for start in range(0, len(train), chunk_rows):
+            matrix = train.features(train.rows[start:start + chunk_rows])
+            step.partial_fit(steps[:position].transform(matrix) if position else matrix)
