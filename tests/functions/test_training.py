@@ -1,4 +1,4 @@
-"""The epoch loop's stopping rule, the kept best epoch, the batch size rule and throttled progress."""
+"""The epoch loop's stopping rule, its state, the kept best epoch, the batch size rule and throttled progress."""
 
 from __future__ import annotations
 
@@ -7,23 +7,25 @@ import logging
 import numpy as np
 import pytest
 from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
 
 from carolbatch.training.epochs import (
-    AUTO_MAX_BATCH, EpochReport, ProgressReporter, StoppingRule, choose_batch_size, run_epochs,
+    AUTO_MAX_BATCH, EpochReport, EpochState, ProgressReporter, StoppingRule, choose_batch_size, run_epochs,
 )
+from carolbatch.training.contract import Step
 
 
 def network_and_epoch(rows: int = 50):
-    """A real small network and one epoch of fitting it on random rows; returns (network, fit_epoch)."""
+    """A real small network in a pipeline and one epoch of fitting it on random rows; returns (pipeline, fit_epoch)."""
     generator = np.random.default_rng(0)
     features, target = generator.normal(size=(rows, 3)), generator.normal(size=rows)
-    network = MLPRegressor(hidden_layer_sizes=(4,), batch_size=10, random_state=0)
+    pipeline = Pipeline([("mlp", MLPRegressor(hidden_layer_sizes=(4,), batch_size=10, random_state=0))])
 
     def fit_epoch() -> int:
-        network.partial_fit(features, target)
+        pipeline[-1].partial_fit(features, target)
         return rows
 
-    return network, fit_epoch
+    return pipeline, fit_epoch
 
 
 def scripted(losses):
@@ -32,38 +34,56 @@ def scripted(losses):
 
 
 def test_stops_after_n_iter_no_change_epochs_and_restores_the_best_weights():
-    network, fit_epoch = network_and_epoch()
+    pipeline, fit_epoch = network_and_epoch()
     snapshots = []
-    outcome = run_epochs(network, fit_epoch, scripted([5.0, 3.0, 4.0, 3.5, 6.0, 1.0]), StoppingRule(100, 3, 0.0),
-                         lambda report: snapshots.append([array.copy() for array in network.coefs_]))
-    assert (outcome.epochs_run, outcome.best_epoch, outcome.best_validation_loss) == (5, 2, 3.0)
-    assert "n_iter_no_change=3" in outcome.stop_reason
-    for kept, best in zip(network.coefs_, snapshots[1]):
+    state, reason = run_epochs(pipeline, fit_epoch, scripted([5.0, 3.0, 4.0, 3.5, 6.0, 1.0]),
+                               StoppingRule(100, 3, 0.0), lambda report: snapshots.append([array.copy() for array in pipeline[-1].coefs_]))
+    assert (state.epoch, state.best_epoch, state.best_validation_loss) == (5, 2, 3.0)
+    assert state.validation_losses == [5.0, 3.0, 4.0, 3.5, 6.0] and state.stale == 3
+    assert "n_iter_no_change=3" in reason
+    for kept, best in zip(pipeline[-1].coefs_, snapshots[1]):
         np.testing.assert_array_equal(kept, best)
-    assert not np.array_equal(network.coefs_[0], snapshots[-1][0])
+    assert not np.array_equal(pipeline[-1].coefs_[0], snapshots[-1][0])
 
 
 def test_model_epochs_is_the_upper_bound():
-    network, fit_epoch = network_and_epoch()
-    outcome = run_epochs(network, fit_epoch, scripted([3.0, 2.0, 1.0]), StoppingRule(3, 10, 0.0))
-    assert (outcome.epochs_run, outcome.best_epoch, outcome.stop_reason) == (3, 3, "reached model_epochs=3")
-    assert outcome.rows_per_second > 0
+    pipeline, fit_epoch = network_and_epoch()
+    state, reason = run_epochs(pipeline, fit_epoch, scripted([3.0, 2.0, 1.0]), StoppingRule(3, 10, 0.0))
+    assert (state.epoch, state.best_epoch, reason) == (3, 3, "reached model_epochs=3")
+    assert state.rows_per_second > 0 and state.rows == 150
+
+
+def test_a_rule_without_epochs_is_refused():
+    pipeline, fit_epoch = network_and_epoch()
+    with pytest.raises(ValueError, match="model_epochs must be at least 1, not 0"):
+        run_epochs(pipeline, fit_epoch, scripted([]), StoppingRule(0, 10, 0.0))
+
+
+def test_the_state_says_when_to_stop():
+    rule, state = StoppingRule(3, 2, 0.0), EpochState()
+    assert state.stop_reason(rule) is None
+    state.record(10, 0.5, 2.0, rule, estimator=[1])
+    state.record(10, 0.0, 2.0, rule, estimator=[2])
+    assert (state.best_epoch, state.best_estimator, state.stale, state.fastest_rows_per_second) == (1, [1], 1, 20.0)
+    assert state.stop_reason(rule) is None
+    state.record(10, 0.5, 1.0, rule, estimator=[3])
+    assert state.stop_reason(rule) == "reached model_epochs=3" and state.report(rule).best_epoch == 3
 
 
 @pytest.mark.parametrize("rows, stops", [(1000, True), (100, False)])
 def test_tol_is_per_thousand_rows_of_the_epoch(rows, stops):
     # Each epoch gains 0.4; with tol=0.5 that is too little for an epoch of 1000 rows, enough for one of 100.
-    network, fit_epoch = network_and_epoch(rows)
-    outcome = run_epochs(network, fit_epoch, scripted([10.0, 9.6, 9.2, 8.8]), StoppingRule(4, 2, 0.5))
-    assert (outcome.epochs_run == 3) is stops and outcome.best_epoch == outcome.epochs_run
+    pipeline, fit_epoch = network_and_epoch(rows)
+    state, _ = run_epochs(pipeline, fit_epoch, scripted([10.0, 9.6, 9.2, 8.8]), StoppingRule(4, 2, 0.5))
+    assert (state.epoch == 3) is stops and state.best_epoch == state.epoch
 
 
 def test_a_loss_that_is_not_finite_stops_training_with_the_best_finite_epoch():
-    network, fit_epoch = network_and_epoch()
+    pipeline, fit_epoch = network_and_epoch()
     reports = []
-    outcome = run_epochs(network, fit_epoch, scripted([2.0, float("nan")]), StoppingRule(10, 5, 0.0), reports.append)
-    assert (outcome.epochs_run, outcome.best_epoch, outcome.stop_reason) == (
-        2, 1, "validation loss is not finite at epoch 2")
+    state, reason = run_epochs(pipeline, fit_epoch, scripted([2.0, float("nan")]), StoppingRule(10, 5, 0.0),
+                               reports.append)
+    assert (state.epoch, state.best_epoch, reason) == (2, 1, "validation loss is not finite at epoch 2")
     assert len(reports) == 2
 
 
@@ -95,3 +115,11 @@ def test_progress_is_shown_every_second_and_logged_every_ten(caplog):
     assert logged == [f"training: epoch {epoch} of at most 100: validation loss {1 / epoch:.4f} (best "
                       f"{1 / epoch:.4f} at epoch {epoch})" for epoch in (1, 21)]
     assert shown[0].percent == 1.0
+
+
+def test_progress_of_a_model_without_epochs_is_one_step(caplog):
+    shown = []
+    with caplog.at_level(logging.INFO, logger="carolbatch.training.epochs"):
+        ProgressReporter(shown.append)(Step(1, 1, "fitted"))
+    assert [(report.percent, report.describe()) for report in shown] == [(100.0, "step 1 of 1: fitted")]
+    assert caplog.records[0].getMessage() == "training: step 1 of 1: fitted"

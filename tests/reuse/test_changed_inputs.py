@@ -39,10 +39,10 @@ def test_changing_epochs_reruns_training_and_below(workdir):
     assert [task["outcome"] for task in run_log(workdir)[-1]["tasks"]] == ["reused", "ran", "ran", "ran"]
 
 
-def insert_in_train_model(source: str, line: str) -> str:
-    """`line` as the first statement of `train_model`'s body (after its docstring)."""
+def insert_in_build_model(source: str, line: str) -> str:
+    """`line` as the first statement of `build_model`'s body (after its docstring)."""
     function = next(node for node in ast.walk(ast.parse(source))
-                    if isinstance(node, ast.FunctionDef) and node.name == "train_model")
+                    if isinstance(node, ast.FunctionDef) and node.name == "build_model")
     first = function.body[1] if ast.get_docstring(function) else function.body[0]
     lines = source.splitlines(keepends=True)
     indent = " " * first.col_offset
@@ -55,15 +55,16 @@ def test_code_changes_rerun_their_task_and_below_but_comments_do_not(workdir, tm
     shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
         ".venv", "luigi_targets", "models", ".git", "bench", "__pycache__", ".pytest_cache", ".hypothesis",
         ".tmp"))
-    modeling = project / "carolbatch" / "training" / "fitting.py"
-    original = modeling.read_text()
+    # The file a user edits to change the model.
+    model = project / "app" / "functions" / "model.py"
+    original = model.read_text()
     assert counts(run_app(workdir, project=project)) == ("0", "4")
 
-    modeling.write_text(insert_in_train_model(original, "# why: a comment changes no result"))
+    model.write_text(insert_in_build_model(original, "# why: a comment changes no result"))
     assert set(plan_of(workdir, project=project).values()) == {("SKIP", "output exists")}
     assert counts(run_app(workdir, project=project)) == ("0", "4")
 
-    modeling.write_text(insert_in_train_model(original, "feature_columns = list(feature_columns)"))
+    model.write_text(insert_in_build_model(original, "train_rows = int(train_rows)"))
     assert plan_of(workdir, project=project) == {
         "IngestRecords": ("SKIP", "output exists"), "TrainModel": ("RUN", "code changed: TrainModel"),
         "EvaluateModel": ("RUN", "upstream reruns"), "DeployModel": ("RUN", "upstream reruns")}

@@ -1,0 +1,46 @@
+"""The app's model (app/functions/model.py): the early-stopped MLP reaches the promised quality on the sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.functions.model import ModelSettings, build_model
+from carolbatch.records.sources import read_records, validate_records
+from carolbatch.training.fitting import split_records, train_model
+from tests.conftest import SAMPLE_DATA, default_settings
+
+
+def model_settings(settings) -> ModelSettings:
+    return ModelSettings(tuple(settings.model_hidden_layers), settings.model_l2regularization,
+                         settings.model_batch_size, settings.model_epochs, settings.n_iter_no_change, settings.tol,
+                         settings.max_in_memory_rows, settings.random_state)
+
+
+@pytest.mark.parametrize("random_state, limit", [(1, 3.0), (2, 3.3), (3, 3.3)])
+def test_defaults_on_the_sample_reach_the_promised_test_rmse(random_state, limit):
+    settings = default_settings(random_state=random_state)
+    columns = [settings.id_column, *settings.feature_columns, settings.target_column]
+    frame = read_records(SAMPLE_DATA, columns, columns[1:])
+    records = validate_records(frame, settings.feature_columns, settings.target_column, settings.id_column, "sample")
+    split = split_records(len(records.frame), settings.test_size, settings.validation_size, random_state)
+    model = build_model(model_settings(settings), len(split.train_rows))
+    trained = train_model(records.frame, settings.feature_columns, settings.target_column, split, model)
+    assert float(np.sqrt(np.mean((trained.y_test - trained.y_test_predicted) ** 2))) <= limit
+    facts = trained.training
+    assert facts["epochs_run"] < settings.model_epochs and "n_iter_no_change" in facts["stop_reason"]
+    assert facts["epochs_run"] - facts["best_epoch"] <= settings.n_iter_no_change
+    assert (facts["batch_size"], facts["hidden_layers"]) == (200, list(settings.model_hidden_layers))
+
+
+def test_the_model_is_scaling_into_a_network_with_the_auto_batch_size():
+    settings = model_settings(default_settings())
+    model = build_model(settings, train_rows=720_000)
+    assert [name for name, _ in model.pipeline.steps] == ["scale", "mlp"]
+    assert model.batch_size == model.pipeline[-1].batch_size == 720 and model.rule.max_epochs == settings.epochs
+    assert build_model(settings, train_rows=50).batch_size == 50
+
+
+def test_a_batch_size_that_is_not_a_number_is_refused():
+    with pytest.raises(ValueError):
+        build_model(ModelSettings((8,), 0.0, "many", 5, 2, 0.0, None, 0), train_rows=100)
