@@ -52,7 +52,8 @@ def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state
     batch_size = choose_batch_size("auto", len(split.train_rows))
     network = MLPRegressor(hidden_layer_sizes=(100,), alpha=l2, batch_size=batch_size, random_state=random_state)
     model = EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), StoppingRule(epochs, epochs, 0.0),
-                       batch_size=batch_size, random_state=random_state)
+                       batch_size=batch_size, random_state=random_state,
+                       facts={"batch_size": batch_size, "hidden_layers": [100]})
     return train_model(frame, FEATURES, "y", split, model)
 
 

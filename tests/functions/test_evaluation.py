@@ -67,7 +67,7 @@ def test_evaluate_model_scores_model_and_baseline_on_the_same_split(trained):
     assert set(result.metrics()["test"]) == {"mse", "mae", "rmse", "r2"}
     training = result.metrics()["training"]
     assert training["epochs_run"] == 200 and training["stop_reason"] == "reached model_epochs=200"
-    assert training["best_validation_loss"] == pytest.approx(trained.training.best_validation_loss)
+    assert training["best_validation_loss"] == pytest.approx(trained.training["best_validation_loss"])
 
 
 @pytest.mark.parametrize(
