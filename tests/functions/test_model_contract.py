@@ -100,3 +100,13 @@ def test_an_epoch_champion_and_a_one_step_challenger_are_compared_on_the_same_ro
                                  "y", 1e9, {})
     assert (decision.version, decision.champion) == ("v2", "v1")
     assert read_version_metadata(store, "online", "v1")["training"]["epochs_run"] == 300
+
+
+def test_the_platform_training_code_knows_no_estimator():
+    # Generic for any scikit-learn pipeline: the MLP's names belong to app/functions/model.py.
+    from tests.conftest import PROJECT_DIR
+
+    for module in (PROJECT_DIR / "carolbatch" / "training").glob("*.py"):
+        source = module.read_text()
+        for name in ("MLPRegressor", "hidden_layer_sizes", "coefs_", "intercepts_", "[-1].batch_size", "neural_network"):
+            assert name not in source, f"{module.name} names {name}"
