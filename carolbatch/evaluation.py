@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from carolbatch.training.contract import predict_rows
+from carolbatch.training.rows import predict_rows
 from carolbatch.training.fitting import TrainedModel
 
 logger = logging.getLogger(__name__)

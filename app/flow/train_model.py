@@ -8,7 +8,7 @@ from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingestion import IngestRecords
 from app.functions import model as model_module
 from app.functions.model import ModelSettings, build_model
-from carolbatch.training import contract, epochs, fitting, partial_fit
+from carolbatch.training import contract, epochs, fitting, partial_fit, rows
 from carolbatch.training.contract import ProgressReport, describe_training
 from carolbatch.training.epochs import ProgressReporter
 from carolbatch.training.fitting import TrainedModel, split_records, train_model
@@ -18,7 +18,7 @@ from carolbatch.training.fitting import TrainedModel, split_records, train_model
 class TrainModel(AppTask):
     """Produces a `TrainedModel`: app/functions/model.py's model fitted on the train split."""
 
-    code_modules = (model_module, fitting, contract, epochs, partial_fit)
+    code_modules = (model_module, fitting, contract, epochs, partial_fit, rows)
 
     test_size = setting_parameter("test_size")
     validation_size = setting_parameter("validation_size")
@@ -34,9 +34,10 @@ class TrainModel(AppTask):
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs
         split = split_records(len(records.frame), self.test_size, self.validation_size, self.random_state)
-        settings = ModelSettings(tuple(self.model_hidden_layers), self.model_l2regularization, self.model_batch_size,
-                                 self.model_epochs, self.n_iter_no_change, self.tol, self.max_in_memory_rows,
-                                 self.random_state)
+        settings = ModelSettings(
+            hidden_layers=tuple(self.model_hidden_layers), l2_regularization=self.model_l2regularization,
+            batch_size=self.model_batch_size, epochs=self.model_epochs, n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol, max_in_memory_rows=self.max_in_memory_rows, random_state=self.random_state)
         model = build_model(settings, len(split.train_rows))
         trained = train_model(records.frame, self.feature_columns, self.target_column, split, model,
                               ProgressReporter(self.show_progress))

@@ -11,7 +11,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from carolbatch.training.contract import Fitted, Model, ProgressCallback, TrainingRows, predict_rows
+from carolbatch.training.contract import Fitted, Model, ProgressCallback
+from carolbatch.training.rows import TrainingRows, predict_rows
 
 
 @dataclass(frozen=True)

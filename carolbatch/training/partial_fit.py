@@ -15,9 +15,9 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from carolbatch.training.contract import (Fitted, ProgressCallback, TrainingRows, mean_squared_error,
-                                          predict_rows)
+from carolbatch.training.contract import Fitted, ProgressCallback
 from carolbatch.training.epochs import EpochState, StoppingRule, run_epochs
+from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_rows
 
 logger = logging.getLogger(__name__)
 

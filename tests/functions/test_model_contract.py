@@ -19,8 +19,9 @@ from carolbatch.records.sources import Records
 from carolbatch.registry.versions import load_current, read_version_metadata
 from carolbatch.report import REPORT_FILE, build_report_files
 from carolbatch.storage.stores import LocalStore
-from carolbatch.training.contract import OneStepModel, TrainingRows, describe_training
+from carolbatch.training.contract import OneStepModel, describe_training
 from carolbatch.training.fitting import Split, split_records, train_model
+from carolbatch.training.rows import TrainingRows
 from tests.conftest import FEATURES, train_tiny
 
 

@@ -10,7 +10,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from carolbatch.training.contract import gather_rows, predict_rows
+from carolbatch.training.rows import gather_rows, predict_rows
 from carolbatch.training.epochs import StoppingRule
 from carolbatch.training.fitting import split_records, train_model
 from carolbatch.training.partial_fit import CHUNK_ROWS, EpochModel
