@@ -24,7 +24,7 @@ def test_first_run_trains_and_deploys_then_rerun_reuses_everything(tmp_path):
     assert current_version(tmp_path) == version
     folder = tmp_path / "models" / "bostonhouseonline" / version
     metadata = json.loads((folder / "metadata.json").read_text())
-    # The defaults' promise on the sample (random_state 1); 2 and 3 are checked in tests/functions/test_modeling.py.
+    # The defaults' promise on the sample (random_state 1); 2 and 3 are checked in tests/functions/test_model.py.
     assert metadata["metrics"]["test"]["rmse"] <= 3.0
     training = metadata["metrics"]["training"]
     assert "n_iter_no_change=10" in training["stop_reason"] and training["epochs_run"] < 1000
