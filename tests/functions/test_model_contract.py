@@ -111,3 +111,20 @@ def test_the_platform_training_code_knows_no_estimator():
         source = module.read_text()
         for name in ("MLPRegressor", "hidden_layer_sizes", "coefs_", "intercepts_", "[-1].batch_size", "neural_network"):
             assert name not in source, f"{module.name} names {name}"
+
+
+def test_the_validation_loss_is_a_float64_mean_squared_error_of_equal_lengths():
+    from carolbatch.training.rows import mean_squared_error
+
+    assert mean_squared_error(np.array([1, 2], dtype="float32"), np.array([2.0, 4.0])) == 2.5
+    with pytest.raises(ValueError):
+        mean_squared_error(np.arange(3.0), np.arange(2.0))
+
+
+def test_training_is_described_by_its_epochs_or_its_one_step():
+    epochs = {"epochs_run": 12, "best_epoch": 9, "best_validation_loss": 0.5, "stop_reason": "reached model_epochs=12"}
+    assert describe_training(epochs) == ("stopped after epoch 12, kept epoch 9 (validation loss 0.5000): "
+                                         "reached model_epochs=12")
+    assert describe_training({"validation_loss": 2.0}) == "fitted in one step (validation loss 2.0000)"
+    with pytest.raises(KeyError):
+        describe_training({"epochs_run": 3})
