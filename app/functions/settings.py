@@ -68,9 +68,9 @@ DECLARED = (
             "slightly)"),
     Setting("max_in_memory_rows", Whole(1), 1000000,
             "above this many training records, train by mini-batch `partial_fit` on chunks"),
-    Setting("model_poll_seconds", Real(0.0, low_open=True), 30.0,
+    Setting("model_poll_seconds", Real(0.1, 86400.0), 30.0,
             "online app: how often it checks the deploy app's `current` version"),
-    Setting("max_request_records", Whole(1), 10000, "online app: the most records one `/predict` request may hold"),
+    Setting("max_request_records", Whole(1, 100000), 10000, "online app: the most records one `/predict` request may hold"),
     Setting("cloud_target", Flag(), None, "keep pipeline targets in Carol storage; empty: only in Carol mode "
             "(pycarol's `CLOUD_TARGET` variable sets it too)", optional=True, significant=False),
     Setting("test_write_delay_seconds", Real(0.0), 0.0,

@@ -19,6 +19,9 @@ from carolbatch.online.served import ServedModel, check_current_model
 logger = logging.getLogger(__name__)
 
 _UNSEEN = object()
+# The longest wait between polls whatever `poll_seconds` says (the settings bound it too): a huge value
+# must not end the thread (`Event.wait` refuses timeouts beyond the platform's limit).
+MAX_POLL_SECONDS = 86400.0
 
 
 class ModelSource(Protocol):
@@ -96,10 +99,11 @@ class ModelFollower:
                 logger.error("%s", message)
 
     def follow(self, stop: threading.Event) -> None:
-        """Poll now and then every `poll_seconds` until `stop` is set."""
+        """Poll now and then every `poll_seconds` (at most a day) until `stop` is set."""
+        wait = min(max(float(self.poll_seconds), 0.0), MAX_POLL_SECONDS)
         while True:
             self.poll_safely()
-            if stop.wait(self.poll_seconds):
+            if stop.wait(wait):
                 return
 
     def start(self) -> threading.Event:

@@ -24,18 +24,66 @@ class RequestError(ValueError):
         return {"error": str(self), "field": self.field, "record": self.record}
 
 
-def parse_body(body: bytes) -> Any:
-    """The JSON value of a request body.
+# A record is one flat JSON object: a body holds about one container (`{` or `[`) per record and one value
+# per feature. These allowances are generous (a feature name may itself hold a bracket or a comma); a body far
+# beyond them is refused before it is parsed, so parsing never holds more than a few records' worth of values.
+CONTAINERS_PER_RECORD = 4
+VALUES_PER_FEATURE = 2
+# Room per feature in a body: its name and a number written out in full, with indentation (13 features of a
+# few letters take about 400 bytes written compactly).
+BODY_BYTES_PER_FEATURE = 48
+BODY_BYTES_PER_RECORD = 64
+
+
+def body_limit(feature_columns: Sequence[str], max_records: int) -> int:
+    """The most bytes a body of `max_records` records of these features may take (generously)."""
+    per_record = BODY_BYTES_PER_RECORD + sum(len(name.encode()) + BODY_BYTES_PER_FEATURE for name in feature_columns)
+    return max_records * per_record + 4096
+
+
+def parse_body(body: bytes, max_records: int, feature_count: int) -> Any:
+    """The JSON value of a request body, refused as soon as it holds more than `max_records` records.
+
+    Integers are read as floats (a 5,000-digit one becomes infinity, refused later as not finite).
 
     Raises:
-        RequestError: the body is empty or not JSON.
+        RequestError: the body is empty, not JSON, nested too deeply, or holds more records or values than
+            `max_records` records of `feature_count` features.
     """
     if not body.strip():
         raise RequestError("request body is empty: send a JSON object or a list of JSON objects")
+    _check_size_of_parts(body, max_records, feature_count)
+    objects = 0
+
+    def count_record(record: dict) -> dict:
+        nonlocal objects
+        objects += 1
+        if objects > max_records:
+            raise _too_many_records(f"over {max_records}", max_records)
+        return record
+
     try:
-        return json.loads(body)
+        return json.loads(body, object_hook=count_record, parse_int=float)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RequestError(f"request body is not JSON: {error}") from None
+    except RecursionError:
+        raise RequestError("request body is nested too deeply: send a list of flat JSON objects") from None
+
+
+def _check_size_of_parts(body: bytes, max_records: int, feature_count: int) -> None:
+    containers = body.count(b"{") + body.count(b"[")
+    if containers > CONTAINERS_PER_RECORD * (max_records + 1):
+        raise RequestError(f"request body holds {containers} objects or lists, more than {max_records} records "
+                           f"can (setting max_request_records)", field="records")
+    values = body.count(b",") + 1
+    if values > VALUES_PER_FEATURE * (max_records + 1) * (feature_count + 1):
+        raise RequestError(f"request body holds {values} values, more than {max_records} records of "
+                           f"{feature_count} features can (setting max_request_records)", field="records")
+
+
+def _too_many_records(count: str, max_records: int) -> RequestError:
+    return RequestError(f"{count} records in one request, at most {max_records} allowed "
+                        f"(setting max_request_records)", field="records")
 
 
 def records_to_matrix(payload: Any, feature_columns: Sequence[str], max_records: int) -> np.ndarray:
@@ -59,8 +107,7 @@ def records_to_matrix(payload: Any, feature_columns: Sequence[str], max_records:
     if not records:
         raise RequestError("no records: the list is empty")
     if len(records) > max_records:
-        raise RequestError(f"{len(records)} records in one request, at most {max_records} allowed "
-                           f"(setting max_request_records)", field="records")
+        raise _too_many_records(str(len(records)), max_records)
     expected = set(feature_columns)
     matrix = np.empty((len(records), len(feature_columns)), dtype="float64")
     for index, record in enumerate(records):

@@ -1,6 +1,6 @@
 """Start the online app: settings and Carol session once, then gunicorn workers each following the model.
 
-    python -m online [--bind HOST:PORT] [--workers N] [--threads N] [--access-log]
+    python -m online [--bind HOST:PORT] [--workers N] [--threads N] [--request-seconds S] [--access-log]
 
 Exit codes: 1 Carol could not be reached or gunicorn could not start, 2 bad settings or usage.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.util import parse_address
 
 from carolbatch.control.logging_setup import json_formatter
 from carolbatch.control.startup import RegistryAccess, open_registry
@@ -22,6 +23,7 @@ from carolbatch.errors import AppError
 from carolbatch.online.api import create_api
 from carolbatch.online.follower import ModelFollower
 from carolbatch.online.source import CarolModelSource, LocalModelSource
+from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS, GuardedThreadWorker
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Carol routes an online app's traffic to port 5000 of its container.
@@ -30,16 +32,55 @@ DEFAULT_BIND = "0.0.0.0:5000"
 logger = logging.getLogger(__name__)
 
 
+# Request threads per worker: a thread waits for a slow client's request for up to --request-seconds, so
+# there are enough of them for many slow clients at once (they cost little memory; predictions take turns).
+DEFAULT_THREADS = 32
+# gunicorn's limits for a server that clients reach directly (see the README, "The online app").
+EXPOSED_LIMITS = {
+    "keepalive": 2,  # seconds a kept-alive or new connection may stay silent before it is closed
+    "worker_connections": 1000,  # open connections per worker; the worker stops accepting beyond
+    "limit_request_line": 4094, "limit_request_fields": 50, "limit_request_field_size": 8190,
+    "timeout": 60,  # a worker whose main loop is silent this long (stuck) is restarted
+    "graceful_timeout": 20,
+}
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse that ends a usage error with one line and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see python -m online --help)\n")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m online", description=__doc__.splitlines()[0])
+    parser = UsageParser(prog="python -m online", description=__doc__.splitlines()[0])
     parser.add_argument("--bind", default=DEFAULT_BIND, help=f"address to listen on (default {DEFAULT_BIND})")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="request threads per worker (default 4)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"request threads per worker (default {DEFAULT_THREADS})")
+    parser.add_argument("--request-seconds", type=float, default=DEFAULT_REQUEST_SECONDS,
+                        help=f"time a request may take to arrive (default {DEFAULT_REQUEST_SECONDS:g})")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
-    if args.workers < 1 or args.threads < 1:
-        parser.error("--workers and --threads must be at least 1")
+    if not (1 <= args.workers <= 64 and 1 <= args.threads <= 1024):
+        parser.error("--workers must be from 1 to 64 and --threads from 1 to 1024")
+    if not 0.1 <= args.request_seconds <= 3600:
+        parser.error("--request-seconds must be from 0.1 to 3600")
+    problem = bind_problem(args.bind)
+    if problem:
+        parser.error(f"--bind {args.bind!r}: {problem}")
     return args
+
+
+def bind_problem(bind: str) -> str:
+    """What is wrong with a `--bind` address as gunicorn reads it, or ''."""
+    try:
+        address = parse_address(bind)
+    except (RuntimeError, ValueError) as error:
+        return str(error)
+    if isinstance(address, tuple) and not 0 <= address[1] <= 65535:
+        return f"port {address[1]} is not from 0 to 65535"
+    return ""
 
 
 class JsonLogger(Logger):
@@ -63,12 +104,14 @@ class OnlineServer(BaseApplication):
     def load_config(self) -> None:
         options = {
             "bind": self.args.bind, "workers": self.args.workers, "threads": self.args.threads,
-            "worker_class": "gthread", "accesslog": "-" if self.args.access_log else None,
+            "worker_class": GuardedThreadWorker, "accesslog": "-" if self.args.access_log else None,
             "logger_class": JsonLogger, "proc_name": f"online-{self.access.settings.deploy_app}",
             # This gunicorn opens a control socket under $HOME by default; servers side by side would share it.
             "control_socket_disable": True,
             "worker_exit": end_worker_process,
+            **EXPOSED_LIMITS,
         }
+        GuardedThreadWorker.request_seconds = self.args.request_seconds
         for name, value in options.items():
             self.cfg.set(name, value)
 

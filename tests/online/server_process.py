@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,13 +39,14 @@ def request_json(port: int, method: str, path: str, body: bytes | None = None,
 class ServerProcess:
     """The online app serving on 127.0.0.1:`port`, its output in `log_path`."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], *args: str, workers: int = 2, threads: int = 4) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], *args: str, workers: int = 2,
+                 threads: int | None = None) -> None:
         self.port = free_port()
         self.log_path = workdir / f"online-{self.port}.log"
         self.log = open(self.log_path, "w")
+        sizing = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "online", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), *args],
+            [sys.executable, "-m", "online", "--bind", f"127.0.0.1:{self.port}", *sizing, *args],
             cwd=workdir, env={**env, "PYTHONPATH": str(PROJECT_DIR)}, stdout=self.log, stderr=subprocess.STDOUT,
         )
 
@@ -85,6 +87,18 @@ class ServerProcess:
 
         self.wait_until(ready, timeout)
 
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each gunicorn worker (the server's child processes), in MiB."""
+        sizes = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            except OSError:
+                continue
+            if int(fields.get("PPid", "0").strip()) == self.process.pid:
+                sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+        return sizes
+
     def output(self) -> str:
         if not self.log.closed:
             self.log.flush()
@@ -107,3 +121,39 @@ def online_environment(workdir: Path, **settings: str) -> dict[str, str]:
     env.update(APP_REGISTRY_DIR=str(workdir / "models"), PYTHONDONTWRITEBYTECODE="1")
     env.update({f"APP_{name.upper()}": value for name, value in settings.items()})
     return env
+
+
+class SlowClients:
+    """`count` clients that each announce a request body and then send it one byte every `interval` seconds,
+    reconnecting whenever the server drops them, until stopped (a context manager)."""
+
+    def __init__(self, port: int, count: int = 16, interval: float = 0.5, body_bytes: int = 100_000) -> None:
+        self.port, self.count, self.interval, self.body_bytes = port, count, interval, body_bytes
+        self.stop = threading.Event()
+        self.dropped = 0
+        self.threads = [threading.Thread(target=self._trickle, daemon=True) for _ in range(count)]
+
+    def __enter__(self) -> "SlowClients":
+        for thread in self.threads:
+            thread.start()
+        time.sleep(self.interval * 2)  # every client connected and holding its request open
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    def _trickle(self) -> None:
+        head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {self.body_bytes}\r\n\r\n").encode()
+        while not self.stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as client:
+                    client.sendall(head)
+                    for _ in range(self.body_bytes):
+                        if self.stop.wait(self.interval):
+                            return
+                        client.sendall(b" ")
+            except OSError:
+                self.dropped += 1  # the server closed the connection: come back at once

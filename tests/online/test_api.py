@@ -8,6 +8,7 @@ import pytest
 
 from carolbatch.registry.versions import load_current_model
 from carolbatch.online.api import create_api
+from carolbatch.online.records import body_limit
 from tests.conftest import FEATURES
 from tests.online.conftest import APP, deploy
 
@@ -63,5 +64,23 @@ def test_bad_requests_get_400_with_one_line_naming_field_and_record(client, serv
 
 
 def test_a_body_far_over_the_limit_is_refused_before_parsing(client, served):
-    response = client.post("/predict", data=b"[" + b" " * (5 * 4096 + 70000) + b"]")
+    response = client.post("/predict", data=b"[" + b" " * body_limit(FEATURES, 5) + b"]")
     assert response.status_code == 413 and response.json["field"] == "records"
+
+
+def test_root_lists_the_routes_with_and_without_a_model(client, served, follower):
+    answer = client.get("/")
+    assert answer.status_code == 200 and "POST /predict" in answer.json["routes"]
+
+
+@pytest.mark.parametrize("value", ["1.7e308", "-1.7e308"])
+def test_records_the_model_cannot_predict_finitely_get_422_never_nan(client, served, value):
+    body = json.dumps(dict.fromkeys(FEATURES, 0.5)).replace("0.5", value)
+    response = client.post("/predict", data=body)
+    assert response.status_code == 422 and "the model" in response.json["error"]
+    assert b"NaN" not in response.data and b"Infinity" not in response.data
+
+
+def test_unknown_routes_and_methods_answer_json(client, served):
+    assert client.get("/nothing").status_code == 404 and client.get("/nothing").json["error"].startswith("404")
+    assert client.get("/predict").status_code == 405 and client.get("/predict").json["error"].startswith("405")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from carolbatch.registry.versions import load_current, load_current_model, publish_model, rollback_model
 from carolbatch.storage.stores import LocalStore, write_bytes
 from carolbatch.online.follower import ModelFollower
+from carolbatch.online.source import LocalModelSource
 from tests.online.conftest import APP, deploy
 
 ROWS = np.array([[0.1, -0.2, 0.3], [1.0, 2.0, -1.0]])
@@ -155,3 +157,16 @@ def test_a_failed_look_renews_the_source_and_the_next_poll_recovers(tmp_path, ti
     assert follower.served is None and "token expired" in follower.problem and store.renewals == 1
     follower.poll_safely()
     assert follower.served.version == "v1" and follower.problem == ""
+
+
+@pytest.mark.parametrize("poll_seconds", [1e10, float("inf")])
+def test_a_huge_poll_interval_never_ends_the_follower_thread(registry, tiny_frame, poll_seconds):
+    follower = ModelFollower(LocalModelSource(registry.root, APP), APP, poll_seconds=poll_seconds)
+    deploy(registry, "v1", tiny_frame)
+    stop = follower.start()
+    try:
+        time.sleep(0.5)
+        threads = [thread for thread in threading.enumerate() if thread.name == "model-follower"]
+        assert follower.served.version == "v1" and threads and all(thread.is_alive() for thread in threads)
+    finally:
+        stop.set()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carolbatch.online.records import RequestError, parse_body, records_to_matrix
+from carolbatch.online.records import RequestError, body_limit, parse_body, records_to_matrix
 
 COLUMNS = ("b", "a", "c")
 
@@ -63,12 +63,12 @@ def test_bodies_that_are_not_records_are_refused(payload, words):
 @pytest.mark.parametrize("body", [b"", b"  \n", b"{not json", b'{"a": 1', b"\xff\xfe"])
 def test_bodies_that_are_not_json_are_refused(body):
     with pytest.raises(RequestError) as caught:
-        parse_body(body)
+        parse_body(body, 10, 3)
     assert caught.value.field is None and "\n" not in str(caught.value)
 
 
 def test_json_nan_literal_parses_and_is_then_refused_as_not_finite():
-    payload = parse_body(b'{"a": NaN, "b": 1, "c": 2}')
+    payload = parse_body(b'{"a": NaN, "b": 1, "c": 2}', 10, 3)
     assert refusal(payload).field == "a"
 
 
@@ -77,3 +77,44 @@ def test_json_nan_literal_parses_and_is_then_refused_as_not_finite():
 def test_any_finite_records_round_trip_through_json_exactly(records):
     matrix = records_to_matrix(json.loads(json.dumps(records)), COLUMNS, 20)
     assert matrix.tolist() == [[float(item[name]) for name in COLUMNS] for item in records]
+
+
+def parse_refusal(body: bytes, max_records: int = 10) -> RequestError:
+    with pytest.raises(RequestError) as caught:
+        parse_body(body, max_records, len(COLUMNS))
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+def test_records_over_the_limit_are_refused_while_parsing():
+    assert len(parse_body(json.dumps([record()] * 10).encode(), 10, 3)) == 10
+    assert "over 10 records" in str(parse_refusal(json.dumps([record()] * 11).encode()))
+    error = parse_refusal(b"[" + b",".join([b"{}"] * 2_000_000) + b"]", max_records=10_000)
+    assert error.field == "records" and "more than 10000 records" in str(error)
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 100_000 + b"]" * 100_000, "objects or lists"),
+    (b'{"a": ' + b"[" * 30 + b"]" * 30 + b"}", None),  # few containers: parsed, refused as not a number later
+    (b"[" + b"1," * 200 + b"1]", "values"),
+])
+def test_nesting_and_scalars_are_bounded_before_parsing(body, words):
+    if words is None:
+        assert isinstance(parse_body(body, 10, 3)["a"], list)
+    else:
+        assert words in str(parse_refusal(body))
+
+
+def test_deep_nesting_within_the_container_allowance_is_refused_as_nested_too_deeply():
+    assert "nested too deeply" in str(parse_refusal(b"[" * 5000 + b"]" * 5000, max_records=2000))
+
+
+def test_integers_become_floats_and_a_5000_digit_one_is_not_finite():
+    payload = parse_body(b'{"a": 1, "b": 2, "c": ' + b"9" * 5000 + b"}", 10, 3)
+    assert payload["a"] == 1.0 and type(payload["a"]) is float
+    assert refusal(payload).field == "c"
+
+
+def test_body_limit_grows_with_records_and_feature_names():
+    assert body_limit(COLUMNS, 10) < body_limit(COLUMNS, 20) < body_limit(COLUMNS + ("a_long_name" * 5,), 20)
+    assert len(json.dumps([record(a=-1.2345678901234567e-300)] * 100, indent=4).encode()) < body_limit(COLUMNS, 100)
