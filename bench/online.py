@@ -3,9 +3,10 @@
 
 Deploys two model versions with `run.py` into a temp registry, starts `python -m online` on a free
 127.0.0.1 port, then sends a bounded number of POST /predict requests from a thread pool (one keep-alive
-connection per thread): single-record requests, 1,000-record requests, and single-record requests while
-the registry's `current` flips between the two versions. Writes bench/sections/online.md and rebuilds
-bench/RESULTS.md around it.
+connection per thread): single-record requests, 1,000-record requests, both again with 16 slow clients
+attached (each announces a body and sends one byte every 0.5 s, reconnecting when dropped), and
+single-record requests while the registry's `current` flips between the two versions. Writes
+bench/sections/online.md and rebuilds bench/RESULTS.md around it.
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 from carolbatch.registry.versions import list_version_ids, rollback_model  # noqa: E402
+from carolbatch.online.server import DEFAULT_THREADS  # noqa: E402
+from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS  # noqa: E402
 from carolbatch.storage.stores import LocalStore  # noqa: E402
-from tests.online.server_process import ServerProcess, online_environment, request_json  # noqa: E402
+from tests.online.server_process import ServerProcess, SlowClients, online_environment, request_json  # noqa: E402
 
 DEPLOY_APP = "bostonhouseonline"
 POLL_SECONDS = 0.2
 FLIP_SECONDS = 0.5
+SLOW_CLIENTS = 16
 SECTION = PROJECT_DIR / "bench" / "sections" / "online.md"
 
 
@@ -101,6 +105,30 @@ def swap_under_load(port: int, registry: Path, bodies: list[bytes], threads: int
     return {**result, "swaps": len(flips)}
 
 
+def under_slow_clients(server: ServerProcess, one: list[bytes], batch: list[bytes], threads: int) -> dict:
+    """The single-record and 1,000-record runs again while SLOW_CLIENTS trickle bodies; how many were dropped."""
+    with SlowClients(server.port, count=SLOW_CLIENTS, interval=0.5) as slow:
+        attached = time.monotonic()
+        single = drive(server.port, one, threads)
+        health = drive_health(server.port)
+        batch_result = drive(server.port, batch, threads)
+        time.sleep(max(0.0, attached + DEFAULT_REQUEST_SECONDS + 3 - time.monotonic()))  # past one deadline
+        dropped = slow.dropped
+    return {"single_slow": single, "batch_1000_slow": batch_result, "health_slow": health,
+            "slow_dropped": dropped}
+
+
+def drive_health(port: int, probes: int = 20) -> dict:
+    """GET /health on a new connection every 0.1 s: the slowest answer, in ms."""
+    latencies = []
+    for _ in range(probes):
+        started = time.perf_counter()
+        status, _ = request_json(port, "GET", "/health", timeout=10)
+        latencies.append((time.perf_counter() - started) * 1000 if status == 200 else float("inf"))
+        time.sleep(0.1)
+    return {"max_ms": max(latencies)}
+
+
 def deploy_two_versions(workdir: Path, epochs: int) -> None:
     """Two versions in `workdir/models` (the second with another seed, deployed whatever its score)."""
     env = {**online_environment(workdir), "APP_DATA_PATH": str(PROJECT_DIR / "data" / "boston_house_prices.csv"),
@@ -115,7 +143,7 @@ def deploy_two_versions(workdir: Path, epochs: int) -> None:
 def measure(workdir: Path, args: argparse.Namespace) -> dict:
     deploy_two_versions(workdir, args.epochs)
     server = ServerProcess(workdir, online_environment(workdir, model_poll_seconds=str(POLL_SECONDS)),
-                           workers=args.workers, threads=args.threads)
+                           workers=args.workers)
     try:
         server.wait_ready()
         one = [json.dumps(record).encode() for record in sample_records(args.requests)]
@@ -125,22 +153,27 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict:
         results = {
             "single": drive(server.port, one, args.threads),
             "batch_1000": drive(server.port, [batch] * args.batch_requests, args.threads),
+            **under_slow_clients(server, one, [batch] * args.batch_requests, args.threads),
             "swap": swap_under_load(server.port, workdir / "models", one * args.swap_rounds, args.threads),
         }
         return {**results, "load_before": load_before, "load_after": os.getloadavg()[0],
-                "workers": args.workers, "threads": args.threads, "cpus": len(os.sched_getaffinity(0))}
+                "workers": args.workers, "threads": args.threads, "cpus": len(os.sched_getaffinity(0)),
+                "worker_rss_mb": max(server.worker_rss_mb())}
     finally:
         server.stop()
 
 
 def write_section(measured: dict) -> None:
     rows = [("single record", measured["single"]), ("1,000 records", measured["batch_1000"]),
+            (f"single record, {SLOW_CLIENTS} slow clients attached", measured["single_slow"]),
+            (f"1,000 records, {SLOW_CLIENTS} slow clients attached", measured["batch_1000_slow"]),
             (f"single record, current flipped every {FLIP_SECONDS} s", measured["swap"])]
     lines = [
         "## Online app (bench/online.py)",
         "",
-        f"`python -m online` with {measured['workers']} gunicorn workers x {measured['threads']} threads on "
-        f"127.0.0.1, driven by {measured['threads']} client threads (one keep-alive connection each) in the "
+        f"`python -m online` with {measured['workers']} gunicorn workers x {DEFAULT_THREADS} threads (its "
+        f"defaults) on 127.0.0.1, driven by {measured['threads']} client threads (one keep-alive connection each) "
+        "in the "
         f"same {measured['cpus']}-core machine, which was shared with other work (load average "
         f"{measured['load_before']:.1f} before, {measured['load_after']:.1f} after): client and server share the "
         "CPUs, so these are lower bounds.",
@@ -152,8 +185,12 @@ def write_section(measured: dict) -> None:
         answered = ", ".join(f"{version}: {count}" for version, count in sorted(result["versions"].items()))
         lines.append(f"| {name} | {result['requests']} | {result['failed']} | {result['per_s']:.0f} | "
                      f"{result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {answered} |")
-    swap, single = measured["swap"], measured["single"]
-    checks = [("single record: >= 300 requests/s", f"{single['per_s']:.0f}/s", single["per_s"] >= 300),
+    swap, single, health = measured["swap"], measured["single"], measured["health_slow"]
+    checks = [
+        (f"/health within 2 s with {SLOW_CLIENTS} slow clients attached", f"slowest {health['max_ms']:.0f} ms",
+         health["max_ms"] <= 2000),
+        ("slow clients dropped at the request deadline", f"{measured['slow_dropped']} drops",
+         measured["slow_dropped"] >= SLOW_CLIENTS),("single record: >= 300 requests/s", f"{single['per_s']:.0f}/s", single["per_s"] >= 300),
               ("single record: p99 <= 50 ms", f"{single['p99_ms']:.1f} ms", single["p99_ms"] <= 50),
               ("no failed request while versions are swapped", f"{swap['failed']} failed, {swap['swaps']} swaps",
                swap["failed"] == 0 and swap["swaps"] > 0 and len(swap["versions"]) == 2)]
@@ -161,7 +198,11 @@ def write_section(measured: dict) -> None:
     lines += [f"| {name} | {value} | {'pass' if ok else 'FAIL'} |" for name, value, ok in checks]
     lines += ["", f"During the swap run `current` moved {swap['swaps']} times (`rollback_model`, as "
               f"`run.py --rollback` does) while the server polled every {POLL_SECONDS} s, loaded and checked each "
-              f"new version and swapped it in; {swap['failed']} of {swap['requests']} requests failed.", ""]
+              f"new version and swapped it in; {swap['failed']} of {swap['requests']} requests failed.",
+              "", f"Slow clients announce a 100,000-byte body and send one byte every 0.5 s; the server drops each "
+              f"after its {DEFAULT_REQUEST_SECONDS:g} s request deadline and it reconnects at once "
+              f"({measured['slow_dropped']} drops). Largest worker RSS at the end: "
+              f"{measured['worker_rss_mb']:.0f} MiB.", ""]
     SECTION.parent.mkdir(exist_ok=True)
     SECTION.write_text("\n".join(lines))
 
@@ -172,7 +213,7 @@ def main() -> None:
     parser.add_argument("--batch-requests", type=int, default=100, help="1,000-record requests")
     parser.add_argument("--swap-rounds", type=int, default=3,
                         help="the single-record requests sent this many times while current flips")
-    parser.add_argument("--threads", type=int, default=4, help="client threads and server threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--epochs", type=int, default=200, help="model_epochs of the deployed versions")
     args = parser.parse_args()

@@ -26,7 +26,8 @@ DEFAULT_REQUEST_SECONDS = 10.0
 
 
 class DeadlineSocket:
-    """A connection's socket whose reads end (as if the client closed) once the current request is overdue."""
+    """A connection's socket whose reads end (as if the client closed) once a request is overdue, for good:
+    the connection is then closed, not kept alive for another request."""
 
     def __init__(self, sock: socket.socket, seconds: float) -> None:
         self._sock = sock
@@ -43,9 +44,11 @@ class DeadlineSocket:
     def start_request(self) -> None:
         """The next request must arrive within `seconds` from now."""
         self.deadline = time.monotonic() + self.seconds
-        self.expired = False
 
     def recv(self, size: int, *flags: int) -> bytes:
+        """What the socket's `recv` gives, or b"" (end of stream) for good once a request was overdue."""
+        if self.expired:
+            return b""
         remaining = None if self.deadline is None else self.deadline - time.monotonic()
         if remaining is None:
             return self._sock.recv(size, *flags)
@@ -56,10 +59,20 @@ class DeadlineSocket:
             self._sock.settimeout(remaining if previous is None else min(previous, remaining))
             return self._sock.recv(size, *flags)
         except TimeoutError:
-            self.expired = True
+            self._expire()
             return b""
         finally:
             self._sock.settimeout(previous)
+
+
+    def _expire(self) -> None:
+        # The socket now polls readable at once with nothing to read: gunicorn closes it instead of keeping it
+        # alive for another request (it ignores an app's "Connection: close").
+        self.expired = True
+        try:
+            self._sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
 
 
 class GuardedThreadWorker(ThreadWorker):
