@@ -174,7 +174,7 @@ def write_section(measured: dict) -> None:
         f"`python -m online` with {measured['workers']} gunicorn workers x {DEFAULT_THREADS} threads (its "
         f"defaults) on 127.0.0.1, driven by {measured['threads']} client threads (one keep-alive connection each) "
         "in the "
-        f"same {measured['cpus']}-core machine, which was shared with other work (load average "
+        f"same {measured['cpus']}-core machine, shared at the time by several agents' work (load average "
         f"{measured['load_before']:.1f} before, {measured['load_after']:.1f} after): client and server share the "
         "CPUs, so these are lower bounds.",
         "",
