@@ -53,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
     parser.add_argument("--scheduler-host", default=os.environ.get("LUIGI_SCHEDULER_HOST"),
                         help="use the central luigid at HOST instead of a local scheduler")
+    parser.add_argument("--verbose", action="store_true", help="show Luigi's own INFO lines too")
     parser.add_argument("--scheduler-port", type=int, default=8082, help="port of the central luigid")
     parser.add_argument("--plan", action="store_true", help="print RUN or SKIP and why for each task; run nothing")
     parser.add_argument("--force", action="append", default=[], metavar="TASK",
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         from carolbatch.errors import AppError
         from carolbatch.storage.stores import StorageError
 
-        configure_logging(PROJECT_DIR / "logging.cfg")
+        configure_logging(PROJECT_DIR / "logging.cfg", verbose=args.verbose)
         try:
             ending = run_command(args, dict(os.environ))
         except (AppError, StorageError) as error:

@@ -11,11 +11,25 @@ from pythonjsonlogger.json import JsonFormatter
 from carolbatch.errors import is_one_line_error
 
 
-def configure_logging(config_path: Path) -> None:
-    """Apply `logging.cfg` (keeping loggers created at import time)."""
+# Luigi's own loggers: logging.cfg keeps them at WARNING; `--verbose` shows their INFO lines (each task's
+# scheduling and parameters) again.
+LUIGI_LOGGERS = ("luigi", "luigi-interface")
+
+
+def configure_logging(config_path: Path, verbose: bool = False) -> None:
+    """Apply `logging.cfg` (keeping loggers created at import time), after pycarol's import.
+
+    Importing pycarol's pipeline sets the `luigi-interface` logger to INFO, so it is imported first and
+    logging.cfg has the last word. `verbose` sets Luigi's loggers to INFO.
+    """
+    import pycarol.pipeline.task.task  # noqa: F401  (its import-time setLevel must come before logging.cfg)
+
     logging.config.fileConfig(config_path, disable_existing_loggers=False)
     for handler in logging.getLogger().handlers:
         handler.addFilter(OneLineInputErrors())
+    if verbose:
+        for name in LUIGI_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def json_formatter(task_id: str | None) -> logging.Formatter:
