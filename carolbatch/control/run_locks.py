@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,15 +58,37 @@ def _locks(places: list[tuple[ObjectStore, str]], purpose: str, wait: bool):
 def check_folders(settings: Settings, local_registry: bool = True) -> None:
     """A target folder, or a local registry and its deploy app's folder, that is a file or lies inside one
     is bad input, named before anything is written."""
+    for name, path in _folders(settings, local_registry).items():
+        found = _nearest_existing(path)
+        if found is None or found.is_dir():
+            continue
+        where = "is a file, not a folder" if found == path else f"lies inside the file {str(found)!r}"
+        raise AppError(f"{_subject(settings, name, path)} {where}", BAD_INPUT)
+
+
+def check_writable(settings: Settings, local_registry: bool = True) -> None:
+    """A target folder or local registry this user cannot write (a volume owned by root, say) is bad input,
+    named before anything is written."""
+    for name, path in _folders(settings, local_registry).items():
+        found = _nearest_existing(path)
+        if found is not None and not os.access(found, os.W_OK | os.X_OK):
+            where = f"cannot be written by this user (uid {os.geteuid()}): {str(found)!r} is not writable"
+            raise AppError(f"{_subject(settings, name, path)} {where}", BAD_INPUT)
+
+
+def _folders(settings: Settings, local_registry: bool) -> dict[str, Path]:
     folders = {"target_dir": Path(settings.target_dir)}
     if local_registry:
         registry = Path(settings.registry_dir)
         folders.update(registry_dir=registry, deploy_app=registry / settings.deploy_app)
-    for name, path in folders.items():
-        found = next((folder for folder in (path, *path.parents) if folder.exists()), None)
-        if found is None or found.is_dir():
-            continue
-        where = "is a file, not a folder" if found == path else f"lies inside the file {str(found)!r}"
-        subject = (f"the registry folder {str(path)!r} of deploy_app={settings.deploy_app!r}" if name == "deploy_app"
-                   else f"setting {name}={getattr(settings, name)!r}")
-        raise AppError(f"{subject} {where}", BAD_INPUT)
+    return folders
+
+
+def _nearest_existing(path: Path) -> Path | None:
+    return next((folder for folder in (path, *path.parents) if folder.exists()), None)
+
+
+def _subject(settings: Settings, name: str, path: Path) -> str:
+    if name == "deploy_app":
+        return f"the registry folder {str(path)!r} of deploy_app={settings.deploy_app!r}"
+    return f"setting {name}={getattr(settings, name)!r}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carolbatch.control.logging_setup import use_json_console
-from carolbatch.control.run_locks import check_folders
+from carolbatch.control.run_locks import check_folders, check_writable
 from carolbatch.control.runner import build_pipeline
 from carolbatch.control.task_log import start_task_log
 from carolbatch.tasks import pipeline_params
@@ -69,6 +69,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     """
     carol, resolved = _open_session(project_dir, environ, assignments)
     settings = resolved.settings
+    check_writable(settings, local_registry=carol is None)
     try:
         accounts = None if carol is None else ServiceAccounts()
         reader = None if carol is None else open_bigquery(carol, environ, accounts)

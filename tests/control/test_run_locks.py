@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from carolbatch.control.run_locks import check_folders, lock_registry, lock_run
+from carolbatch.control.run_locks import check_folders, check_writable, lock_registry, lock_run
 from carolbatch.control.startup import open_registry, prepare_run
 from carolbatch.errors import BAD_INPUT, AppError
 from carolbatch.storage.locks import LOCK_FILE, LockBusyError, describe_holder, local_locks
@@ -124,3 +125,14 @@ def test_a_deploy_app_folder_that_is_a_file_is_bad_input_unless_the_registry_is_
     assert str(raised.value) == (f"the registry folder {str(tmp_path / 'm' / settings.deploy_app)!r} of "
                                  f"deploy_app={settings.deploy_app!r} is a file, not a folder")
     check_folders(settings, local_registry=False)  # in Carol mode the registry is the deploy app's storage
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes any folder; the container test runs it as uid 10001")
+@pytest.mark.parametrize("name", ["target_dir", "registry_dir"])
+def test_a_folder_this_user_cannot_write_is_bad_input_naming_it(tmp_path, name):
+    folders = {"target_dir": str(tmp_path / "t"), "registry_dir": str(tmp_path / "m")}
+    Path(folders[name]).mkdir(mode=0o555)
+    with pytest.raises(AppError) as raised:
+        check_writable(default_settings(**folders))
+    assert raised.value.exit_code == BAD_INPUT
+    assert str(raised.value).startswith(f"setting {name}={folders[name]!r} cannot be written by this user")
