@@ -2,19 +2,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run serve test install install-dev clean manifest settings-doc
+.PHONY: run serve test install install-dev clean manifest settings-doc lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock pip
 
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Every package at the version requirements.lock pins (`make lock` makes it from requirements*.txt).
+$(VENV)/.installed: requirements.txt requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt -c requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements.lock $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c requirements.lock
 	touch $@
+
+# Pin every package requirements*.txt install, transitive ones too, into requirements.lock (pip resolves;
+# nothing is installed). Run it after changing a requirements file; tests/test_lock.py fails until then.
+lock: | $(BIN)/python
+	$(BIN)/python -m tools.lock
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
