@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from docker.utils.build import exclude_paths
+from pycarol.app.manifest_parser import ManifestParser
 from pycarol.app.manifest_validator import ManifestValidator
 from pycarol.apps import Apps
 
+import start
 from tests.conftest import PROJECT_DIR
 
 
@@ -29,40 +31,52 @@ def test_manifest_passes_pycarols_validators():
     Apps._assert_manifest_fields(manifest["docker"])
 
 
-def test_manifest_batch_process_matches_its_docker_build():
-    manifest = load_manifest()
-    (process,) = manifest["batch"]["processes"]
-    assert re.fullmatch(r"[a-z0-9]+", process["name"])
-    assert set(process["algorithmTitle"]) == {"en-US", "pt-br"}
-    docker_names = {build["dockerName"] for build in manifest["docker"]}
-    assert process["instanceProperties"]["properties"]["dockerName"] in docker_names
-    assert process["instanceProperties"]["environments"]["ALGORITHM_NAME"] == process["algorithmName"]
-    (build,) = [build for build in manifest["docker"] if build["dockerName"] == process["name"]]
-    assert (PROJECT_DIR / build["gitDockerfileName"]).is_file()
+def processes(manifest: dict):
+    """(kind, process, pycarol's image of it, pycarol's environment of it) for every process."""
+    parser = ManifestParser(manifest)
+    readers = {"batch": (parser.docker_image_batch, parser.instance_environment_variables_batch),
+               "online": (parser.docker_image_online, parser.instance_environment_variables_online)}
+    for kind, (image_of, environment_of) in readers.items():
+        for process in manifest[kind]["processes"]:
+            yield kind, process, image_of(process["name"]), environment_of(process["name"])
 
 
-def test_manifest_online_process_is_built_from_the_online_dockerfile():
+def test_pycarols_parser_finds_each_process_image_built_from_a_plain_dockerfile_in_its_git_path():
     manifest = load_manifest()
-    (process,) = manifest["online"]["processes"]
-    assert re.fullmatch(r"[a-z0-9]+", process["name"]) and set(process["algorithmTitle"]) == {"en-US", "pt-br"}
+    builds = {build["dockerName"]: build for build in manifest["docker"]}
+    assert sorted(kind for kind, *_ in processes(manifest)) == ["batch", "online"]
+    for kind, process, image, environment in processes(manifest):
+        assert re.fullmatch(r"[a-z0-9]+", process["name"]) and set(process["algorithmTitle"]) == {"en-US", "pt-br"}
+        build = builds[image]  # the image a process names is one of the builds Carol makes
+        assert build["gitDockerfileName"] == "Dockerfile"
+        assert (PROJECT_DIR / build["gitPath"].strip("/") / "Dockerfile").is_file()
+        assert start.command(environment[start.PROCESS_VARIABLE], [])[1:] == start.COMMANDS[kind]
+
+
+def test_online_process_declares_the_port_and_health_path_the_image_serves():
+    manifest = load_manifest()
+    (process,) = [process for kind, process, _, _ in processes(manifest) if kind == "online"]
     properties = process["instanceProperties"]["properties"]
     assert properties["preemptible"] is False  # Carol may otherwise move a serving app to another machine
-    (build,) = [build for build in manifest["docker"] if build["dockerName"] == properties["dockerName"]]
-    assert build["gitDockerfileName"] == "online/Dockerfile" and build["gitPath"] == "/"
-    dockerfile = (PROJECT_DIR / build["gitDockerfileName"]).read_text()
-    assert "EXPOSE 5000" in dockerfile and 'CMD ["python", "-m", "online"' in dockerfile
+    assert start.ONLINE_BIND == f"0.0.0.0:{properties['port']}"
+    assert properties["healthcheck"]["path"] == "/health"
+    dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
+    assert f"EXPOSE {properties['port']}" in dockerfile and 'CMD ["python", "start.py"]' in dockerfile
 
 
-def test_online_image_context_has_what_the_online_app_imports():
-    context = docker_context(PROJECT_DIR)
-    copied = re.findall(r"^COPY (.+) \S+$", (PROJECT_DIR / "online" / "Dockerfile").read_text(), re.M)
-    sources = [source.rstrip("/") for line in copied for source in line.split()]
-    in_image = {path for path in context if any(path == source or path.startswith(f"{source}/") for source in sources)}
-    assert {"carolbatch/online/server.py", "online/__main__.py", "settings.toml", "requirements.txt"} <= in_image
-    for path in (path for path in in_image if path.endswith(".py")):
-        for module in local_modules_imported_by(PROJECT_DIR / path):
-            stem = module.replace(".", "/")
-            assert f"{stem}.py" in in_image or f"{stem}/__init__.py" in in_image, f"{path} imports {module}"
+def test_every_manifest_environment_variable_is_read_by_the_app():
+    sources = "\n".join(path.read_text() for folder in ("carolbatch", "app") for path in (PROJECT_DIR / folder).rglob("*.py"))
+    sources += (PROJECT_DIR / "start.py").read_text()
+    for _, process, _, environment in processes(load_manifest()):
+        for name in environment:
+            assert f'"{name}"' in sources, f"{process['name']} sets {name}, which nothing reads"
+
+
+def test_start_refuses_a_process_the_image_does_not_have():
+    result = subprocess.run([sys.executable, str(PROJECT_DIR / "start.py")], env={"PROCESS_TYPE": "nightly"},
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr == "error: PROCESS_TYPE='nightly' names no process of this image (expected batch or online)\n"
 
 
 @pytest.mark.parametrize("dockerfile", sorted(path.relative_to(PROJECT_DIR).as_posix() for path in
@@ -91,12 +105,12 @@ def local_modules_imported_by(path: Path) -> set[str]:
             names.add(node.module)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-    return {name for name in names if name.split(".")[0] == "app"}
+    return {name for name in names if name.split(".")[0] in ("app", "carolbatch", "online")}
 
 
 def test_docker_context_has_what_run_py_needs_and_no_secrets():
     context = docker_context(PROJECT_DIR)
-    needed = {"run.py", "settings.toml", "logging.cfg", "luigi.cfg", "requirements.txt", "Dockerfile",
+    needed = {"run.py", "start.py", "requirements.lock", "online/__main__.py", "settings.toml", "logging.cfg", "luigi.cfg", "requirements.txt", "Dockerfile",
               "data/boston_house_prices.csv"}
     assert needed <= context
     assert ".env" not in context and not any(path.startswith((".venv/", "luigi_targets/", "models/"))
@@ -122,10 +136,10 @@ def test_docker_context_leaves_out_a_dotenv_file(tmp_path):
 
 def test_dockerfile_installs_requirements_and_runs_as_non_root():
     dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
-    assert dockerfile.startswith("FROM python:3.11-slim")
-    assert "pip install -r requirements.txt" in dockerfile
+    assert re.search(r"^FROM python:3.11-slim$", dockerfile, re.M)
+    assert "pip install -r requirements.txt -c requirements.lock" in dockerfile
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
-    assert 'CMD ["python", "run.py"]' in dockerfile
+    assert "mkdir -p /app/luigi_targets /app/models" in dockerfile  # a new named volume there is the app's
 
 
 def test_requirements_are_exact_pins():

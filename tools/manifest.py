@@ -1,6 +1,6 @@
 """`python -m tools.manifest`: point manifest.json's Docker build at the Git repository Carol builds from.
 
-Carol builds the batch image from `docker[].gitRepoUrl` at `gitBranch`, folder `gitPath`, file
+Carol builds the app's image (both processes run it) from `docker[].gitRepoUrl` at `gitBranch`, folder `gitPath`, file
 `gitDockerfileName`. By default the URL and branch are this clone's `origin` remote and current
 branch, so after pushing the project the manifest names exactly what was pushed.
 """
