@@ -72,7 +72,7 @@ def check_writable(settings: Settings, local_registry: bool = True) -> None:
     for name, path in _folders(settings, local_registry).items():
         found = _nearest_existing(path)
         if found is not None and not os.access(found, os.W_OK | os.X_OK):
-            where = f"cannot be written by this user (uid {os.geteuid()}): {str(found)!r} is not writable"
+            where = f"cannot be written by this user (uid {os.geteuid()}): {os.path.abspath(found)!r} is not writable"
             raise AppError(f"{_subject(settings, name, path)} {where}", BAD_INPUT)
 
 
