@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """The image's command: start the Carol process `PROCESS_TYPE` names (manifest.json sets it per process).
 
-`batch` (the default) runs `run.py` with this command's arguments; `online` serves the current model with
-`python -m online` on 0.0.0.0:5000, the port manifest.json declares. The process replaces this one, so a
-container stop (SIGTERM) reaches the app itself. Anything else ends with one error line and exit 2.
+`batch` runs `run.py` with this command's arguments; `online` serves the current model with
+`python -m online` on 0.0.0.0:5000, the port manifest.json declares, and the arguments (a later `--bind`
+wins). Without `PROCESS_TYPE`: `online` when Carol's `CAROLONLINENAME` is set (Carol sets it for an online
+process; pycarol's online API reads it), else `batch`. The process replaces this one, so a container stop
+(SIGTERM) reaches the app itself. Anything else ends with one error line and exit 2.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ COMMANDS = {
 }
 
 
+def process_type(environ: dict[str, str]) -> str:
+    """The process to start: `PROCESS_TYPE`, else `online` in a Carol online process, else `batch`."""
+    return environ.get(PROCESS_VARIABLE) or ("online" if environ.get("CAROLONLINENAME") else "batch")
+
+
 def command(process: str, arguments: list[str]) -> list[str]:
     """The Python command line of `process`, or a ValueError naming the choices."""
     if process not in COMMANDS:
@@ -29,7 +36,7 @@ def command(process: str, arguments: list[str]) -> list[str]:
 
 if __name__ == "__main__":
     try:
-        argv = command(os.environ.get(PROCESS_VARIABLE) or "batch", sys.argv[1:])
+        argv = command(process_type(dict(os.environ)), sys.argv[1:])
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -72,6 +72,13 @@ def test_every_manifest_environment_variable_is_read_by_the_app():
             assert f'"{name}"' in sources, f"{process['name']} sets {name}, which nothing reads"
 
 
+def test_start_chooses_the_process_by_process_type_then_by_carols_online_variable():
+    assert start.process_type({}) == "batch"
+    assert start.process_type({"CAROLONLINENAME": "bostonhouseonline"}) == "online"
+    assert start.process_type({"PROCESS_TYPE": "batch", "CAROLONLINENAME": "bostonhouseonline"}) == "batch"
+    assert start.command("batch", ["--plan"])[1:] == ["run.py", "--plan"]
+
+
 def test_start_refuses_a_process_the_image_does_not_have():
     result = subprocess.run([sys.executable, str(PROJECT_DIR / "start.py")], env={"PROCESS_TYPE": "nightly"},
                             capture_output=True, text=True)
