@@ -50,9 +50,13 @@ engine() {
     dockerd --data-root "$W/docker" --exec-root "$W/exec" --pidfile "$W/dockerd.pid" -H "$DOCKER_HOST" \
         --bridge=none --iptables=false >"$W/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
-    for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.25; done
-    docker info --format 'engine {{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}' ||
-        fail "dockerd did not start within 30 s (see $W/dockerd.log)"
+    for _ in $(seq 1 120); do
+        docker info >/dev/null 2>&1 && break
+        kill -0 "$DOCKERD_PID" 2>/dev/null || fail "dockerd exited at start (see $W/dockerd.log)"
+        sleep 0.25
+    done
+    docker info >/dev/null 2>&1 || fail "dockerd did not answer within 30 s (see $W/dockerd.log)"
+    docker info --format 'engine {{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}'
 }
 
 # The stand-in for python:3.11-slim: Debian 12 minbase, the shared libraries CPython needs, and the CPython 3.11
