@@ -155,3 +155,10 @@ def test_requirements_are_exact_pins():
             line = line.split("#")[0].strip()
             if line and not line.startswith("-r"):
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", line), f"{name}: {line}"
+
+
+def test_ci_runs_the_docker_check_after_the_tests():
+    ci = (PROJECT_DIR / ".ci" / "run").read_text()
+    check = PROJECT_DIR / ".ci" / "docker.sh"
+    assert ci.index("make test") < ci.index(".ci/docker.sh")
+    assert check.stat().st_mode & 0o111 and subprocess.run(["bash", "-n", str(check)]).returncode == 0
