@@ -42,8 +42,12 @@ def test_sigterm_during_a_task_ends_with_the_summary_exit_143_and_a_run_record(t
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
     assert result.returncode == 143 and summary_of(result)["status"] == "FAILED"
     assert "error: stopped by SIGTERM" in err
+    # IngestRecords finished before the signal; the summary and the run record count it.
+    assert (summary_of(result)["ran"], summary_of(result)["reused"]) == ("1", "0"), out + err[-3000:]
     record = json.loads((tmp_path / "luigi_targets" / "runs.jsonl").read_text().splitlines()[-1])
-    assert record["status"] == "FAILED"
+    outcomes = {task["family"]: task["outcome"] for task in record["tasks"]}
+    assert record["status"] == "FAILED" and outcomes["IngestRecords"] == "ran", outcomes
+    assert outcomes["TrainModel"] == "failed" and outcomes["DeployModel"] == "not run", outcomes
 
 
 def test_wrong_shaped_state_files_do_not_crash_the_commands(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 import luigi
@@ -46,6 +46,9 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
                  forced: list[str] = ()) -> RunOutcome:
     """Plan, run and record the pipeline; classify each task as ran, reused or failed.
 
+    An exception out of Luigi itself (a SIGTERM's, raised between tasks) ends the run like a failed task,
+    under the name "run": the tasks that finished before it are counted and recorded.
+
     Args:
         root: from `build_pipeline`: its tasks share the run context whose task events classify them.
         forced: task families to recompute with everything downstream; their targets are removed first.
@@ -62,11 +65,17 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         scheduler = {"scheduler_host": scheduler_host, "scheduler_port": scheduler_port}
         # Another process may be running tasks of this pipeline: wait for it instead of giving up on them.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
+    stopped = None
     with listening(root.run_context()) as events:
-        result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
+        try:
+            status = luigi.build([root], workers=workers, detailed_summary=True, **scheduler).status
+        except Exception as error:  # noqa: BLE001 (a signal's exception raised between tasks): count what finished
+            status, stopped = LuigiStatusCode.FAILED, f"{type(error).__name__}: {error}"
     # With a central scheduler another process may have finished the work this one waited for.
-    shared_success = bool(scheduler_host) and root.complete()
-    outcome = _classify(root, result.status, events, decisions, make_run_id(started_at), shared_success)
+    shared_success = bool(scheduler_host) and not stopped and root.complete()
+    outcome = _classify(root, status, events, decisions, make_run_id(started_at), shared_success)
+    if stopped:
+        outcome = replace(outcome, failed={**outcome.failed, "run": stopped})
     _record_run(root, outcome, decisions, started_at, list(forced))
     return outcome
 
