@@ -65,12 +65,8 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         scheduler = {"scheduler_host": scheduler_host, "scheduler_port": scheduler_port}
         # Another process may be running tasks of this pipeline: wait for it instead of giving up on them.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
-    stopped = None
     with listening(root.run_context()) as events:
-        try:
-            status = luigi.build([root], workers=workers, detailed_summary=True, **scheduler).status
-        except Exception as error:  # noqa: BLE001 (a signal's exception raised between tasks): count what finished
-            status, stopped = LuigiStatusCode.FAILED, f"{type(error).__name__}: {error}"
+        status, stopped = _build(root, workers, scheduler)
     # With a central scheduler another process may have finished the work this one waited for.
     shared_success = bool(scheduler_host) and not stopped and root.complete()
     outcome = _classify(root, status, events, decisions, make_run_id(started_at), shared_success)
@@ -78,6 +74,14 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         outcome = replace(outcome, failed={**outcome.failed, "run": stopped})
     _record_run(root, outcome, decisions, started_at, list(forced))
     return outcome
+
+
+def _build(root: DeployModel, workers: int, scheduler: dict) -> tuple[LuigiStatusCode, str | None]:
+    """Luigi's status, and what stopped Luigi itself (a SIGTERM's exception raised between tasks), as text."""
+    try:
+        return luigi.build([root], workers=workers, detailed_summary=True, **scheduler).status, None
+    except Exception as error:  # noqa: BLE001 (any: the tasks that finished are still counted and recorded)
+        return LuigiStatusCode.FAILED, f"{type(error).__name__}: {error}"
 
 
 def _classify(root: DeployModel, status: LuigiStatusCode, events: TaskEvents, decisions: list[Decision],
