@@ -158,7 +158,8 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
 
     outcome = run(plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
     if any(message.endswith("Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
-        raise Terminated("stopped by SIGTERM")
+        return Ending("FAILED", SIGTERM_EXIT, errors=["stopped by SIGTERM"], ran=len(outcome.ran),
+                      reused=len(outcome.reused))
     lines = []
     if outcome.deploy_reason and outcome.deployed is None:
         lines.append(f"not deployed: {outcome.deploy_reason}")

@@ -1,14 +1,16 @@
 #!/usr/bin/env python
 """Benchmark Carol mode through the sandbox and add its rows to bench/RESULTS.md.
 
-`python bench/carol_bench.py [--sizes 1e5,1e6,1e7] [--rest-sizes 1e6] [--noop-only]`
+`python bench/carol_bench.py [--sizes 1e5,1e6,1e7] [--rest-sizes 1e6] [--streams 4] [--noop-only]`
 
 For each size: stage the generated records (bench/generate.py) in a fresh sandbox process, run
 `run.py` in Carol mode under bench/probe.py (IngestRecords CPU and peak RSS of the app process), read
 the sandbox's own CPU from /proc, then ingest the same records from the local Parquet file for
 comparison, and time no-op reruns in both modes with the sandbox's request counters (OAuth token
 requests, storage metadata calls, bytes downloaded). `--rest-sizes` repeats the Carol run with the
-Storage Read API refused. Measurements accumulate in bench/carol_results.json.
+Storage Read API refused. `--streams 1,4` measures each size with the sandbox offering that many Storage
+Read streams a session (the app lets the server choose and reads them all at once); the streams read and
+the most read at once come from the sandbox's counters. Measurements accumulate in bench/carol_results.json.
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ RERUNS = 3
 class BenchSandbox:
     """`python -m sandbox` in its own process, so its CPU time is its own."""
 
-    def __init__(self, folder: Path, refuse_storage_read: bool) -> None:
+    def __init__(self, folder: Path, refuse_storage_read: bool, streams: int = 4) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.folder, env_file = folder, folder / ".env.sandbox"
         command = [sys.executable, "-m", "sandbox", "--folder", str(folder), "--carol-port", "0", "--storage-port",
-                   "0", "--storage-read-port", "0", "--env-file", str(env_file), "--no-sample"]
+                   "0", "--storage-read-port", "0", "--env-file", str(env_file), "--no-sample",
+                   "--storage-read-streams", str(streams)]
         self.process = subprocess.Popen([*command, *(["--refuse-storage-read"] if refuse_storage_read else [])],
                                         cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=open(folder / "log", "w"))
         while not env_file.is_file():
@@ -98,11 +101,12 @@ def timed_reruns(command: list[str], env: dict[str, str], work: Path, sandbox: B
             "requests": best["requests"], "read_bytes": best["read_bytes"]}
 
 
-def measure(rows: int, args: argparse.Namespace, refuse_storage_read: bool) -> dict:
+def measure(rows: int, args: argparse.Namespace, refuse_storage_read: bool, streams: int = 4,
+            with_local: bool = True) -> dict:
     data = ensure_data(rows, "parquet")
     work = DATA / f"carol_work_{rows}"
     shutil.rmtree(work, ignore_errors=True)
-    sandbox = BenchSandbox(DATA / f"carol_sandbox_{rows}", refuse_storage_read)
+    sandbox = BenchSandbox(DATA / f"carol_sandbox_{rows}", refuse_storage_read, streams)
     try:
         stage_file(sandbox.folder, "boston_house_price", "samples", data, "sample")
         write_app_settings(sandbox.folder, APP, {"deploy_app": DEPLOY_APP})
@@ -117,12 +121,15 @@ def measure(rows: int, args: argparse.Namespace, refuse_storage_read: bool) -> d
         result = {"rows": rows, "route": "REST" if refuse_storage_read else "Storage Read API",
                   "float64_bytes": rows * FLOAT64_COLUMNS * 8, "wall_s": full["wall_s"], "peak_rss": full["peak_rss"],
                   "tasks": full["task_stats"], "sandbox_cpu_s": sandbox.cpu_seconds() - cpu,
-                  "requests": difference(sandbox.counters(), before), "summary": full["stdout"].strip().splitlines()[-1]}
-        if not refuse_storage_read:
+                  "requests": difference(sandbox.counters(), before), "summary": full["stdout"].strip().splitlines()[-1],
+                  "streams_offered": streams}
+        result["streams_read"] = result["requests"].get("storage read streams", 0)
+        result["streams_at_once"] = sandbox.counters().get("storage read streams at once", 0)
+        if not refuse_storage_read and with_local:
             result["carol_noop"] = timed_reruns([*probe, *settings], carol_env, work / "carol", sandbox)
     finally:
         sandbox.stop()
-    if not refuse_storage_read:
+    if not refuse_storage_read and with_local:
         local_env = app_environment(work / "local", APP_DATA_PATH=str(data))
         local = run_measured([*probe, *settings], local_env, work / "local")
         result.update(local_tasks=local["task_stats"], local_peak_rss=local["peak_rss"],
@@ -138,16 +145,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e5,1e6,1e7", help="record counts through the Storage Read API")
     parser.add_argument("--rest-sizes", default="1e6", help="record counts with the Storage Read API refused")
+    parser.add_argument("--streams", default="4", help="Storage Read streams the sandbox offers a session (list)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-in-memory-rows", type=int, default=100_000)
     args = parser.parse_args()
     results = json.loads(CAROL_RESULTS.read_text()) if CAROL_RESULTS.exists() else {}
-    plan = [(size, False) for size in args.sizes.split(",") if size] + \
-           [(size, True) for size in args.rest_sizes.split(",") if size]
-    for size, refuse in plan:
+    offers = [int(count) for count in args.streams.split(",")]
+    plan = [(size, False, count) for size in args.sizes.split(",") if size for count in offers] + \
+           [(size, True, 1) for size in args.rest_sizes.split(",") if size]
+    for size, refuse, count in plan:
         rows = int(float(size))
-        print(f"measuring {rows} records in Carol mode{' (REST)' if refuse else ''} ...", flush=True)
-        results[f"{'rest' if refuse else 'storage'}:{rows}"] = measure(rows, args, refuse)
+        print(f"measuring {rows} records in Carol mode{' (REST)' if refuse else f', {count} streams'} ...", flush=True)
+        key = f"rest:{rows}" if refuse else f"storage:{rows}:streams{count}"
+        results[key] = measure(rows, args, refuse, count, with_local=count == max(offers))
         CAROL_RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True))
     write_carol_section()
 

@@ -29,7 +29,7 @@ def _ingest_rows(results: list[dict]) -> list[list]:
         ingest, local = result["tasks"].get("IngestRecords", {}), result.get("local_tasks", {}).get("IngestRecords", {})
         local_cpu = local.get("cpu_s", float("nan"))
         rows.append([
-            f"{result['rows']:.0e}", result["route"], f"{result['float64_bytes'] / MIB:,.0f}",
+            f"{result['rows']:.0e}", result["route"], _streams(result), f"{result['float64_bytes'] / MIB:,.0f}",
             f"{ingest['wall_s']:.1f}", f"{ingest['cpu_s']:.1f}", f"{local['wall_s']:.2f}" if local else "-",
             f"{local_cpu:.2f}" if local else "-", f"{ingest['cpu_s'] / local_cpu:.1f}x" if local else "-",
             f"{result['peak_rss'] / MIB:,.0f}", f"{_limit(result) / MIB:,.0f}",
@@ -38,10 +38,19 @@ def _ingest_rows(results: list[dict]) -> list[list]:
     return rows
 
 
+def _streams(result: dict) -> str:
+    """Streams read (the most at once); measured before the sandbox counted them: one (the query's ORDER BY)."""
+    if result["route"] != "Storage Read API":
+        return "-"
+    if "streams_read" not in result:
+        return "1 (ORDER BY)"
+    return f"{result['streams_read']} ({result['streams_at_once']} at once)"
+
+
 def _noop_rows(results: list[dict]) -> list[list]:
     rows = []
     for result in results:
-        if "carol_noop" not in result:
+        if "carol_noop" not in result or "local_noop" not in result:
             continue
         carol, local, made = result["carol_noop"], result["local_noop"], result["carol_noop"]["requests"]
         rows.append([
@@ -58,15 +67,19 @@ def _acceptance_rows(results: list[dict]) -> list[list]:
     rows = []
     for result in results:
         storage = result["route"] == "Storage Read API"
-        if (storage and result["rows"] == 10_000_000) or (not storage and result["rows"] == 1_000_000):
+        if (storage and result["rows"] == 10_000_000 and "streams_read" not in result) or (not storage and result["rows"] == 1_000_000):
             verdict = "pass" if result["peak_rss"] <= _limit(result) else "FAIL"
             rows.append([f"{result['rows']:.0e} via {result['route']}: app peak RSS <= 2x float64 + 400 MiB",
                          f"{result['peak_rss'] / MIB:,.0f} MiB <= {_limit(result) / MIB:,.0f} MiB", verdict])
-        if storage and result["rows"] == 10_000_000:
+        if storage and result["rows"] == 10_000_000 and "local_tasks" in result:
             ratio = result["tasks"]["IngestRecords"]["cpu_s"] / result["local_tasks"]["IngestRecords"]["cpu_s"]
             rows.append([f"{result['rows']:.0e}: IngestRecords app CPU <= 3x local Parquet ingest", f"{ratio:.2f}x",
                          "pass" if ratio <= 3 else "FAIL"])
-        if "carol_noop" in result:
+        if "streams_read" in result and "local_peak_rss" in result:
+            ratio = result["peak_rss"] / result["local_peak_rss"]
+            rows.append([f"{result['rows']:.0e}, {result['streams_read']} streams: app peak RSS <= 1.4x local Parquet "
+                         "run's", f"{ratio:.2f}x", "pass" if ratio <= 1.4 else "FAIL"])
+        if "carol_noop" in result and "local_noop" in result:
             extra = result["carol_noop"]["wall_s"] - result["local_noop"]["wall_s"]
             rows.append([f"{result['rows']:.0e}: Carol no-op rerun <= local no-op + 3 s", f"{extra:+.1f} s",
                          "pass" if extra <= 3 else "FAIL"])
@@ -94,14 +107,24 @@ def carol_section(path: Path) -> list[str]:
         "with the API refused, by REST result pages), model_epochs=1, targets in Carol storage. `app CPU` and "
         "`app peak RSS` are the run.py process's (bench/probe.py); the sandbox's CPU (duckdb query, Arrow/JSON "
         "encoding, storage emulator) is counted apart. `local` is the same records ingested from the local "
-        "Parquet file in the same session. Machine: 2 cores, shared with other work while measured (load "
+        "Parquet file in the same session. `streams`: the Storage Read streams the run read (the most at once), "
+        "counted by the sandbox, which offers a session as many as `carol_bench.py --streams` says; rows "
+        "measured before issue 22 read one stream (the query's `ORDER BY`). Machine: 2 cores, shared with other work while measured (load "
         "average in the last column): absolute seconds vary with it, the ratios are what count.",
         "",
         *_table(["check", "measured", "result"], _acceptance_rows(results)),
         "",
-        *_table(["records", "route", "float64 MiB", "Ingest wall", "Ingest app CPU", "local Ingest wall",
+        *_table(["records", "route", "streams", "float64 MiB", "Ingest wall", "Ingest app CPU", "local Ingest wall",
                  "local Ingest CPU", "CPU / local", "app peak RSS", "2x float64 + 400", "sandbox CPU",
                  "run wall", "load"], _ingest_rows(results)),
+        "",
+        "Streams (issue 22), measured on 2026-12-04 with the machine's 2 cores shared by 7 agents (load 6.5-8.4, "
+        "so every second here is inflated against the load-1 rows; the no-op FAILs at 1e6 and 5e6 are that "
+        "load: the no-op rerun reads no staging rows, 0 read sessions, and its cost is the sandbox's probe "
+        "query under load): at 5e6 records, 4 streams read at once took IngestRecords 48.8 s against 62.0 s "
+        "through one stream, with the same app CPU (6.2-6.3 s) and app peak RSS 1.08x the local Parquet run's "
+        "(ordering by id locally included). The sandbox's query and Arrow encoding, on the same 2 shared cores, "
+        "bound the gain; 5e7 records were not measured (the 5e6 pair took 7 minutes of wall time).",
         "",
         "No-op rerun (fastest of three; the Carol one asks the sandbox what it served): seconds, OAuth token "
         "requests, storage metadata calls, storage downloads (checksum records, registry records and the run log) "

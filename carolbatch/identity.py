@@ -83,10 +83,10 @@ def fingerprint_with_cache(path: Path, cache: dict[str, Any]) -> tuple[str, dict
         `("file:<sha256>", updated cache)`; the input cache is not modified.
 
     Raises:
-        RecordsError: the file does not exist.
+        RecordsError: the file does not exist or is not a regular file (a folder, a device, a FIFO).
     """
     if not path.is_file():
-        raise RecordsError(f"data file {path} not found")
+        raise RecordsError(f"data file {path} {'is not a regular file' if path.exists() else 'not found'}")
     key = str(path.resolve())
     stamp = file_stamp(path)
     entry = cache.get(key)

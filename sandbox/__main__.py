@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="port of the BigQuery Storage Read API, gRPC (0: any free)")
     parser.add_argument("--refuse-storage-read", action="store_true",
                         help="refuse the BigQuery Storage Read API, as a project where it is disabled")
+    parser.add_argument("--storage-read-streams", type=int, default=None, metavar="N",
+                        help="streams a Storage Read session gets when the client leaves it to the server (default 4)")
     staging = parser.add_argument_group("stage")
     staging.add_argument("--file", type=Path, help="the Parquet file to stage")
     staging.add_argument("--connector", default="boston_house_price", help="connector name (default boston_house_price)")
@@ -48,10 +50,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def serve(args: argparse.Namespace) -> int:
     from sandbox.server import start_sandbox, write_environment
-    from sandbox.storage_read import set_storage_read_api
+    from sandbox.storage_read import set_storage_read_api, set_storage_read_streams
 
     args.folder.mkdir(parents=True, exist_ok=True)
     set_storage_read_api(args.folder, not args.refuse_storage_read)
+    if args.storage_read_streams is not None:
+        set_storage_read_streams(args.folder, args.storage_read_streams)
     sandbox = start_sandbox(args.folder, args.carol_port, args.storage_port, None if args.no_sample else SAMPLE_DATA,
                             args.storage_read_port)
     environment = sandbox.environment()

@@ -25,6 +25,11 @@ class RequestCounters:
         with self._lock:
             self._counts[name] += amount
 
+    def raise_to(self, name: str, value: int) -> None:
+        """Keep the highest value seen (a gauge's peak)."""
+        with self._lock:
+            self._counts[name] = max(self._counts[name], value)
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(sorted(self._counts.items()))

@@ -1,9 +1,11 @@
 """The BigQuery Storage Read API (`google.cloud.bigquery.storage.v1.BigQueryRead`) over insecure gRPC.
 
 It reads the tables query jobs write their results to (sandbox/results.py), as BigQuery's does:
-`CreateReadSession` splits a table into streams and returns its Arrow schema; `ReadRows` sends a
-stream's rows as Arrow record batches (LZ4-compressed when the client asks), from a row offset so a
-client can resume. Calls need an OAuth access token (`authorization: Bearer ...`), as BigQuery's do.
+`CreateReadSession` splits a table into up to `max_stream_count` disjoint streams (when the client
+leaves the count to the server, as many as the sandbox offers: `set_storage_read_streams`, 4 by
+default) and returns its Arrow schema; `ReadRows` sends a stream's rows as Arrow record batches of at
+most `RESPONSE_ROWS` rows (LZ4-compressed when the client asks), from a row offset so a client can
+resume. The counters note the streams read and the most read at once. Calls need an OAuth access token (`authorization: Bearer ...`), as BigQuery's do.
 Staging tables are views, which the API cannot read. The API can be refused, as in a project where
 it is disabled, by `set_storage_read_api(folder, False)` (or `python -m sandbox --refuse-storage-read`).
 """
@@ -30,18 +32,38 @@ from sandbox.results import open_result, result_path
 SERVICE = "google.cloud.bigquery.storage.v1.BigQueryRead"
 SWITCH_FILE = "bigquery.json"
 DEFAULT_STREAMS = 4
+# BigQuery's responses carry a few MB each, not a whole stream.
+RESPONSE_ROWS = 1 << 14
 _TABLE = re.compile(r"projects/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)/tables/(?P<table>[^/]+)")
 _STREAM = re.compile(r"(?P<session>.+/sessions/[^/]+)/streams/(?P<index>\d+)")
 
 
 def set_storage_read_api(folder: Path, enabled: bool) -> None:
     """Turn the Storage Read API on or off for a sandbox (running or not; read on every session)."""
-    (folder / SWITCH_FILE).write_text(json.dumps({"storage_read_api": enabled}))
+    _write_switches(folder, storage_read_api=enabled)
+
+
+def set_storage_read_streams(folder: Path, streams: int) -> None:
+    """How many streams a session gets when the client leaves the count to the server (read on every session)."""
+    _write_switches(folder, streams=max(1, streams))
+
+
+def cut_storage_read_streams(folder: Path, rows: int) -> None:
+    """Make each session's last stream end `rows` rows early without an error (0 heals): a short read."""
+    _write_switches(folder, cut_rows=max(0, rows))
 
 
 def storage_read_api_enabled(folder: Path) -> bool:
+    return _switches(folder).get("storage_read_api", True)
+
+
+def _switches(folder: Path) -> dict:
     path = folder / SWITCH_FILE
-    return json.loads(path.read_text()).get("storage_read_api", True) if path.is_file() else True
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_switches(folder: Path, **switches) -> None:
+    (folder / SWITCH_FILE).write_text(json.dumps({**_switches(folder), **switches}))
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class StorageReadServer:
         self.counters = counters or RequestCounters()
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
+        self._reading = 0  # streams being read now
         # No SO_REUSEPORT (gRPC's default): a second sandbox on the same port would share its connections.
         options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1), ("grpc.so_reuseport", 0)]
         self._server = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="storage-read"),
@@ -105,7 +128,8 @@ class StorageReadServer:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unsupported read options: {unknown or 'row_restriction'}")
         session_id = secrets.token_hex(8)
         name = f"{request.parent}/locations/us/sessions/{session_id}"
-        ranges = _split_rows(table.num_rows, request.max_stream_count or DEFAULT_STREAMS)
+        offered = _switches(self.folder).get("streams", DEFAULT_STREAMS)
+        ranges = _split_rows(table.num_rows, min(request.max_stream_count or offered, offered))
         compression = requested.read_options.arrow_serialization_options.buffer_compression
         options = pa.ipc.IpcWriteOptions(compression="lz4" if compression == 1 else None)
         with self._lock:
@@ -136,11 +160,24 @@ class StorageReadServer:
         if session is None or int(found["index"]) >= len(session.ranges):
             context.abort(grpc.StatusCode.NOT_FOUND, f"Not found: stream {request.read_stream}")
         start, stop = session.ranges[int(found["index"])]
+        if int(found["index"]) == len(session.ranges) - 1:
+            stop = max(start, stop - _switches(self.folder).get("cut_rows", 0))
         rows = session.table.slice(start + request.offset, max(stop - start - request.offset, 0)).select(session.columns)
+        self.counters.add("storage read streams")
+        with self._lock:
+            self._reading += 1
+            self.counters.raise_to("storage read streams at once", self._reading)
+        try:
+            yield from self._responses(rows, session.options)
+        finally:
+            with self._lock:
+                self._reading -= 1
+
+    def _responses(self, rows: pa.Table, options: pa.ipc.IpcWriteOptions):
         first = True
-        for batch in rows.to_batches():
+        for batch in rows.to_batches(max_chunksize=RESPONSE_ROWS):
             response = types.ReadRowsResponse(
-                arrow_record_batch=types.ArrowRecordBatch(serialized_record_batch=_encode(batch, session.options),
+                arrow_record_batch=types.ArrowRecordBatch(serialized_record_batch=_encode(batch, options),
                                                           row_count=batch.num_rows),
                 row_count=batch.num_rows)
             if first:  # only the first response of a stream carries the schema

@@ -4,10 +4,13 @@ wrong-shaped state files."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -42,8 +45,12 @@ def test_sigterm_during_a_task_ends_with_the_summary_exit_143_and_a_run_record(t
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
     assert result.returncode == 143 and summary_of(result)["status"] == "FAILED"
     assert "error: stopped by SIGTERM" in err
+    # IngestRecords finished before the signal; the summary and the run record count it.
+    assert (summary_of(result)["ran"], summary_of(result)["reused"]) == ("1", "0"), out + err[-3000:]
     record = json.loads((tmp_path / "luigi_targets" / "runs.jsonl").read_text().splitlines()[-1])
-    assert record["status"] == "FAILED"
+    outcomes = {task["family"]: task["outcome"] for task in record["tasks"]}
+    assert record["status"] == "FAILED" and outcomes["IngestRecords"] == "ran", outcomes
+    assert outcomes["TrainModel"] == "failed" and outcomes["DeployModel"] == "not run", outcomes
 
 
 def test_wrong_shaped_state_files_do_not_crash_the_commands(tmp_path):
@@ -73,3 +80,47 @@ def test_a_file_as_an_output_folder_is_exit_2_naming_the_setting(tmp_path, setti
     assert result.returncode == 2 and summary_of(result)["status"] == "FAILED"
     assert f"error: setting {setting}=" in result.stderr and "is a file, not a folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def one_line_ending(result: subprocess.CompletedProcess) -> str:
+    """The one error line of a run that ended with exit 2 and the summary last, no traceback."""
+    assert result.returncode == 2 and summary_of(result)["status"] == "FAILED", result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    return errors[0]
+
+
+@pytest.mark.parametrize("setting", ["target_dir", "data_path", "registry_dir"])
+def test_an_over_long_path_is_one_line_naming_the_setting(tmp_path, setting):
+    error = one_line_ending(run_app(tmp_path, "--set", f"{setting}={tmp_path / ('a' * 5000)}"))
+    assert f"setting {setting}" in error and "too long" in error and len(error) < 300
+
+
+def test_cloud_targets_without_carol_credentials_is_one_line(tmp_path):
+    error = one_line_ending(run_app(tmp_path, env=app_environment(tmp_path, CLOUD_TARGET="true")))
+    assert "cloud_target" in error and "Carol credentials" in error
+
+
+@pytest.mark.parametrize("value", ['{"a": 1}', '[["RM"], "LSTAT"]'])
+@pytest.mark.parametrize("layer", ["--set", "APP_ env", "settings.toml"])
+def test_a_table_or_nested_list_is_not_a_column_name(tmp_path, value, layer):
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".git", ".venv", "luigi_targets", "models",
+                                                                        "__pycache__", "sandbox_data"))
+    settings = project / "settings.toml"
+    toml_value = "{a = 1}" if value.startswith("{") else '[["RM"], "LSTAT"]'
+    if layer == "settings.toml":
+        settings.write_text(settings.read_text() + f"\nfeature_columns = {toml_value}\n")
+    args = ("--set", f"feature_columns={value}") if layer == "--set" else ()
+    environment = app_environment(tmp_path, **({"APP_FEATURE_COLUMNS": value} if layer == "APP_ env" else {}))
+    error = one_line_ending(run_app(tmp_path, *args, env=environment, project=project))
+    assert "feature_columns" in error and "column names" in error
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "folder"])
+def test_a_special_file_as_data_is_not_a_regular_file(tmp_path, kind):
+    path = {"/dev/zero": Path("/dev/zero"), "fifo": tmp_path / "fifo", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    error = one_line_ending(run_app(tmp_path, "--set", f"data_path={path}"))
+    assert f"data file {path} is not a regular file" in error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 import luigi
@@ -46,6 +46,9 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
                  forced: list[str] = ()) -> RunOutcome:
     """Plan, run and record the pipeline; classify each task as ran, reused or failed.
 
+    An exception out of Luigi itself (a SIGTERM's, raised between tasks) ends the run like a failed task,
+    under the name "run": the tasks that finished before it are counted and recorded.
+
     Args:
         root: from `build_pipeline`: its tasks share the run context whose task events classify them.
         forced: task families to recompute with everything downstream; their targets are removed first.
@@ -63,12 +66,22 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
         # Another process may be running tasks of this pipeline: wait for it instead of giving up on them.
         luigi.configuration.get_config().set("worker", "keep_alive", "true")
     with listening(root.run_context()) as events:
-        result = luigi.build([root], workers=workers, detailed_summary=True, **scheduler)
+        status, stopped = _build(root, workers, scheduler)
     # With a central scheduler another process may have finished the work this one waited for.
-    shared_success = bool(scheduler_host) and root.complete()
-    outcome = _classify(root, result.status, events, decisions, make_run_id(started_at), shared_success)
+    shared_success = bool(scheduler_host) and not stopped and root.complete()
+    outcome = _classify(root, status, events, decisions, make_run_id(started_at), shared_success)
+    if stopped:
+        outcome = replace(outcome, failed={**outcome.failed, "run": stopped})
     _record_run(root, outcome, decisions, started_at, list(forced))
     return outcome
+
+
+def _build(root: DeployModel, workers: int, scheduler: dict) -> tuple[LuigiStatusCode, str | None]:
+    """Luigi's status, and what stopped Luigi itself (a SIGTERM's exception raised between tasks), as text."""
+    try:
+        return luigi.build([root], workers=workers, detailed_summary=True, **scheduler).status, None
+    except Exception as error:  # noqa: BLE001 (any: the tasks that finished are still counted and recorded)
+        return LuigiStatusCode.FAILED, f"{type(error).__name__}: {error}"
 
 
 def _classify(root: DeployModel, status: LuigiStatusCode, events: TaskEvents, decisions: list[Decision],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -69,6 +70,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     """
     carol, resolved = _open_session(project_dir, environ, assignments)
     settings = resolved.settings
+    _check_cloud_target(settings, carol)
     check_writable(settings, local_registry=carol is None)
     try:
         accounts = None if carol is None else ServiceAccounts()
@@ -93,6 +95,14 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
     location = registry.describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
     return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location, registry=registry)
+
+
+def _check_cloud_target(settings: Settings, carol) -> None:
+    """Carol-stored targets need a Carol session: without credentials that is bad input, not a crash."""
+    if settings.cloud_target and carol is None:
+        raise AppError("setting cloud_target=true (CLOUD_TARGET) keeps the targets in the app's Carol storage, "
+                       "which needs Carol credentials (CAROLTENANT, CAROLAPPNAME, CAROLAPPOAUTH); none are set",
+                       BAD_INPUT)
 
 
 @dataclass(frozen=True)
@@ -147,8 +157,21 @@ def _open_session(project_dir: Path, environ: Mapping[str, str],
         resolved = resolve_settings(layers)
     except SettingsError as error:
         raise AppError(str(error), BAD_INPUT) from None
+    _check_path_lengths(resolved.settings, local=carol is None)
     check_folders(resolved.settings, local_registry=carol is None)
     return carol, resolved
+
+
+def _check_path_lengths(settings: Settings, local: bool) -> None:
+    """A path setting the system cannot even look up (a name or path too long) is bad input, named."""
+    for name in ("target_dir", "data_path", "registry_dir") if local else ("target_dir",):
+        path = str(getattr(settings, name))
+        try:
+            os.stat(path)
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                raise AppError(f"setting {name}: a path of {len(path)} characters ({path[:40]!r}...) is too long "
+                               "for this system", BAD_INPUT) from None
 
 
 def _connect(credentials, environ: Mapping[str, str]) -> tuple[object, dict]:

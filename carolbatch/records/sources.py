@@ -77,11 +77,11 @@ def read_records(
         The columns as a DataFrame, in the order given, one unconsolidated array per column.
 
     Raises:
-        RecordsError: the file is missing, empty, not UTF-8 text (CSV) or unreadable, lacks a column, a
+        RecordsError: the file is missing, not a regular file, empty, not UTF-8 text (CSV) or unreadable, lacks a column, a
             float column is not numeric, or its bytes are not those fingerprinted (it changed meanwhile).
     """
     if not path.is_file():
-        raise RecordsError(f"data file {path} not found")
+        raise RecordsError(f"data file {path} {'is not a regular file' if path.exists() else 'not found'}")
     if path.stat().st_size == 0:
         raise RecordsError(f"data file {path} is empty")
     # Everything is read through one open descriptor: a file replaced meanwhile does not mix into the read.

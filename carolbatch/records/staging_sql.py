@@ -11,7 +11,10 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def build_staging_query(connector: str, staging: str, columns: Sequence[str], float_columns: Sequence[str] = ()) -> str:
-    """BigQuery SQL reading the latest, non-deleted version of each staging record, ordered by the first column.
+    """BigQuery SQL reading the latest, non-deleted version of each staging record, in no particular order.
+
+    No `ORDER BY`: BigQuery would sort the whole result on one worker, and google-cloud-bigquery reads an
+    ordered result through a single Storage Read API stream; the records are ordered where they arrive.
 
     Args:
         connector: the staging table's connector.
@@ -26,7 +29,7 @@ def build_staging_query(connector: str, staging: str, columns: Sequence[str], fl
     _check_identifiers(connector, staging, *columns)
     selected = ", ".join(
         f"SAFE_CAST(`{name}` AS FLOAT64) AS `{name}`" if name in float_columns else f"`{name}`" for name in columns)
-    return f"SELECT {selected} FROM {_latest_records(connector, staging)} ORDER BY `{columns[0]}`"
+    return f"SELECT {selected} FROM {_latest_records(connector, staging)}"
 
 
 def build_failed_values_query(connector: str, staging: str, id_column: str, column: str) -> str:

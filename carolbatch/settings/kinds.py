@@ -45,8 +45,12 @@ class Names:
 
     def parse(self, value: Any) -> tuple[str, ...]:
         items = _json_list(value) if isinstance(value, str) else value
+        if isinstance(items, dict):  # a TOML table or a JSON object
+            raise ValueError(f"{self.allowed}, not a table")
         if not isinstance(items, (list, tuple)):
             items = str(value).split(",")
+        if any(isinstance(item, (dict, list, tuple, bool)) or item is None for item in items):
+            raise ValueError(f"{self.allowed}, each a name, not a table, a list or true/false")
         names = tuple(str(item).strip() for item in items)
         if not names or any(not name for name in names) or len(set(names)) != len(names):
             raise ValueError(self.allowed)
@@ -54,8 +58,9 @@ class Names:
 
 
 def _json_list(text: str) -> Any:
-    """A JSON array typed as text (`["CRIM", "ZN"]`, as the Carol UI sends lists); other text as it is."""
-    if text.strip().startswith("["):
+    """A JSON array typed as text (`["CRIM", "ZN"]`, as the Carol UI sends lists), or an object; other text as
+    it is."""
+    if text.strip().startswith(("[", "{")):
         try:
             return json.loads(text)
         except ValueError:

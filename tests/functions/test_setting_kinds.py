@@ -75,3 +75,10 @@ def test_text_must_not_be_blank():
 def test_unset_values():
     assert all(is_unset(value) for value in (None, "", " ", "None", "null"))
     assert not any(is_unset(value) for value in (0, "0", False, "x"))
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, '{"a": 1}', [["RM"], "LSTAT"], '[["RM"], "LSTAT"]', [{"a": 1}],
+                                   '[true, "RM"]', [None, "RM"]])
+def test_a_table_or_nested_list_is_not_a_column_name(value):
+    with pytest.raises(ValueError, match="column names"):
+        Names().parse(value)

@@ -16,14 +16,16 @@ from carolbatch.records.staging import read_staging_records
 class ResultStream:
     """Answers the staging query with `table` in batches of 2 rows, and failed-value queries with `example`."""
 
-    def __init__(self, table: pa.Table, example: pd.DataFrame | None = None) -> None:
+    def __init__(self, table: pa.Table, example: pd.DataFrame | None = None, lost_rows: int = 0) -> None:
         self.table = table
+        self.lost_rows = lost_rows
         self.example = example if example is not None else pd.DataFrame({"record": [], "value": []})
         self.queries: list[str] = []
 
     def stream(self, sql: str) -> QueryStream:
         self.queries.append(sql)
-        return QueryStream(self.table.num_rows, self.table.schema, iter(self.table.to_batches(max_chunksize=2)), "test")
+        arrived = self.table.slice(0, self.table.num_rows - self.lost_rows)
+        return QueryStream(self.table.num_rows, self.table.schema, iter(arrived.to_batches(max_chunksize=2)), "test")
 
     def query_frame(self, sql: str) -> pd.DataFrame:
         self.queries.append(sql)
@@ -68,10 +70,29 @@ def test_a_null_example_is_shown_as_null():
         read_staging_records(reader, "conn", "stage", ["id", "x"], "float64")
 
 
-def test_staging_query_casts_numbers_in_bigquery_and_orders_by_the_id():
+def test_staging_query_casts_numbers_in_bigquery_and_leaves_the_order_to_the_reader():
     sql = build_staging_query("conn", "stage", ["id", "x"], ["x"])
-    assert "SELECT `id`, SAFE_CAST(`x` AS FLOAT64) AS `x` FROM" in sql and sql.endswith("ORDER BY `id`")
+    assert "SELECT `id`, SAFE_CAST(`x` AS FLOAT64) AS `x` FROM" in sql
+    # The only ORDER BY is the window's choosing each record's latest version; the result has none.
+    assert sql.count("ORDER BY") == 1 and "OVER (PARTITION BY mdmId ORDER BY" in sql
     failed = build_failed_values_query("conn", "stage", "id", "x")
     assert "SAFE_CAST(`x` AS FLOAT64) IS NULL" in failed and failed.endswith("LIMIT 1")
     with pytest.raises(RecordsError, match="not a valid"):
         build_failed_values_query("conn", "stage", "id", "x) OR (1")
+
+
+@pytest.mark.parametrize("ids", [[3, 1, 2, 5, 4], ["c", "a", "b", "e", "d"]])
+def test_records_are_ordered_by_their_id_whatever_order_the_streams_gave(ids):
+    table = pa.table({"id": ids, "x": [3.0, 1.0, 2.0, 5.0, 4.0], "y": [30.0, 10.0, 20.0, 50.0, 40.0]})
+    frame = read_staging_records(ResultStream(table), "conn", "stage", ["id", "x", "y"], "float64")
+    assert frame["id"].tolist() == sorted(ids) and frame["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert frame["y"].tolist() == [10.0, 20.0, 30.0, 40.0, 50.0] and frame.index.tolist() == [0, 1, 2, 3, 4]
+    reversed_rows = table.take(pa.array([4, 3, 2, 1, 0]))
+    again = read_staging_records(ResultStream(reversed_rows), "conn", "stage", ["id", "x", "y"], "float64")
+    pd.testing.assert_frame_equal(frame, again)
+
+
+def test_a_short_read_is_an_error_naming_both_counts():
+    table = pa.table({"id": [1, 2, 3, 4, 5], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    with pytest.raises(RecordsError, match="the query returned 5 records but 3 arrived through the BigQuery test"):
+        read_staging_records(ResultStream(table, lost_rows=2), "conn", "stage", ["id", "x"], "float64")

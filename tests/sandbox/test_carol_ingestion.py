@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from carolbatch.storage.artifacts import load_artifact
 from carolbatch.storage.stores import LocalStore
 from sandbox.staging import stage_records
 from sandbox.storage import storage_client
-from sandbox.storage_read import set_storage_read_api
+from sandbox.storage_read import DEFAULT_STREAMS, cut_storage_read_streams, set_storage_read_api, set_storage_read_streams
 from sandbox.tenant import open_tenant, write_app_settings
 from tests.conftest import run_app, summary_of
 from tests.sandbox.conftest import SandboxProcess, carol_environment, carol_staging_records, expected_record_count
@@ -81,6 +82,48 @@ def test_double_columns_stream_through_the_storage_read_api(double_run):
     assert any("through the BigQuery Storage Read API" in message for message in log_messages(result)), result.stderr[-4000:]
     assert len(records.frame) == expected_record_count(carol_staging_records())
     assert records.frame["sample"].is_monotonic_increasing
+
+
+def streamed_run(sandbox, workdir: Path, streams: int):
+    """run_ingestion with the sandbox offering `streams` streams a session; also returns the trained model."""
+    set_storage_read_streams(sandbox.folder, streams)
+    try:
+        result, records = run_ingestion(sandbox, workdir)
+    finally:
+        set_storage_read_streams(sandbox.folder, DEFAULT_STREAMS)
+    trained = sorted((workdir / "luigi_targets").glob("TrainModel/*.pkl"))
+    model = load_artifact(LocalStore(workdir / "luigi_targets"), f"TrainModel/{trained[0].name}") if trained else None
+    return result, records, model
+
+
+def test_several_streams_at_once_give_the_records_and_model_of_one_stream(double_run, sandbox, tmp_path):
+    result, records, model = streamed_run(sandbox, tmp_path / "many", DEFAULT_STREAMS)
+    single, single_records, single_model = streamed_run(sandbox, tmp_path / "one", 1)
+    assert result.returncode == single.returncode == 0, result.stderr[-3000:] + single.stderr[-3000:]
+    assert any(f"Storage Read API ({DEFAULT_STREAMS} streams at once)" in line for line in log_messages(result))
+    assert any("Storage Read API (1 stream)" in line for line in log_messages(single))
+    assert sandbox_counters(sandbox)["storage read streams at once"] > 1
+    assert records.frame["sample"].is_unique and len(records.frame) == expected_record_count(carol_staging_records())
+    pd.testing.assert_frame_equal(records.frame, single_records.frame)
+    # The same parts and the same fitted model (its training facts hold timings, which differ).
+    for part in ("train_rows", "validation_rows", "test_rows"):
+        assert (getattr(model.split, part) == getattr(single_model.split, part)).all()
+    assert pickle.dumps(model.model) == pickle.dumps(single_model.model)
+    assert (model.y_test_predicted == single_model.y_test_predicted).all()
+    assert model.validation_losses == single_model.validation_losses
+
+
+def test_a_short_read_fails_naming_both_counts_and_keeps_nothing(double_run, sandbox, tmp_path):
+    cut_storage_read_streams(sandbox.folder, 3)
+    try:
+        result, saved = run_ingestion(sandbox, tmp_path)
+    finally:
+        cut_storage_read_streams(sandbox.folder, 0)
+    expected = expected_record_count(carol_staging_records())
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode != 0 and saved is None and len(errors) == 1, result.stderr[-3000:]
+    assert f"the query returned {expected} records but {expected - 3} arrived" in errors[0]
+    assert "Traceback" not in result.stderr
 
 
 def test_refused_storage_api_falls_back_to_rest_pages_with_identical_records(double_run, fallback_run):
