@@ -142,12 +142,13 @@ def run_command(args: argparse.Namespace, environ: dict[str, str]) -> Ending:
         return Ending("PLANNED", lines=maintenance.describe_plan(plan.root, args.force))
     if args.scheduler_host:
         check_scheduler(args.scheduler_host, args.scheduler_port)
-    # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
-    with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
+    # With a central scheduler, runs sharing the folders is the point: Luigi coordinates them. A clean-up never is.
+    with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host) and not args.gc):
         if args.gc:
             lines = maintenance.describe_clean_up(plan.root, args.keep, args.dry_run, args.keep_models)
             return Ending("CLEANED", lines=lines)
-        repair_registry(plan.registry, plan.settings.deploy_app)
+        with plan.root.run_context().registry_writes():
+            repair_registry(plan.registry, plan.settings.deploy_app)
         return run_pipeline(args, plan)
 
 

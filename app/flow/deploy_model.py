@@ -48,5 +48,6 @@ class DeployModel(AppTask):
         version = make_version_id(datetime.now(timezone.utc), self.identity())
         # The lineage tells clean-up (`run.py --gc`) which targets produced the deployed model.
         settings = {**self.get_execution_params(), LINEAGE_KEY: self.lineage()}
-        return deploy_challenger(self.model_registry(), self.deploy_app, version, trained, evaluated, records,
-                                 self.target_column, self.champion_tolerance, settings)
+        with self.run_context().registry_writes():
+            return deploy_challenger(self.model_registry(), self.deploy_app, version, trained, evaluated, records,
+                                     self.target_column, self.champion_tolerance, settings)
