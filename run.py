@@ -175,7 +175,7 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
 def manage_models(args: argparse.Namespace, registry) -> Ending:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
     from carolbatch.control.run_locks import lock_registry
-    from carolbatch.registry.versions import list_versions, read_current_version, rollback_model
+    from carolbatch.registry import list_versions, read_current_version, rollback_model
     from carolbatch.report import format_versions_table
 
     app, store = registry.settings.deploy_app, registry.store

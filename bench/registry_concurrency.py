@@ -23,7 +23,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.registry_crash import APP, environment  # noqa: E402
-from carolbatch.registry.versions import read_current_version, read_history, read_version_metadata  # noqa: E402
+from carolbatch.registry import read_current_version, read_history, read_version_metadata  # noqa: E402
 from carolbatch.storage.stores import LocalStore  # noqa: E402
 
 SETTINGS = (["--set", "model_epochs=1000"], ["--set", "model_epochs=300"])

@@ -25,7 +25,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from carolbatch.registry.versions import MANIFEST_FILE, read_current_version, read_history, verify_version  # noqa: E402
+from carolbatch.registry import MANIFEST_FILE, read_current_version, read_history, verify_version  # noqa: E402
 from carolbatch.storage.stores import LocalStore  # noqa: E402
 
 APP = "bostonhouseonline"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from carolbatch.registry.versions import read_current_version, verify_version
+from carolbatch.registry import read_current_version, verify_version
 from carolbatch.storage.stores import LocalStore
 from tests.conftest import PROJECT_DIR, app_environment, summary_of
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from carolbatch.registry.versions import load_current_model, publish_model, read_current_version, rollback_model
+from carolbatch.registry import load_current_model, publish_model, read_current_version, rollback_model
 from carolbatch.storage.stores import LocalStore
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
 

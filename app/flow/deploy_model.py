@@ -10,10 +10,9 @@ from app.flow.commons import LINEAGE_KEY, AppTask, setting_parameter
 from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from carolbatch import deployment, evaluation, report
-from carolbatch.registry import versions as registry
+from carolbatch import deployment, evaluation, registry, report
 from carolbatch.deployment import Deployment, deploy_challenger, deployment_is_current
-from carolbatch.registry.versions import make_version_id
+from carolbatch.registry import make_version_id
 
 
 @inherit_list(TrainModel, EvaluateModel, IngestRecords)

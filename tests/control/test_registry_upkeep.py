@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from carolbatch.control.registry_upkeep import clean_registry, incomplete_versions, part_leftovers, repair_registry
-from carolbatch.registry.versions import RegistryError, list_version_ids, publish_model, read_current_version, rollback_model
+from carolbatch.control.registry_upkeep import clean_registry, part_leftovers, repair_registry
+from carolbatch.registry import (RegistryError, incomplete_versions, list_version_ids, publish_model,
+                                 read_current_version, rollback_model)
 from carolbatch.storage.stores import LocalStore
 
 APP = "onlineapp"

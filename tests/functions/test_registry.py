@@ -10,7 +10,7 @@ import pycarol
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from carolbatch.registry.versions import (
+from carolbatch.registry import (
     RegistryError,
     list_version_ids,
     list_versions,
