@@ -118,7 +118,9 @@ def gc_trial(workdir: Path, index: int, port: int) -> dict:
     output = deploying.communicate(timeout=900)[0]
     problems = [] if version else ["the run wrote no version files"]
     if deploying.returncode != 0 or clean.returncode != 0:
-        problems.append(f"run exit {deploying.returncode}, gc exit {clean.returncode}: {clean.stderr[-300:]}")
+        said = [line for line in (output + clean.stdout + clean.stderr).splitlines()
+                if line.startswith(("error:", "summary:")) or " failed: " in line]
+        problems.append(f"run exit {deploying.returncode}, gc exit {clean.returncode}: {' / '.join(said)[-600:]}")
     try:
         verify_version(LocalStore(registry), APP, version)
         if read_current_version(LocalStore(registry), APP) != version or f"deployed={version}" not in output:

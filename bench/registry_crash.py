@@ -31,9 +31,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from carolbatch.registry import (MANIFEST_FILE, list_version_ids, load_current_model, read_current_version,  # noqa: E402
-                                 read_history, verify_version)
-from carolbatch.registry.history import current_chain  # noqa: E402
+from carolbatch.registry import (MANIFEST_FILE, current_chain, list_version_ids, load_current_model,  # noqa: E402
+                                 read_current_version, read_history, verify_version)
 from carolbatch.storage.stores import LocalStore  # noqa: E402
 
 APP = "bostonhouseonline"
@@ -169,6 +168,7 @@ def write_section(results: list[dict], cases: list[dict], seconds: float) -> Non
     """This bench's rows in bench/sections/registry_crash.md; rebuilds bench/RESULTS.md around them."""
     failed = sum(bool(result["problems"]) for result in results)
     lines = ["## Registry: crashes and a damaged history (bench/registry_crash.py)", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
              f"{len(results)} deploying runs SIGKILLed 0-{DEPLOY_WINDOW_S:.0f} s into DeployModel (registry writes "
              f"slowed by {WRITE_DELAY} s each), each rerun and `--gc`: {len(results) - failed} of {len(results)} "
              f"sound, {seconds:.0f} s in all. Then, on copies of the registry they left:", "",

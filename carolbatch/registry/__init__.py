@@ -12,7 +12,7 @@ Everything outside the registry imports from here.
 """
 
 from carolbatch.registry.checksums import verify_version
-from carolbatch.registry.history import read_current_version, read_history, repair_pointers
+from carolbatch.registry.history import current_chain, read_current_version, read_history, repair_pointers
 from carolbatch.registry.names import (HISTORY_FILE, MANIFEST_FILE, METADATA_FILE, MODEL_FILE, POINTER_FILE,
                                        RegistryError, registry_name)
 from carolbatch.registry.retention import (incomplete_versions, protected_versions, removable_versions,
@@ -24,7 +24,7 @@ from carolbatch.registry.versions import (CurrentModel, current_feature_columns,
 
 __all__ = [
     "HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "POINTER_FILE", "CurrentModel", "RegistryError",
-    "current_feature_columns", "has_version", "incomplete_versions", "list_version_ids", "list_versions",
+    "current_chain", "current_feature_columns", "has_version", "incomplete_versions", "list_version_ids", "list_versions",
     "load_current", "load_current_model", "make_version_id", "protected_versions", "publish_model",
     "read_current_marker", "read_current_version", "read_history", "read_version_metadata", "registry_name",
     "removable_versions", "remove_version", "repair_pointers", "rollback_model", "verify_version",

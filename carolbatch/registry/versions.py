@@ -22,6 +22,7 @@ from carolbatch.storage.stores import ObjectStore, read_bytes
 
 logger = logging.getLogger(__name__)
 
+
 def make_version_id(created_at: datetime, digest: str) -> str:
     """A version id that sorts by creation time and names the run that made it."""
     return f"{created_at:%Y%m%dT%H%M%SZ}-{digest[:8]}"
