@@ -108,9 +108,11 @@ def gc_trial(workdir: Path, index: int, port: int) -> dict:
     """A deploying run through the central scheduler and a `--gc --keep-models 0` started mid-write."""
     registry = workdir / f"models-gc-{index}"
     env = environment(workdir, APP_REGISTRY_DIR=str(registry), REGISTRY_TEST_WRITE_DELAY="0.2")
-    deploying = subprocess.Popen([sys.executable, str(PROJECT_DIR / "run.py"), "--scheduler-host", "127.0.0.1",
-                                  "--scheduler-port", str(port)], cwd=workdir, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
+    # A DeployModel of its own each trial (the registry folder is not significant): luigid would otherwise
+    # see the previous trial's task again and may refuse it run permission while it forgets the last worker.
+    args = ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(port), "--set", f"champion_tolerance={index}"]
+    deploying = subprocess.Popen([sys.executable, str(PROJECT_DIR / "run.py"), *args], cwd=workdir, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     version = half_written_version(registry / APP, deploying)
     started = time.monotonic()
     clean = run(workdir, "--gc", "--keep-models", "0", APP_REGISTRY_DIR=str(registry))
