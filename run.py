@@ -142,12 +142,13 @@ def run_command(args: argparse.Namespace, environ: dict[str, str]) -> Ending:
         return Ending("PLANNED", lines=maintenance.describe_plan(plan.root, args.force))
     if args.scheduler_host:
         check_scheduler(args.scheduler_host, args.scheduler_port)
-    # With a central scheduler, processes sharing the folders is the point: Luigi coordinates them.
-    with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host)):
+    # With a central scheduler, runs sharing the folders is the point: Luigi coordinates them. A clean-up never is.
+    with lock_run(plan, "gc" if args.gc else "run", not args.no_wait, shared=bool(args.scheduler_host) and not args.gc):
         if args.gc:
             lines = maintenance.describe_clean_up(plan.root, args.keep, args.dry_run, args.keep_models)
             return Ending("CLEANED", lines=lines)
-        repair_registry(plan.registry, plan.settings.deploy_app)
+        with plan.root.run_context().registry_writes():
+            repair_registry(plan.registry, plan.settings.deploy_app)
         return run_pipeline(args, plan)
 
 
@@ -175,7 +176,7 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
 def manage_models(args: argparse.Namespace, registry) -> Ending:
     """`--models` lists the registry, `--rollback` moves its current pointer; neither builds the pipeline."""
     from carolbatch.control.run_locks import lock_registry
-    from carolbatch.registry.versions import list_versions, read_current_version, rollback_model
+    from carolbatch.registry import list_versions, read_current_version, rollback_model
     from carolbatch.report import format_versions_table
 
     app, store = registry.settings.deploy_app, registry.store

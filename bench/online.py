@@ -29,7 +29,7 @@ import pandas as pd
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from carolbatch.registry.versions import list_version_ids, rollback_model  # noqa: E402
+from carolbatch.registry import list_version_ids, rollback_model  # noqa: E402
 from carolbatch.online.server import DEFAULT_THREADS  # noqa: E402
 from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS  # noqa: E402
 from carolbatch.storage.stores import LocalStore  # noqa: E402

@@ -12,8 +12,8 @@ import numpy as np
 
 from carolbatch.evaluation import Evaluation, decide_deployment, score_champion
 from carolbatch.training.fitting import TrainedModel
-from carolbatch.registry.versions import RegistryError, load_current, publish_model, read_current_version, repair_pointers
-from carolbatch.registry.files import MANIFEST_FILE, registry_name
+from carolbatch.registry import (RegistryError, has_version, load_current, publish_model, read_current_version,
+                                 repair_pointers)
 from carolbatch.report import build_metadata, format_metrics_table
 from carolbatch.records.sources import Records
 from carolbatch.storage.stores import ObjectStore
@@ -43,7 +43,7 @@ def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deplo
     """Whether a past deploy decision still holds: its version is still in the registry, or, for a
     refusal, the champion it lost to is still the current model."""
     if deployment.version is not None:
-        return store.exists(registry_name(deploy_app, deployment.version, MANIFEST_FILE))
+        return has_version(store, deploy_app, deployment.version)
     return deployment.champion == read_current_version(store, deploy_app)
 
 

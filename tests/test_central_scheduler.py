@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from carolbatch.registry import read_current_version, verify_version
+from carolbatch.storage.stores import LocalStore
 from tests.conftest import PROJECT_DIR, app_environment, summary_of
 
 LUIGID = Path(sys.executable).with_name("luigid")
@@ -85,3 +87,37 @@ def test_two_processes_run_each_task_once_through_a_central_scheduler(tmp_path, 
     assert len(deployed) == 1
     versions = [path for path in (tmp_path / "models" / "bostonhouseonline").iterdir() if path.is_dir()]
     assert [path.name for path in versions] == deployed
+
+
+def wait_for_version_files(registry: Path, process: subprocess.Popen, timeout: float = 240) -> str:
+    """The version a run has started to write (a version folder with a file, no manifest yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        started = [path for path in registry.glob("*/*") if path.parent.is_dir() and path.is_file()
+                   and not (path.parent / "checksums.json").exists()]
+        if started:
+            return started[0].parent.name
+        time.sleep(0.05)
+    raise AssertionError("the run wrote no version files")
+
+
+@pytest.mark.parametrize("gc_args", [(), ("--scheduler-host", "127.0.0.1")], ids=["gc", "gc-with-scheduler"])
+def test_a_run_through_a_central_scheduler_holds_the_registry_lock_while_it_writes_a_version(tmp_path, luigid, gc_args):
+    registry = tmp_path / "models" / "bostonhouseonline"
+    # Registry writes slowed by the test hook: the clean-up starts while the version is half written.
+    run = subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "run.py"), "--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid)],
+        cwd=tmp_path, env=app_environment(tmp_path, REGISTRY_TEST_WRITE_DELAY="0.5"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    version = wait_for_version_files(registry, run)
+    gc = subprocess.run([sys.executable, str(PROJECT_DIR / "run.py"), "--gc", *gc_args, "--scheduler-port",
+                         str(luigid)], cwd=tmp_path, env=app_environment(tmp_path), capture_output=True, text=True,
+                        timeout=300)
+    stdout, stderr = run.communicate(timeout=300)
+    ran = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+    assert gc.returncode == 0, gc.stdout + gc.stderr
+    assert version not in gc.stdout, gc.stdout  # nothing of the version being written was removed
+    assert summary_of(ran)["deployed"] == version, stdout + stderr
+    store = LocalStore(tmp_path / "models")
+    verify_version(store, "bostonhouseonline", version)
+    assert read_current_version(store, "bostonhouseonline") == version

@@ -113,3 +113,37 @@ def test_flow_holds_commons_and_one_task_per_module():
 @pytest.mark.parametrize("room", ["app/flow", "app/functions", "carolbatch", "carolbatch/control", "carolbatch/storage"])
 def test_each_room_is_a_package(room):
     assert (PROJECT_DIR / room / "__init__.py").is_file()
+
+
+REGISTRY = PROJECT_DIR / "carolbatch" / "registry"
+# The registry's modules in order: each imports only registry modules before it (see its __init__).
+REGISTRY_ORDER = ("names", "checksums", "history", "versions", "retention")
+
+
+def test_the_registry_is_one_subpackage_of_modules_up_to_400_lines_and_functions_up_to_30():
+    modules = sorted(path.stem for path in REGISTRY.glob("*.py") if path.name != "__init__.py")
+    assert modules == sorted(REGISTRY_ORDER), f"add a new registry module to REGISTRY_ORDER: {modules}"
+    long = {relative(path): len(path.read_text().splitlines()) for path in REGISTRY.glob("*.py")
+            if len(path.read_text().splitlines()) > 400}
+    long.update({f"{relative(path)}:{node.name}": function_lines(node) for path in REGISTRY.glob("*.py")
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and function_lines(node) > 30})
+    assert not long, long
+
+
+def test_registry_modules_import_only_those_before_them():
+    for position, name in enumerate(REGISTRY_ORDER):
+        found = imports_any(REGISTRY / f"{name}.py", ("carolbatch.registry",))
+        later = [module for module in found if module.split(".")[2] not in REGISTRY_ORDER[:position]]
+        assert not later, f"carolbatch/registry/{name}.py imports {later}: not one of {REGISTRY_ORDER[:position]}"
+
+
+def test_outside_the_registry_code_imports_its_public_surface_only():
+    outside = [path for path in python_files("app", "bench", "online", "tests", "tools")
+               if not path.name.startswith("test_registry")]
+    outside += [path for path in (PROJECT_DIR / "carolbatch").rglob("*.py") if REGISTRY not in path.parents]
+    outside.append(PROJECT_DIR / "run.py")
+    offenders = {relative(path): found for path in outside
+                 if (found := [name for name in imports_any(path, ("carolbatch.registry",))
+                               if name.split(".")[2:3] and name.split(".")[2] in REGISTRY_ORDER])}
+    assert not offenders, f"import from carolbatch.registry, not its modules: {offenders}"

@@ -16,7 +16,7 @@ from PIL import Image
 
 from carolbatch.control.startup import open_registry
 from carolbatch.errors import AppError
-from carolbatch.registry.versions import list_versions, read_current_version
+from carolbatch.registry import list_versions, read_current_version
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 APP = "bostonhouseonline"

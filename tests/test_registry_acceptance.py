@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from carolbatch.registry.versions import load_current_model, publish_model, read_current_version, rollback_model
+from carolbatch.registry import load_current_model, publish_model, read_current_version, rollback_model
 from carolbatch.storage.stores import LocalStore
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
 
@@ -197,3 +197,41 @@ def test_7_a_second_run_waits_for_the_lock_or_with_no_wait_exits_1_naming_the_ho
     assert waited.returncode == 0 and "waiting for" in waited.stderr
     deployed = [entry["version"] for entry in history(workdir) if entry["action"] == "deploy"]
     assert deployed[0] == champion and deployed[-1] == read_current_version(LocalStore(workdir / "models"), APP)
+
+
+# Issue 23, item 1: the served model is never collected.
+
+
+@pytest.mark.parametrize("lost", ["missing", "empty"])
+def test_23_gc_keeping_no_models_keeps_the_version_current_names_with_a_lost_history(project, lost):
+    workdir, version = project
+    older = registry(workdir) / "20200101T000000Z-00000000"  # an older version, as a registry from before the history
+    publish(LocalStore(workdir / "models"), older.name)
+    (registry(workdir) / "current").write_text(version)
+    if lost == "missing":
+        (registry(workdir) / "history.jsonl").unlink()
+    else:
+        (registry(workdir) / "history.jsonl").write_text("")
+    result = run_app(workdir, "--gc", "--keep-models", "0")
+    assert result.returncode == 0 and summary_of(result)["status"] == "CLEANED", result.stdout + result.stderr
+    assert f"{version}/" not in result.stdout and f"{older.name}/" not in result.stdout
+    store = LocalStore(workdir / "models")
+    assert read_current_version(store, APP) == version and load_current_model(store, APP) is not None
+    served = run_app(workdir, "--models")
+    assert any(line.startswith(f"* {version}") for line in served.stdout.splitlines()), served.stdout
+
+
+@pytest.mark.parametrize("duplicated", ["deploy of the current version", "whole history"])
+def test_23_a_duplicated_history_line_is_read_once_by_rollback(tmp_path, duplicated):
+    store = LocalStore(tmp_path / "models")
+    publish(store, "v1")
+    publish(store, "v2")
+    lines = (registry(tmp_path) / "history.jsonl").read_text().splitlines(keepends=True)
+    doubled = [*lines, lines[-1]] if duplicated == "deploy of the current version" else [*lines, *lines]
+    (registry(tmp_path) / "history.jsonl").write_text("".join(doubled))
+    result = run_app(tmp_path, "--rollback")
+    assert result.returncode == 0 and summary_of(result)["deployed"] == "v1", result.stdout + result.stderr
+    assert f"current model of {APP} is now v1" in result.stdout
+    again = run_app(tmp_path, "--rollback")  # nothing was current before v1: the chain is not cut to v2
+    assert again.returncode == 2 and "no model version of" in errors(again)[0]
+    assert read_current_version(store, APP) == "v1"

@@ -10,10 +10,9 @@ from app.flow.commons import LINEAGE_KEY, AppTask, setting_parameter
 from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from carolbatch import deployment, evaluation, report
-from carolbatch.registry import versions as registry
+from carolbatch import deployment, evaluation, registry, report
 from carolbatch.deployment import Deployment, deploy_challenger, deployment_is_current
-from carolbatch.registry.versions import make_version_id
+from carolbatch.registry import make_version_id
 
 
 @inherit_list(TrainModel, EvaluateModel, IngestRecords)
@@ -48,5 +47,6 @@ class DeployModel(AppTask):
         version = make_version_id(datetime.now(timezone.utc), self.identity())
         # The lineage tells clean-up (`run.py --gc`) which targets produced the deployed model.
         settings = {**self.get_execution_params(), LINEAGE_KEY: self.lineage()}
-        return deploy_challenger(self.model_registry(), self.deploy_app, version, trained, evaluated, records,
-                                 self.target_column, self.champion_tolerance, settings)
+        with self.run_context().registry_writes():
+            return deploy_challenger(self.model_registry(), self.deploy_app, version, trained, evaluated, records,
+                                     self.target_column, self.champion_tolerance, settings)

@@ -20,7 +20,7 @@ from carolbatch.planning import (
     own_parameters,
     select_garbage,
 )
-from carolbatch.registry.versions import RegistryError, read_current_version, read_version_metadata
+from carolbatch.registry import RegistryError, read_current_version, read_version_metadata
 from carolbatch.storage.artifacts import RECORD_SUFFIX, artifact_size
 from carolbatch.storage.stores import read_bytes
 

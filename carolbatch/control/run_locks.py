@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,15 +18,28 @@ if TYPE_CHECKING:
 
 
 def lock_run(plan: RunPlan, purpose: str, wait: bool, shared: bool = False) -> AbstractContextManager:
-    """The locks of the run's target folder and model registry (none when `shared` by a central scheduler).
+    """The locks of the run's target folder and model registry for the whole run.
+
+    A run `shared` with other processes through a central scheduler holds none for its length (Luigi
+    coordinates the tasks): its registry writes take the registry lock each (`RunContext.registry_writes`),
+    so a clean-up or a rollback never meets a version half written.
 
     Raises:
         LockBusyError: on entering, when another process holds one and `wait` is false.
     """
+    registry = (plan.registry, f"{plan.settings.deploy_app}/")
     if shared:
-        return nullcontext()
-    return _locks([(plan.root.target_store(), plan.root.target_prefix()), (plan.registry, f"{plan.settings.deploy_app}/")],
-                  purpose, wait)
+        return _registry_writes_locked(plan.root.run_context(), partial(_locks, [registry], purpose, wait))
+    return _locks([(plan.root.target_store(), plan.root.target_prefix()), registry], purpose, wait)
+
+
+@contextmanager
+def _registry_writes_locked(context, take_lock):
+    context.registry_lock = take_lock
+    try:
+        yield
+    finally:
+        context.registry_lock = None
 
 
 def lock_registry(access: RegistryAccess, purpose: str, wait: bool) -> AbstractContextManager:

@@ -19,7 +19,7 @@ from carolbatch.tasks import pipeline_params
 from app.flow.deploy_model import DeployModel
 from carolbatch.errors import BAD_INPUT, UNAVAILABLE, AppError
 from carolbatch.identity import fingerprint_staging, fingerprint_with_cache
-from carolbatch.registry.versions import current_feature_columns
+from carolbatch.registry import current_feature_columns
 from app.functions.settings import Settings, SettingsError
 from carolbatch.storage.service_accounts import ServiceAccounts
 from carolbatch.settings.layers import (

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Protocol
 
-from carolbatch.registry.versions import (
+from carolbatch.registry import (
     CurrentModel,
     RegistryError,
     load_current,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from carolbatch.registry.versions import CurrentModel
+from carolbatch.registry import CurrentModel
 
 # How far a reloaded model's prediction of the check record may drift from the one made at deploy time
 # (the same pipeline and libraries give the same bits; BLAS threading may change the last ones).

@@ -1,11 +1,8 @@
-"""The model registry: immutable, checksummed model versions of a deploy app and a history deciding the current one.
-
-Layout inside a store (a local folder or the deploy app's Carol storage): README.md, "Where outputs go".
-"""
+"""Model versions of a deploy app: published once and never overwritten, listed, rolled back to, and loaded
+(verified) as the current model."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -16,21 +13,14 @@ from typing import Any
 
 import joblib
 
-from carolbatch.registry.commit import commit_current, repair_pointers
-from carolbatch.registry.files import (HISTORY_FILE, MANIFEST_FILE, METADATA_FILE, MODEL_FILE, RegistryError,
-                                          check_version_id, current_pointer, read_current_version, read_history,
-                                          registry_name, stable_model_name, verified_bytes,
-                                          verify_version, write_registry_file)
-from carolbatch.registry.history import check_plain_name, current_chain
+from carolbatch.registry.checksums import manifest_bytes, verified_bytes, verify_version
+from carolbatch.registry.history import commit_current, current_chain, read_current_version, read_history
+from carolbatch.registry.names import (HISTORY_FILE, MANIFEST_FILE, METADATA_FILE, MODEL_FILE, RegistryError,
+                                       check_plain_name, current_pointer, registry_name, version_folder,
+                                       write_registry_file)
 from carolbatch.storage.stores import ObjectStore, read_bytes
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["HISTORY_FILE", "MANIFEST_FILE", "METADATA_FILE", "MODEL_FILE", "CurrentModel",
-           "RegistryError", "check_version_id", "current_feature_columns", "current_pointer",
-           "list_version_ids", "list_versions", "load_current", "load_current_model", "make_version_id",
-           "publish_model", "read_current_marker", "read_current_version", "read_history", "read_version_metadata",
-           "repair_pointers", "rollback_model", "stable_model_name", "verify_version"]
 
 
 def make_version_id(created_at: datetime, digest: str) -> str:
@@ -56,7 +46,7 @@ def publish_model(
         RegistryError: a name is not plain, the version already exists, or the history cannot be written
             (then the current version is unchanged).
     """
-    folder = registry_name(deploy_app, check_version_id(version))
+    folder = version_folder(deploy_app, version)
     # Files of an incomplete version (a crash) are overwritten; a complete one never is.
     if store.exists(f"{folder}/{MANIFEST_FILE}"):
         raise RegistryError(f"model version {version} of {deploy_app} already exists")
@@ -66,8 +56,8 @@ def publish_model(
              METADATA_FILE: json.dumps(metadata, indent=2, default=str).encode()}
     for file_name, data in files.items():
         write_registry_file(store, f"{folder}/{check_plain_name('file', file_name, reserved=())}", data)
-    manifest = {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()}
-    write_registry_file(store, f"{folder}/{MANIFEST_FILE}", json.dumps({"files": manifest}, indent=2).encode())
+    # The manifest last: it makes the version complete.
+    write_registry_file(store, f"{folder}/{MANIFEST_FILE}", manifest_bytes(files))
     commit_current(store, deploy_app, "deploy", version)
     logger.info("published model version %s to %s", version, store.describe(folder))
 
@@ -86,7 +76,7 @@ def read_version_metadata(store: ObjectStore, deploy_app: str, version: str) -> 
     Raises:
         RegistryError: the version does not exist, or its metadata is not a JSON object (the message names it).
     """
-    name = registry_name(deploy_app, check_version_id(version), METADATA_FILE)
+    name = f"{version_folder(deploy_app, version)}/{METADATA_FILE}"
     data = read_bytes(store, name)
     if data is None:
         raise RegistryError(f"model version {version} of {deploy_app} not found in {store.describe(deploy_app)}")
@@ -107,6 +97,11 @@ def list_version_ids(store: ObjectStore, deploy_app: str) -> list[str]:
     """The complete versions of `deploy_app` (those with a checksum manifest), oldest first."""
     parts = (name.split("/") for name in store.list_names(registry_name(deploy_app) + "/"))
     return sorted(part[1] for part in parts if len(part) == 3 and part[2] == MANIFEST_FILE)
+
+
+def has_version(store: ObjectStore, deploy_app: str, version: str) -> bool:
+    """Whether `version` is a complete version of `deploy_app` (it has its checksum manifest)."""
+    return store.exists(registry_name(deploy_app, version, MANIFEST_FILE))
 
 
 def list_versions(store: ObjectStore, deploy_app: str) -> list[dict[str, Any]]:
@@ -133,7 +128,7 @@ def rollback_model(store: ObjectStore, deploy_app: str, version: str | None = No
         if len(chain) < 2:
             raise RegistryError(f"no model version of {deploy_app} was current before the current one ({current})")
         version = chain[-2]
-    verify_version(store, deploy_app, check_version_id(version))
+    verify_version(store, deploy_app, version)
     commit_current(store, deploy_app, "rollback", version)
     logger.info("current model of %s moved from %s to %s", deploy_app, current, version)
     return version

@@ -4,6 +4,8 @@ in a module global."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ class RunContext:
         cloud_targets: the run's view of its targets in Carol storage, opened with the first of them.
         events: where tasks report what happened to them (anything with `note(kind, task_id, detail)`), set
             by run control around `luigi.build`; None when nobody listens.
+        registry_lock: takes the model registry's lock, set by run control while the run holds no lock of its
+            own (processes sharing a central scheduler); None while the run holds it (see `registry_writes`).
     """
 
     carol: Any = None
@@ -38,6 +42,7 @@ class RunContext:
     artifact_checks: ArtifactChecks = field(default_factory=ArtifactChecks)
     app_stores: dict[str, ObjectStore] = field(default_factory=dict)
     cloud_targets: RunScopedStore | None = None
+    registry_lock: Callable[[], AbstractContextManager] | None = None
 
     def carol_session(self) -> Any:
         """The Carol session.
@@ -85,3 +90,7 @@ class RunContext:
         """Pass a task event to run control, when it listens."""
         if self.events is not None:
             self.events.note(kind, task_id, detail)
+
+    def registry_writes(self) -> AbstractContextManager:
+        """Hold around a write to the model registry: its lock, unless the run holds it from start to end."""
+        return self.registry_lock() if self.registry_lock is not None else nullcontext()

@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from carolbatch.control.registry_upkeep import clean_registry, incomplete_versions, part_leftovers, repair_registry
-from carolbatch.registry.versions import RegistryError, list_version_ids, publish_model, read_current_version, rollback_model
+from carolbatch.control.registry_upkeep import clean_registry, part_leftovers, repair_registry
+from carolbatch.registry import (RegistryError, incomplete_versions, list_version_ids, publish_model,
+                                 read_current_version, rollback_model)
 from carolbatch.storage.stores import LocalStore
 
 APP = "onlineapp"
@@ -167,3 +168,27 @@ def test_a_deploy_app_that_is_not_a_plain_name_is_refused_before_anything_is_rem
     with pytest.raises(RegistryError, match="deploy_app '..' is not a plain name"):
         clean_registry(store, "..", keep_models=0, dry_run=False)
     assert (tmp_path / ".outside.part").exists() and list_version_ids(store, APP) == ["v1"]
+
+
+@pytest.mark.parametrize("history_file", [None, b"", b"\n"], ids=["missing", "empty", "blank"])
+def test_keeping_no_models_keeps_the_version_current_names_whatever_the_history_holds(store, history_file):
+    publish(store, "v1", "v2", "v3")
+    # A registry from before the history, or one whose log was lost: `current` still names v3.
+    if history_file is None:
+        store.path(f"{APP}/history.jsonl").unlink()
+    else:
+        store.path(f"{APP}/history.jsonl").write_bytes(history_file)
+    assert read_current_version(store, APP) == "v3"
+    clean_registry(store, APP, keep_models=0, dry_run=False)
+    # v3 is served; v2, the newest before it, is where a rollback goes.
+    assert list_version_ids(store, APP) == ["v2", "v3"]
+    assert read_current_version(store, APP) == "v3"
+    assert rollback_model(store, APP, "v2") == "v2"
+
+
+def test_keeping_no_models_keeps_what_current_names_when_the_history_names_no_current_version(store):
+    publish(store, "v1", "v2")
+    store.path(f"{APP}/history.jsonl").write_text(json.dumps({"action": "remove", "version": "v0"}) + "\n")
+    clean_registry(store, APP, keep_models=0, dry_run=False)
+    assert list_version_ids(store, APP) == ["v1", "v2"]
+    assert read(store, f"{APP}/current") == b"v2"

@@ -72,11 +72,29 @@ def test_a_rollback_holds_off_a_run_and_the_run_releases_its_target_lock(plan, e
                 pytest.fail("rolled back during a run")
 
 
-def test_runs_sharing_a_central_scheduler_take_no_lock(plan, tmp_path, registry_folder):
+def test_runs_sharing_a_central_scheduler_take_no_lock_for_the_run(plan, tmp_path, registry_folder):
     with lock_run(plan, "run", wait=False, shared=True):
         assert not (tmp_path / "t" / LOCK_FILE).exists() and not (registry_folder / LOCK_FILE).exists()
     with lock_run(plan, "run", wait=False):
         with lock_run(plan, "run", wait=False, shared=True):
+            pass
+
+
+def test_runs_sharing_a_central_scheduler_hold_the_registry_lock_for_each_registry_write(plan, registry_folder):
+    context = plan.root.run_context()
+    with lock_run(plan, "run", wait=False):
+        with context.registry_writes():  # the run holds the lock already: not taken twice
+            pass
+    with lock_run(plan, "run", wait=False, shared=True):
+        with context.registry_writes():
+            assert "(run) since" in describe_holder((registry_folder / LOCK_FILE).read_bytes())
+            with pytest.raises(LockBusyError, match=r"\(run\)"):
+                with local_locks([registry_folder], "gc", wait=False):
+                    pytest.fail("cleaned up during a registry write")
+        with local_locks([registry_folder], "gc", wait=False):
+            pass  # released between writes
+    with context.registry_writes():  # after the run: nothing to take
+        with local_locks([registry_folder], "gc", wait=False):
             pass
 
 

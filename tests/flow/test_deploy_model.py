@@ -12,7 +12,7 @@ import pytest
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
 from carolbatch.evaluation import score_predictions
-from carolbatch.registry.versions import load_current, read_current_version, rollback_model
+from carolbatch.registry import load_current, read_current_version, rollback_model
 from carolbatch.storage.bigquery_reader import BigQueryReader
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import CarolStore, LocalStore

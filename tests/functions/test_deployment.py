@@ -4,7 +4,7 @@ import pytest
 
 from carolbatch.deployment import Deployment, deploy_challenger, deployment_is_current
 from carolbatch.evaluation import Thresholds, evaluate_model
-from carolbatch.registry.versions import load_current_model, read_current_version, read_version_metadata
+from carolbatch.registry import load_current_model, read_current_version, read_version_metadata
 from carolbatch.records.sources import Records
 from carolbatch.storage.stores import LocalStore
 from tests.conftest import FEATURES, train_tiny

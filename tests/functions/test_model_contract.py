@@ -16,7 +16,7 @@ from carolbatch.deployment import deploy_challenger
 from carolbatch.evaluation import Thresholds, evaluate_model
 from carolbatch.online.served import check_current_model
 from carolbatch.records.sources import Records
-from carolbatch.registry.versions import load_current, read_version_metadata
+from carolbatch.registry import load_current, read_version_metadata
 from carolbatch.report import REPORT_FILE, build_report_files
 from carolbatch.storage.stores import LocalStore
 from carolbatch.training.contract import OneStepModel, describe_training

@@ -10,7 +10,7 @@ import pycarol
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from carolbatch.registry.versions import (
+from carolbatch.registry import (
     RegistryError,
     list_version_ids,
     list_versions,
@@ -223,3 +223,23 @@ def test_an_incomplete_version_is_not_listed_and_not_rolled_back_to(tmp_path):
     assert list_version_ids(store, APP) == ["v2"]
     with pytest.raises(RegistryError, match="v1 of onlineapp is incomplete"):
         rollback_model(store, APP)
+
+
+@pytest.mark.parametrize("duplicated", [0, 1])
+def test_a_duplicated_history_line_is_read_once(store, duplicated):
+    publish(store, "v1", slope=1.0)
+    publish(store, "v2", slope=2.0)
+    lines = read_bytes(store, "onlineapp/history.jsonl").splitlines(keepends=True)
+    write_bytes(store, "onlineapp/history.jsonl", b"".join([*lines, lines[duplicated]]))
+    assert read_current_version(store, APP) == "v2"
+    assert rollback_model(store, APP) == "v1"
+    assert read_current_version(store, APP) == "v1"
+
+
+def test_a_deploy_line_written_twice_is_no_version_to_roll_back_to(store):
+    publish(store, "v1", slope=1.0)
+    line = read_bytes(store, "onlineapp/history.jsonl")
+    write_bytes(store, "onlineapp/history.jsonl", line + line)
+    with pytest.raises(RegistryError, match=r"no model version of onlineapp was current before the current one \(v1\)"):
+        rollback_model(store, APP)
+    assert read_current_version(store, APP) == "v1"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from carolbatch.registry.versions import load_current_model
+from carolbatch.registry import load_current_model
 from carolbatch.online.api import create_api
 from carolbatch.online.records import body_limit
 from tests.conftest import FEATURES

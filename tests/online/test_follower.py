@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from carolbatch.registry.versions import load_current, load_current_model, publish_model, rollback_model
+from carolbatch.registry import load_current, load_current_model, publish_model, rollback_model
 from carolbatch.storage.stores import LocalStore, write_bytes
 from carolbatch.online.follower import ModelFollower
 from carolbatch.online.source import LocalModelSource

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from carolbatch.training.fitting import split_records
-from carolbatch.registry.versions import (
+from carolbatch.registry import (
     load_current,
     load_current_model,
     publish_model,
