@@ -39,7 +39,8 @@ serve: install
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Rewrite README.md's settings table from the settings declaration (app/functions/settings.py).
+# Rewrite README.md's settings table from the settings declaration (carolbatch/settings/platform.py and
+# app/functions/settings.py).
 settings-doc: install
 	$(BIN)/python -m tools.settings_doc README.md
 

@@ -1,1 +1,11 @@
-"""carolbatch"""
+"""carolbatch: the platform a Carol batch app is built on. An app hands it an `AppDefinition` (its pipeline and
+settings declaration); carolbatch imports nothing from the app.
+
+Public surface: `AppDefinition`, `Pipeline` here; `carolbatch.settings` (`Setting`, `declare_settings`,
+`PLATFORM_SETTINGS`, kinds); `carolbatch.tasks` (`AppTask`, `setting_parameter`); `carolbatch.cli.main` and
+`carolbatch.online.server.main`, the entry points.
+"""
+
+from carolbatch.definition import AppDefinition, Pipeline
+
+__all__ = ["AppDefinition", "Pipeline"]

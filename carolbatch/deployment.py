@@ -31,7 +31,7 @@ class Deployment:
     champion: str | None = None
 
     def as_summary(self) -> dict:
-        """The decision as JSON facts, kept in the DeployModel output's checksum record."""
+        """The decision as JSON facts, kept in the deployment task's checksum record."""
         return asdict(self)
 
     @classmethod

@@ -83,7 +83,7 @@ def own_parameters(params: Iterable[str], upstream_params: Iterable[str]) -> tup
 
 
 def format_plan(decisions: Sequence[Decision]) -> list[str]:
-    """One aligned line per task: `RUN  TrainModel  settings changed: model_epochs`."""
+    """One aligned line per task: `RUN  <family>  settings changed: <names>`."""
     width = max((len(decision.family) for decision in decisions), default=0)
     return [
         f"{'RUN ' if decision.run else 'SKIP'}  {decision.family:<{width}}  {decision.reason}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import sys
 from functools import cache
+from types import ModuleType
 
 import luigi
 from pycarol.pipeline import PickleTarget, Task
@@ -13,8 +14,9 @@ from pycarol.pipeline import PickleTarget, Task
 from carolbatch.errors import is_one_line_error
 from carolbatch.identity import fingerprint_code, fingerprint_task
 from carolbatch.planning import format_target_name
+from carolbatch.settings.declaration import Settings, SettingsDeclaration, declare_settings
 from carolbatch.settings.kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
-from app.functions.settings import SETTINGS_BY_NAME, Settings
+from carolbatch.settings.platform import PLATFORM_SETTINGS
 from carolbatch.storage.artifacts import (
     artifact_is_present,
     artifact_is_valid,
@@ -30,6 +32,7 @@ from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import ObjectStore
 
 CLOUD_TARGET_PREFIX = "pipeline/"
+_PLATFORM = declare_settings(PLATFORM_SETTINGS)
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
 LINEAGE_KEY = "target_lineage"
 
@@ -42,10 +45,11 @@ _OPTIONAL_PARAMETER_CLASSES = {Text: luigi.OptionalParameter, Names: luigi.Optio
                                Flag: luigi.OptionalBoolParameter}
 
 
-def setting_parameter(name: str) -> luigi.Parameter:
+def setting_parameter(declaration: SettingsDeclaration, name: str) -> luigi.Parameter:
     """The Luigi parameter of a declared setting: its class from the setting's kind, its significance and
-    description from the declaration. Optional settings default to None."""
-    setting = SETTINGS_BY_NAME[name]
+    description from the declaration. Optional settings default to None. An app binds its declaration once
+    (app/flow/commons.py)."""
+    setting = declaration[name]
     if setting.optional:
         parameter_class = _OPTIONAL_PARAMETER_CLASSES[type(setting.kind)]
         return parameter_class(default=None, significant=setting.significant, description=setting.meaning)
@@ -62,8 +66,32 @@ def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool,
 
 @cache
 def _code_fingerprint(task_class: type) -> str:
-    modules = [sys.modules[task_class.__module__], *task_class.code_modules]
+    own = sys.modules[task_class.__module__]
+    modules = [own, *task_class.code_modules]
+    modules += [module for module in app_modules_used(own) if module not in modules]
     return fingerprint_code(inspect.getsource(module) for module in modules)
+
+
+def app_modules_used(module: ModuleType) -> list[ModuleType]:
+    """The modules of the task's own package (`app.functions...`) that `module` uses, directly or not, in name
+    order: a change in them changes the task's code. Modules holding a task are left out: an upstream task's
+    code reaches this one through its identity."""
+    package = module.__name__.split(".")[0]
+    found: dict[str, ModuleType] = {}
+    waiting = [module]
+    while waiting:
+        for value in vars(waiting.pop()).values():
+            used = value if isinstance(value, ModuleType) else sys.modules.get(getattr(value, "__module__", None) or "")
+            if (used is not None and used.__name__.split(".")[0] == package and used.__name__ not in found
+                    and used is not module and not _holds_a_task(used)):
+                found[used.__name__] = used
+                waiting.append(used)
+    return [found[name] for name in sorted(found)]
+
+
+def _holds_a_task(module: ModuleType) -> bool:
+    return any(isinstance(value, type) and issubclass(value, AppTask) and value.__module__ == module.__name__
+               for value in vars(module).values())
 
 
 class VerifiedPickleTarget(PickleTarget):
@@ -102,8 +130,8 @@ class VerifiedPickleTarget(PickleTarget):
         return load_artifact(self.store, self.name, self.checks)
 
     def dump(self, value) -> None:
-        save_artifact(self.store, self.name, value, self.task.test_write_delay_seconds, self.task.output_summary(value),
-                      self.checks)
+        save_artifact(self.store, self.name, value, self.task.run_context().write_delay_seconds,
+                      self.task.output_summary(value), self.checks)
 
     def summary(self) -> dict | None:
         """What the task put in the output's checksum record (`AppTask.output_summary`), read without the output."""
@@ -128,8 +156,7 @@ class AppTask(Task):
     # The run's connections, given by run control through `attach_context`; a task without one runs locally.
     context: RunContext | None = None
 
-    target_dir = setting_parameter("target_dir")
-    test_write_delay_seconds = setting_parameter("test_write_delay_seconds")
+    target_dir = setting_parameter(_PLATFORM, "target_dir")
     cloud_targets = luigi.BoolParameter(significant=False)
     carol_mode = luigi.BoolParameter(significant=False)
 

@@ -16,7 +16,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from app.functions.settings import declared_defaults
+from app.pipeline import APP
 from carolbatch.settings.layers import build_settings, read_settings_file
 from carolbatch.training.epochs import StoppingRule, choose_batch_size
 from carolbatch.training.fitting import TrainedModel, split_records, train_model
@@ -59,7 +59,7 @@ def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state
 
 def default_settings(**overrides):
     """The declared defaults and settings.toml, with some values replaced."""
-    return build_settings([("default", declared_defaults()),
+    return build_settings(APP.settings, [("default", APP.settings.defaults()),
                            ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
 
 

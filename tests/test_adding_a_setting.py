@@ -24,7 +24,7 @@ def project(tmp_path_factory):
         ".pytest_cache", ".hypothesis"))
     settings = copy / "app" / "functions" / "settings.py"
     text = settings.read_text()
-    end = text.index(")\n\nSETTINGS_BY_NAME")
+    end = text.index(")\n\nSETTINGS = ")
     settings.write_text(text[:end] + DECLARATION + text[end:])
     task = copy / "app" / "flow" / "train_model.py"
     anchor = '    model_epochs = setting_parameter("model_epochs")\n'

@@ -11,6 +11,7 @@ import pycarol
 import pytest
 
 import carolbatch.storage.bigquery_reader
+from app.pipeline import APP
 from carolbatch.control.runner import run_pipeline
 from carolbatch.control.startup import prepare_run
 from carolbatch.errors import AppError
@@ -54,11 +55,11 @@ def carol_platform(monkeypatch, fake_storages, tmp_path):
 
 
 def test_carol_mode_reads_settings_and_staging_and_deploys_to_the_deploy_app(carol_platform, tmp_path):
-    plan = prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
+    plan = prepare_run(APP, PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert plan.carol_mode and plan.settings.model_epochs == 800 and plan.settings.deploy_app == "bostononline"
     assert carol_platform["carol"].call_args.kwargs["domain"] == "tenant1"
 
-    outcome = run_pipeline(plan.root, workers=1, scheduler_host=None, scheduler_port=8082)
+    outcome = run_pipeline(APP.pipeline, plan.root, workers=1, scheduler_host=None, scheduler_port=8082)
 
     assert outcome.succeeded and len(outcome.ran) == 4 and outcome.deployed
     ingestion_sql = carol_platform["queries"][-1]
@@ -75,15 +76,15 @@ def test_carol_mode_reads_settings_and_staging_and_deploys_to_the_deploy_app(car
 
 def test_carol_mode_reuses_targets_from_carol_storage(carol_platform, tmp_path):
     environment = {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}
-    first = run_pipeline(prepare_run(PROJECT_DIR, environment, []).root, 1, None, 8082)
-    second = run_pipeline(prepare_run(PROJECT_DIR, environment, []).root, 1, None, 8082)
+    first = run_pipeline(APP.pipeline, prepare_run(APP, PROJECT_DIR, environment, []).root, 1, None, 8082)
+    second = run_pipeline(APP.pipeline, prepare_run(APP, PROJECT_DIR, environment, []).root, 1, None, 8082)
     assert first.succeeded and second.succeeded
     assert (len(second.ran), len(second.reused)) == (0, 4)
 
 
 def test_carol_mode_with_cloud_target_false_keeps_targets_local(carol_platform, tmp_path):
     environment = {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "CLOUD_TARGET": "false"}
-    outcome = run_pipeline(prepare_run(PROJECT_DIR, environment, []).root, 1, None, 8082)
+    outcome = run_pipeline(APP.pipeline, prepare_run(APP, PROJECT_DIR, environment, []).root, 1, None, 8082)
     assert outcome.succeeded
     assert len(list((tmp_path / "t").rglob("*.pkl"))) == 4
     assert "bostonhousebatch" not in carol_platform["storages"].objects
@@ -92,7 +93,7 @@ def test_carol_mode_with_cloud_target_false_keeps_targets_local(carol_platform, 
 def test_unreadable_app_settings_stop_the_run_with_one_line(carol_platform, tmp_path):
     carol_platform["apps"].return_value.get_settings.side_effect = RuntimeError("app not found\ndetails")
     with pytest.raises(AppError) as raised:
-        prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
+        prepare_run(APP, PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert raised.value.exit_code == 1
     assert str(raised.value) == "Carol app settings of bostonhousebatch could not be read: app not found"
 
@@ -100,7 +101,7 @@ def test_unreadable_app_settings_stop_the_run_with_one_line(carol_platform, tmp_
 def test_failed_staging_probe_stops_the_run_with_one_line(carol_platform, tmp_path):
     carol_platform["reader"].return_value.query_frame.side_effect = RuntimeError("403 Access Denied: table stg_x")
     with pytest.raises(AppError) as raised:
-        prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
+        prepare_run(APP, PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t")}, [])
     assert raised.value.exit_code == 1
     assert "staging table could not be probed in Carol: 403 Access Denied" in str(raised.value)
 
@@ -109,7 +110,7 @@ def test_carol_app_settings_as_carol_sends_them(carol_platform, tmp_path, caplog
     carol_platform["apps"].return_value.get_settings.return_value = {
         "deploy_app": None, "model_epochs": "", "feature_columns": '["CRIM", "ZN"]', "float32": True,
         "extra_online_setting": "x", "model_l2regularization": 0.5}
-    plan = prepare_run(PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "APP_ENV": "prod"}, [])
+    plan = prepare_run(APP, PROJECT_DIR, {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "APP_ENV": "prod"}, [])
     settings = plan.settings
     assert settings.deploy_app == "bostonhouseonline" and settings.model_epochs == 1000
     assert settings.feature_columns == ("CRIM", "ZN") and settings.float32 and settings.model_l2regularization == 0.5

@@ -82,7 +82,7 @@ def plan_pipeline(root: AppTask, records: list[dict], forced: list[str] = ()) ->
 
     def visit(task: AppTask) -> bool:
         if task not in decided:
-            # The task's own complete(), as Luigi will ask it: DeployModel's also consults the registry.
+            # The task's own complete(), as Luigi will ask it: the deployment task's also consults the registry.
             if task not in affected and task.complete():
                 decided[task] = Decision(task.get_task_family(), False, "output exists")
             else:

@@ -14,7 +14,7 @@ from carolbatch.storage.stores import ObjectStore
 
 if TYPE_CHECKING:
     from carolbatch.control.startup import RegistryAccess, RunPlan
-    from app.functions.settings import Settings
+    from carolbatch.settings.declaration import Settings
 
 
 def lock_run(plan: RunPlan, purpose: str, wait: bool, shared: bool = False) -> AbstractContextManager:

@@ -12,9 +12,10 @@ from luigi.execution_summary import LuigiStatusCode
 from carolbatch.control.maintenance import affected_tasks, all_tasks, plan_pipeline, run_records, task_facts
 from carolbatch.control.recording import RUN_LOG_NAME, append_run_record, make_run_id
 from carolbatch.control.task_events import TaskEvents, listening
-from carolbatch.tasks import AppTask, attach_context
-from app.flow.deploy_model import DeployModel
+from carolbatch.definition import Pipeline
+from carolbatch.errors import AppError
 from carolbatch.planning import Decision
+from carolbatch.tasks import AppTask, attach_context
 from carolbatch.storage.run_context import RunContext
 
 logger = logging.getLogger(__name__)
@@ -37,12 +38,31 @@ class RunOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def build_pipeline(params: dict, context: RunContext | None = None) -> DeployModel:
-    """The root task; pycarol hands every task the parameters it declares, run control the run's context."""
-    return attach_context(DeployModel(**params), context or RunContext())
+def build_pipeline(pipeline: Pipeline, params: dict, context: RunContext | None = None) -> AppTask:
+    """The root task, the pipeline's deployment task; pycarol hands every task the parameters it declares, run
+    control the run's context.
+
+    Raises:
+        AppError: the tasks the root requires are not the declared ones, or not in the declared order.
+    """
+    root = attach_context(pipeline.deployment(**params), context or RunContext())
+    _check_declared(pipeline, all_tasks(root))
+    return root
 
 
-def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, scheduler_port: int,
+def _check_declared(pipeline: Pipeline, tasks: list[AppTask]) -> None:
+    declared = pipeline.families
+    found = [task.get_task_family() for task in tasks]
+    if set(found) != set(declared):
+        raise AppError(f"the pipeline's tasks are {', '.join(found)}, but the app declares {', '.join(declared)}")
+    for task in tasks:
+        early = [upstream.get_task_family() for upstream in task.upstream_tasks()
+                 if declared.index(upstream.get_task_family()) > declared.index(task.get_task_family())]
+        if early:
+            raise AppError(f"the app declares {task.get_task_family()} before {', '.join(early)}, which it requires")
+
+
+def run_pipeline(pipeline: Pipeline, root: AppTask, workers: int, scheduler_host: str | None, scheduler_port: int,
                  forced: list[str] = ()) -> RunOutcome:
     """Plan, run and record the pipeline; classify each task as ran, reused or failed.
 
@@ -50,6 +70,7 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
     under the name "run": the tasks that finished before it are counted and recorded.
 
     Args:
+        pipeline: the app's declaration, whose roles the run record reads.
         root: from `build_pipeline`: its tasks share the run context whose task events classify them.
         forced: task families to recompute with everything downstream; their targets are removed first.
     """
@@ -72,11 +93,11 @@ def run_pipeline(root: DeployModel, workers: int, scheduler_host: str | None, sc
     outcome = _classify(root, status, events, decisions, make_run_id(started_at), shared_success)
     if stopped:
         outcome = replace(outcome, failed={**outcome.failed, "run": stopped})
-    _record_run(root, outcome, decisions, started_at, list(forced))
+    _record_run(pipeline, root, outcome, decisions, started_at, list(forced))
     return outcome
 
 
-def _build(root: DeployModel, workers: int, scheduler: dict) -> tuple[LuigiStatusCode, str | None]:
+def _build(root: AppTask, workers: int, scheduler: dict) -> tuple[LuigiStatusCode, str | None]:
     """Luigi's status, and what stopped Luigi itself (a SIGTERM's exception raised between tasks), as text."""
     try:
         return luigi.build([root], workers=workers, detailed_summary=True, **scheduler).status, None
@@ -84,7 +105,7 @@ def _build(root: DeployModel, workers: int, scheduler: dict) -> tuple[LuigiStatu
         return LuigiStatusCode.FAILED, f"{type(error).__name__}: {error}"
 
 
-def _classify(root: DeployModel, status: LuigiStatusCode, events: TaskEvents, decisions: list[Decision],
+def _classify(root: AppTask, status: LuigiStatusCode, events: TaskEvents, decisions: list[Decision],
               run_id: str, shared_success: bool) -> RunOutcome:
     tasks = all_tasks(root)
     failed = {task.get_task_family(): events.failed[task.task_id] for task in tasks if task.task_id in events.failed}
@@ -109,14 +130,14 @@ def _classify(root: DeployModel, status: LuigiStatusCode, events: TaskEvents, de
     )
 
 
-def _record_run(root: DeployModel, outcome: RunOutcome, decisions: list[Decision], started_at: datetime,
-                forced: list[str]) -> None:
+def _record_run(pipeline: Pipeline, root: AppTask, outcome: RunOutcome, decisions: list[Decision],
+                started_at: datetime, forced: list[str]) -> None:
     """Append the run record; a run log that cannot be written costs the next plan its reasons, not this run."""
     planned = {decision.family: decision for decision in decisions}
     entries = [_task_entry(task, outcome, planned[task.get_task_family()]) for task in all_tasks(root)]
     for entry in entries:
-        if entry["family"] == "TrainModel" and entry["outcome"] == "ran":
-            entry["training"] = _training_facts(root, outcome)
+        if entry["family"] == pipeline.family("model") and entry["outcome"] == "ran":
+            entry["training"] = _training_facts(pipeline.family("evaluation"), root, outcome)
     record = {
         "run_id": outcome.run_id,
         "started_at": started_at.isoformat(),
@@ -159,12 +180,12 @@ def _task_entry(task: AppTask, outcome: RunOutcome, decision: Decision) -> dict:
     }
 
 
-def _training_facts(root: DeployModel, outcome: RunOutcome) -> dict | None:
-    """Epochs run, best validation loss and why training stopped, from EvaluateModel's small output (the
-    TrainModel output holds every prediction), when EvaluateModel ran in this run."""
-    if "EvaluateModel" not in outcome.ran:
+def _training_facts(evaluation: str, root: AppTask, outcome: RunOutcome) -> dict | None:
+    """Epochs run, best validation loss and why training stopped, from the `evaluation` task's small output (the
+    trained model's output holds every prediction), when that task ran in this run."""
+    if evaluation not in outcome.ran:
         return None
-    evaluate = next(task for task in all_tasks(root) if task.get_task_family() == "EvaluateModel")
+    evaluate = next(task for task in all_tasks(root) if task.get_task_family() == evaluation)
     try:
         return dict(evaluate.output().load().training)
     except Exception as error:  # noqa: BLE001 (the record is a report; it must not fail the run)

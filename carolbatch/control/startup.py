@@ -15,13 +15,13 @@ from carolbatch.control.logging_setup import use_json_console
 from carolbatch.control.run_locks import check_folders, check_writable
 from carolbatch.control.runner import build_pipeline
 from carolbatch.control.task_log import start_task_log
-from carolbatch.tasks import pipeline_params
-from app.flow.deploy_model import DeployModel
+from carolbatch.definition import AppDefinition, Pipeline
 from carolbatch.errors import BAD_INPUT, UNAVAILABLE, AppError
 from carolbatch.identity import fingerprint_staging, fingerprint_with_cache
 from carolbatch.registry import current_feature_columns
-from app.functions.settings import Settings, SettingsError
+from carolbatch.settings.declaration import Settings, SettingsDeclaration, SettingsError
 from carolbatch.storage.service_accounts import ServiceAccounts
+from carolbatch.tasks import AppTask, pipeline_params
 from carolbatch.settings.layers import (
     ResolvedSettings,
     format_settings_sources,
@@ -50,6 +50,9 @@ SETTINGS_FILE = "settings.toml"
 # Test hook, read only here: seconds to pause after the data is fingerprinted, so a test can rewrite the
 # data file before it is ingested. Unset in real runs.
 START_DELAY_VARIABLE = "PIPELINE_TEST_START_DELAY"
+# Test hook, read only here and carried to the tasks in the run context: seconds to pause inside every target
+# write (between its bytes and its checksum record), so a test can kill a run mid-write. Unset in real runs.
+WRITE_DELAY_VARIABLE = "PIPELINE_TEST_WRITE_DELAY"
 FINGERPRINT_CACHE = ".data-fingerprints.json"
 
 
@@ -57,18 +60,20 @@ FINGERPRINT_CACHE = ".data-fingerprints.json"
 class RunPlan:
     settings: Settings
     carol_mode: bool
-    root: DeployModel
+    root: AppTask
+    pipeline: Pipeline
     registry_location: str
     registry: ObjectStore | None = None
 
 
-def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RunPlan:
+def prepare_run(app: AppDefinition, project_dir: Path, environ: Mapping[str, str],
+                assignments: Sequence[str]) -> RunPlan:
     """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root.
 
     Raises:
         AppError: with the exit code the run should end with.
     """
-    carol, resolved = _open_session(project_dir, environ, assignments)
+    carol, resolved = _open_session(app.settings, project_dir, environ, assignments)
     settings = resolved.settings
     _check_cloud_target(settings, carol)
     check_writable(settings, local_registry=carol is None)
@@ -77,6 +82,7 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         reader = None if carol is None else open_bigquery(carol, environ, accounts)
         fingerprint = _fingerprint_data(settings, reader)
         time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
+        write_delay = float(environ.get(WRITE_DELAY_VARIABLE) or 0)
     except (SettingsError, RecordsError) as error:
         raise AppError(str(error), BAD_INPUT) from None
     except Exception as error:  # any failure of the staging probe in Carol
@@ -86,15 +92,17 @@ def prepare_run(project_dir: Path, environ: Mapping[str, str], assignments: Sequ
         raise AppError(message, UNAVAILABLE) from None
     carol_mode = carol is not None
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
-    context = RunContext(carol=carol, bigquery=reader, accounts=accounts)
+    context = RunContext(carol=carol, bigquery=reader, accounts=accounts, write_delay_seconds=write_delay)
     registry = _open_registry_store(context, carol_mode, settings)
     used = {*settings.feature_columns, settings.target_column, settings.id_column}
     # Read as well when the source has them, so the deployed model is scored on the same records.
     extra = tuple(name for name in current_feature_columns(registry, settings.deploy_app) if name not in used)
-    root = build_pipeline(pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra), context)
+    root = build_pipeline(app.pipeline, pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra),
+                          context)
     location = registry.describe(settings.deploy_app)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
-    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, registry_location=location, registry=registry)
+    return RunPlan(settings=settings, carol_mode=carol_mode, root=root, pipeline=app.pipeline,
+                   registry_location=location, registry=registry)
 
 
 def _check_cloud_target(settings: Settings, carol) -> None:
@@ -112,13 +120,14 @@ class RegistryAccess:
     carol: object = None  # the Carol session in Carol mode (the online app opens storages from it)
 
 
-def open_registry(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> RegistryAccess:
+def open_registry(app: AppDefinition, project_dir: Path, environ: Mapping[str, str],
+                  assignments: Sequence[str]) -> RegistryAccess:
     """Settings and the deploy app's model registry only, for commands that do not run the pipeline.
 
     Raises:
         AppError: with the exit code the command should end with.
     """
-    carol, resolved = _open_session(project_dir, environ, assignments)
+    carol, resolved = _open_session(app.settings, project_dir, environ, assignments)
     store = _open_registry_store(RunContext(carol=carol), carol is not None, resolved.settings)
     return RegistryAccess(settings=resolved.settings, store=store, carol=carol)
 
@@ -131,17 +140,18 @@ def _open_registry_store(context: RunContext, carol_mode: bool, settings: Settin
         raise AppError(f"deploy app {settings.deploy_app}: {error}", UNAVAILABLE) from None
 
 
-def describe_settings(project_dir: Path, environ: Mapping[str, str], assignments: Sequence[str]) -> list[str]:
+def describe_settings(app: AppDefinition, project_dir: Path, environ: Mapping[str, str],
+                      assignments: Sequence[str]) -> list[str]:
     """Every setting with its effective value and the layer it came from (`run.py --settings`).
 
     Raises:
         AppError: with the exit code the command should end with.
     """
-    _, resolved = _open_session(project_dir, environ, assignments)
+    _, resolved = _open_session(app.settings, project_dir, environ, assignments)
     return format_settings_sources(resolved)
 
 
-def _open_session(project_dir: Path, environ: Mapping[str, str],
+def _open_session(declaration: SettingsDeclaration, project_dir: Path, environ: Mapping[str, str],
                   assignments: Sequence[str]) -> tuple[object, ResolvedSettings]:
     """The Carol session (None without credentials) and the validated settings of every layer."""
     try:
@@ -150,11 +160,11 @@ def _open_session(project_dir: Path, environ: Mapping[str, str],
         raise AppError(str(error), UNAVAILABLE) from None
     carol, app_settings = (None, {}) if credentials is None else _connect(credentials, environ)
     try:
-        layers, ignored = gather_layers((SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)), app_settings,
-                                        settings_from_environment(environ), parse_assignments(assignments))
+        layers, ignored = gather_layers(declaration, (SETTINGS_FILE, read_settings_file(project_dir / SETTINGS_FILE)),
+                                        app_settings, settings_from_environment(environ), parse_assignments(assignments))
         if ignored:
             logger.warning("ignoring settings this app does not know: %s", ", ".join(ignored))
-        resolved = resolve_settings(layers)
+        resolved = resolve_settings(declaration, layers)
     except SettingsError as error:
         raise AppError(str(error), BAD_INPUT) from None
     _check_path_lengths(resolved.settings, local=carol is None)

@@ -19,13 +19,13 @@ from gunicorn.util import parse_address
 
 from carolbatch.control.logging_setup import json_formatter
 from carolbatch.control.startup import RegistryAccess, open_registry
+from carolbatch.definition import AppDefinition
 from carolbatch.errors import AppError
 from carolbatch.online.api import create_api
 from carolbatch.online.follower import ModelFollower
 from carolbatch.online.source import CarolModelSource, LocalModelSource
 from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS, GuardedThreadWorker
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Carol routes an online app's traffic to port 5000 of its container.
 DEFAULT_BIND = "0.0.0.0:5000"
 
@@ -151,14 +151,15 @@ def configure_json_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(app: AppDefinition, project_dir: Path, argv: list[str] | None = None) -> int:
+    """Serve the app's deployed model: `app` and `project_dir` (its settings.toml) from the app's entry."""
     args = parse_args(argv)
     from dotenv import load_dotenv
 
     load_dotenv(Path.cwd() / ".env")
     configure_json_logging()
     try:
-        access = open_registry(PROJECT_DIR, dict(os.environ), [])
+        access = open_registry(app, project_dir, dict(os.environ), [])
     except AppError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from carolbatch.settings.kinds import is_unset
-from app.functions.settings import SETTING_NAMES, SETTINGS_BY_NAME, Settings, SettingsError, declared_defaults
+from carolbatch.settings.declaration import Settings, SettingsDeclaration, SettingsError
 
 ENV_PREFIX = "APP_"
 # pycarol's own switch for Carol-stored targets, read as the `cloud_target` setting.
@@ -67,13 +67,13 @@ def without_unset(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if not (value is None or str(value).strip() == "")}
 
 
-def split_unknown(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def split_unknown(declaration: SettingsDeclaration, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The values of known settings, and the names the app does not know (sorted).
 
     Used for sources the app does not own (Carol app settings hold other processes' settings; a
     container's environment holds other programs' `APP_*` variables): their unknown names are a warning.
     """
-    known = {name: value for name, value in values.items() if name in SETTINGS_BY_NAME}
+    known = {name: value for name, value in values.items() if name in declaration}
     return known, sorted(set(values) - set(known))
 
 
@@ -85,7 +85,7 @@ class ResolvedSettings:
     sources: dict[str, str]
 
 
-def resolve_settings(layers: Sequence[Layer]) -> ResolvedSettings:
+def resolve_settings(declaration: SettingsDeclaration, layers: Sequence[Layer]) -> ResolvedSettings:
     """Merge setting layers (lowest precedence first) and validate every value.
 
     Args:
@@ -94,35 +94,35 @@ def resolve_settings(layers: Sequence[Layer]) -> ResolvedSettings:
     Raises:
         SettingsError: a name is unknown, a value is invalid, or a setting has no value.
     """
-    merged = _merge(layers)
-    missing = [name for name in SETTING_NAMES if name not in merged]
+    merged = _merge(declaration, layers)
+    missing = [name for name in declaration.names if name not in merged]
     if missing:
         raise SettingsError(f"settings without a value: {', '.join(missing)}")
-    parsed = {name: _parse(name, value, source) for name, (source, value) in merged.items()}
-    settings = Settings(**parsed)
+    parsed = {name: _parse(declaration, name, value, source) for name, (source, value) in merged.items()}
+    settings = declaration.settings_class(**{name: parsed[name] for name in declaration.names})
     _check_columns(settings)
-    return ResolvedSettings(settings=settings, sources={name: merged[name][0] for name in SETTING_NAMES})
+    return ResolvedSettings(settings=settings, sources={name: merged[name][0] for name in declaration.names})
 
 
-def build_settings(layers: Sequence[Layer]) -> Settings:
+def build_settings(declaration: SettingsDeclaration, layers: Sequence[Layer]) -> Settings:
     """The validated settings of `layers` (see `resolve_settings`)."""
-    return resolve_settings(layers).settings
+    return resolve_settings(declaration, layers).settings
 
 
-def _merge(layers: Sequence[Layer]) -> dict[str, tuple[str, Any]]:
+def _merge(declaration: SettingsDeclaration, layers: Sequence[Layer]) -> dict[str, tuple[str, Any]]:
     merged: dict[str, tuple[str, Any]] = {}
     for source, values in layers:
         for name, value in values.items():
-            if name not in SETTINGS_BY_NAME:
+            if name not in declaration:
                 raise SettingsError(
-                    f"unknown setting {name!r} (from {source}); known settings: {', '.join(SETTING_NAMES)}"
+                    f"unknown setting {name!r} (from {source}); known settings: {', '.join(declaration.names)}"
                 )
             merged[name] = (source, value)
     return merged
 
 
-def _parse(name: str, value: Any, source: str) -> Any:
-    setting = SETTINGS_BY_NAME[name]
+def _parse(declaration: SettingsDeclaration, name: str, value: Any, source: str) -> Any:
+    setting = declaration[name]
     if setting.optional and is_unset(value):
         return None
     try:
@@ -141,18 +141,18 @@ def _check_columns(settings: Settings) -> None:
         raise SettingsError(f"target_column and id_column must name different columns (both {settings.id_column!r})")
 
 
-def gather_layers(settings_file: Layer, carol_values: Mapping[str, Any], environment: Mapping[str, Any],
-                  assignments: Mapping[str, Any]) -> tuple[list[Layer], list[str]]:
+def gather_layers(declaration: SettingsDeclaration, settings_file: Layer, carol_values: Mapping[str, Any],
+                  environment: Mapping[str, Any], assignments: Mapping[str, Any]) -> tuple[list[Layer], list[str]]:
     """Every layer, lowest precedence first, and the names ignored from the sources the app does not own.
 
     Carol app settings and the environment are lenient (None/empty Carol values are not set; unknown
     names are returned to be warned about); `settings_file` and `assignments` stay strict.
     """
-    carol_known, carol_unknown = split_unknown(without_unset(carol_values))
-    environment_known, environment_unknown = split_unknown(environment)
+    carol_known, carol_unknown = split_unknown(declaration, without_unset(carol_values))
+    environment_known, environment_unknown = split_unknown(declaration, environment)
     ignored = [f"{name} (Carol app settings)" for name in carol_unknown] + [
         f"{ENV_PREFIX}{name.upper()} (environment)" for name in environment_unknown]
-    layers = [("default", declared_defaults()), settings_file, ("Carol app settings", carol_known),
+    layers = [("default", declaration.defaults()), settings_file, ("Carol app settings", carol_known),
               ("environment", environment_known), ("--set", assignments)]
     return layers, ignored
 

@@ -72,7 +72,7 @@ def save_artifact(store: ObjectStore, name: str, value: Any, pause_seconds: floa
     reads as unfinished, never as the old record vouching for new bytes.
 
     Args:
-        pause_seconds: test hook (the `test_write_delay_seconds` setting): a pause between the bytes and
+        pause_seconds: test hook (`RunContext.write_delay_seconds`): a pause between the bytes and
             their record, so a test can kill the process inside that window. 0 in real runs.
         summary: JSON facts about `value` kept in the record (`read_summary`).
     """

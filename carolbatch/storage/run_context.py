@@ -33,6 +33,8 @@ class RunContext:
             by run control around `luigi.build`; None when nobody listens.
         registry_lock: takes the model registry's lock, set by run control while the run holds no lock of its
             own (processes sharing a central scheduler); None while the run holds it (see `registry_writes`).
+        write_delay_seconds: test hook, read once at start-up from `PIPELINE_TEST_WRITE_DELAY`: a pause
+            inside every target write, so a test can kill a run mid-write. 0 in real runs.
     """
 
     carol: Any = None
@@ -43,6 +45,7 @@ class RunContext:
     app_stores: dict[str, ObjectStore] = field(default_factory=dict)
     cloud_targets: RunScopedStore | None = None
     registry_lock: Callable[[], AbstractContextManager] | None = None
+    write_delay_seconds: float = 0.0
 
     def carol_session(self) -> Any:
         """The Carol session.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.pipeline import APP
 from carolbatch.control.maintenance import affected_tasks, all_tasks, check_task_names, describe_plan
 from carolbatch.control.startup import prepare_run
 from carolbatch.errors import AppError
@@ -16,7 +17,7 @@ FAMILIES = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]
 def root(tmp_path):
     environ = {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
                "APP_REGISTRY_DIR": str(tmp_path / "m")}
-    return prepare_run(PROJECT_DIR, environ, []).root
+    return prepare_run(APP, PROJECT_DIR, environ, []).root
 
 
 def test_all_tasks_lists_upstream_first(root):

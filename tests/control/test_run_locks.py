@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.pipeline import APP
 from carolbatch.control.run_locks import check_folders, check_writable, lock_registry, lock_run
 from carolbatch.control.startup import open_registry, prepare_run
 from carolbatch.errors import BAD_INPUT, AppError
@@ -22,7 +23,7 @@ def environ(tmp_path):
 
 @pytest.fixture
 def plan(environ):
-    return prepare_run(PROJECT_DIR, environ, [])
+    return prepare_run(APP, PROJECT_DIR, environ, [])
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_the_lock_is_released_after_the_with_block_however_it_ends(plan):
 
 
 def test_a_rollback_holds_off_a_run_and_the_run_releases_its_target_lock(plan, environ, tmp_path, registry_folder):
-    access = open_registry(PROJECT_DIR, environ, [])
+    access = open_registry(APP, PROJECT_DIR, environ, [])
     with lock_registry(access, "rollback", wait=False):
         with pytest.raises(LockBusyError, match=r"is locked by pid \d+ on .* \(rollback\)") as raised:
             with lock_run(plan, "run", wait=False):
@@ -114,7 +115,7 @@ def test_a_target_folder_inside_the_registry_is_locked_once_not_waited_for_by_it
     deploy_app = default_settings().deploy_app
     environ = {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_REGISTRY_DIR": str(tmp_path / "m"),
                "APP_TARGET_DIR": str(tmp_path / "m" / deploy_app)}
-    plan = prepare_run(PROJECT_DIR, environ, [])
+    plan = prepare_run(APP, PROJECT_DIR, environ, [])
     with lock_run(plan, "run", wait=True):  # taken twice, this would wait for itself forever
         assert "(run) since" in describe_holder((tmp_path / "m" / deploy_app / LOCK_FILE).read_bytes())
         with pytest.raises(LockBusyError):

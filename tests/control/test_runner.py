@@ -8,6 +8,7 @@ import json
 import pytest
 
 import app.flow.train_model
+from app.pipeline import APP
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
 from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint
@@ -18,7 +19,8 @@ TASKS = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]
 def pipeline(tmp_path, **overrides):
     settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), model_epochs=20, **overrides)
-    return build_pipeline(pipeline_params(settings, sample_fingerprint(), carol_mode=False, cloud_targets=False))
+    params = pipeline_params(settings, sample_fingerprint(), carol_mode=False, cloud_targets=False)
+    return build_pipeline(APP.pipeline, params)
 
 
 def last_record(tmp_path) -> dict:
@@ -27,26 +29,26 @@ def last_record(tmp_path) -> dict:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_run_classifies_every_task_and_records_its_seconds(tmp_path, workers):
-    outcome = run_pipeline(pipeline(tmp_path), workers, None, 8082)
+    outcome = run_pipeline(APP.pipeline, pipeline(tmp_path), workers, None, 8082)
 
     assert outcome.succeeded and outcome.ran == TASKS and outcome.reused == [] and outcome.failed == {}
     assert outcome.deploy_reason and set(outcome.seconds) == set(TASKS)
     record = last_record(tmp_path)
     assert record["status"] == "SUCCESS" and all(task["seconds"] > 0 for task in record["tasks"])
-    again = run_pipeline(pipeline(tmp_path), workers, None, 8082)
+    again = run_pipeline(APP.pipeline, pipeline(tmp_path), workers, None, 8082)
     assert again.succeeded and again.ran == [] and again.reused == TASKS and again.deploy_reason is None
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failed_task_is_named_in_one_line_and_only_outputs_found_done_count_as_reused(tmp_path, monkeypatch,
                                                                                        workers):
-    assert run_pipeline(pipeline(tmp_path), 1, None, 8082).succeeded
+    assert run_pipeline(APP.pipeline, pipeline(tmp_path), 1, None, 8082).succeeded
 
     def broken(*args, **kwargs):
         raise RuntimeError("training diverged\nafter 3 epochs")
 
     monkeypatch.setattr(app.flow.train_model, "train_model", broken)
-    outcome = run_pipeline(pipeline(tmp_path, random_state=7), workers, None, 8082)
+    outcome = run_pipeline(APP.pipeline, pipeline(tmp_path, random_state=7), workers, None, 8082)
 
     assert not outcome.succeeded and outcome.failed == {"TrainModel": "after 3 epochs"}
     assert outcome.ran == [] and outcome.reused == ["IngestRecords"] and outcome.deployed is None

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.pipeline import APP
 from carolbatch.control.startup import FINGERPRINT_CACHE, describe_settings, prepare_run
 from carolbatch.errors import AppError
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
@@ -18,7 +19,7 @@ def environ(tmp_path):
 
 
 def test_local_start_up_builds_the_root_with_settings_and_fingerprint(environ, tmp_path):
-    plan = prepare_run(PROJECT_DIR, environ, ["model_epochs=7"])
+    plan = prepare_run(APP, PROJECT_DIR, environ, ["model_epochs=7"])
     assert not plan.carol_mode and plan.settings.model_epochs == 7
     assert plan.root.model_epochs == 7 and plan.root.data_fingerprint.startswith("file:")
     assert plan.registry_location == str(tmp_path / "m" / "bostonhouseonline")
@@ -33,18 +34,18 @@ def test_local_start_up_builds_the_root_with_settings_and_fingerprint(environ, t
 ])
 def test_bad_input_at_start_up_is_one_app_error_with_exit_2(environ, assignments, extra, words):
     with pytest.raises(AppError) as raised:
-        prepare_run(PROJECT_DIR, {**environ, **extra}, assignments)
+        prepare_run(APP, PROJECT_DIR, {**environ, **extra}, assignments)
     assert raised.value.exit_code == 2 and words in str(raised.value)
 
 
 def test_unknown_app_variables_are_a_warning_and_start_up_goes_on(environ, caplog):
-    plan = prepare_run(PROJECT_DIR, {**environ, "APP_ENV": "prod"}, [])
+    plan = prepare_run(APP, PROJECT_DIR, {**environ, "APP_ENV": "prod"}, [])
     assert plan.settings.model_epochs == 1000
     assert any("does not know: APP_ENV (environment)" in record.getMessage() for record in caplog.records)
 
 
 def test_describe_settings_names_each_layer(environ):
-    lines = describe_settings(PROJECT_DIR, {**environ, "APP_MODEL_EPOCHS": "9"}, ["test_size=0.25"])
+    lines = describe_settings(APP, PROJECT_DIR, {**environ, "APP_MODEL_EPOCHS": "9"}, ["test_size=0.25"])
     layers = {line.split()[0]: line.split()[-1] for line in lines}
     assert layers["model_epochs"] == "environment" and layers["test_size"] == "--set"
     assert layers["random_state"] == "default" and layers["data_path"] == "environment"

@@ -37,8 +37,7 @@ class EventsDying(AppTask):
 
 def tasks(tmp_path, *classes) -> list[AppTask]:
     context = RunContext()
-    params = {"target_dir": str(tmp_path), "test_write_delay_seconds": 0.0, "cloud_targets": False,
-              "carol_mode": False}
+    params = {"target_dir": str(tmp_path), "cloud_targets": False, "carol_mode": False}
     return [attach_context(task_class(**params), context) for task_class in classes]
 
 

@@ -5,9 +5,10 @@ from unittest.mock import create_autospec
 import luigi
 import pycarol
 
-from carolbatch.tasks import attach_context, pipeline_params, setting_parameter
+from app.flow.commons import setting_parameter
 from app.flow.deploy_model import DeployModel
-from app.functions.settings import DECLARED
+from app.pipeline import APP
+from carolbatch.tasks import attach_context, pipeline_params
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import LocalStore
 from tests.conftest import default_settings, sample_fingerprint
@@ -24,7 +25,7 @@ def test_setting_parameters_take_class_and_significance_from_the_declaration():
 
 def test_the_pipeline_parameters_of_settings_follow_their_declaration():
     parameters = dict(DeployModel.get_params())
-    declared = [setting for setting in DECLARED if setting.name in parameters]
+    declared = [setting for setting in APP.settings.settings if setting.name in parameters]
     assert {"model_epochs", "feature_columns", "deploy_app", "target_dir"} <= {setting.name for setting in declared}
     for setting in declared:
         assert parameters[setting.name].significant == setting.significant, setting.name

@@ -4,11 +4,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.functions.settings import SettingsError, declared_defaults
-from carolbatch.settings.layers import build_settings, parse_assignments, settings_from_environment
+from app.pipeline import APP
+from carolbatch.settings import SettingsError
+from carolbatch.settings.layers import build_settings as build_declared, parse_assignments, settings_from_environment
 from tests.conftest import default_settings
 
-DEFAULTS = declared_defaults()
+DEFAULTS = APP.settings.defaults()
+
+
+def build_settings(layers):
+    return build_declared(APP.settings, layers)
 
 
 def test_committed_defaults_are_complete_and_valid():

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.functions.settings import SETTING_NAMES, SettingsError
+from app.pipeline import APP
+from carolbatch.settings import SettingsError
 from carolbatch.settings.layers import (
     format_settings_sources,
     gather_layers,
@@ -12,9 +13,9 @@ from carolbatch.settings.layers import (
 
 
 def resolve(carol=None, environment=None, settings_file=None, assignments=None):
-    layers, ignored = gather_layers(("settings.toml", settings_file or {}), carol or {}, environment or {},
+    layers, ignored = gather_layers(APP.settings, ("settings.toml", settings_file or {}), carol or {}, environment or {},
                                     assignments or {})
-    return resolve_settings(layers), ignored
+    return resolve_settings(APP.settings, layers), ignored
 
 
 def test_carol_none_and_empty_values_leave_the_lower_layer_standing():
@@ -62,7 +63,7 @@ def test_pycarol_cloud_target_variable_sets_the_cloud_target_setting():
 def test_every_setting_is_described_with_its_value_and_layer():
     resolved, _ = resolve(assignments={"model_epochs": "5"})
     lines = format_settings_sources(resolved)
-    assert [line.split()[0] for line in lines] == list(SETTING_NAMES)
+    assert [line.split()[0] for line in lines] == list(APP.settings.names)
     epochs = next(line for line in lines if line.startswith("model_epochs "))
     assert epochs.split() == ["model_epochs", "5", "--set"]
     assert next(line for line in lines if line.startswith("max_test_rmse ")).split()[1:] == ["null", "default"]

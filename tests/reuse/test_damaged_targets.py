@@ -27,7 +27,7 @@ def test_a_truncated_target_is_recomputed_with_its_downstream(workdir):
 
 
 def test_kill_inside_a_target_write_never_leaves_a_loadable_broken_target(workdir):
-    env = app_environment(workdir, APP_TEST_WRITE_DELAY_SECONDS="60", APP_MODEL_EPOCHS="50")
+    env = app_environment(workdir, PIPELINE_TEST_WRITE_DELAY="60", APP_MODEL_EPOCHS="50")
     process = start_app(workdir, env)
     trained = workdir / "luigi_targets" / "TrainModel"
     before = set(trained.glob("*.pkl"))
@@ -39,7 +39,7 @@ def test_kill_inside_a_target_write_never_leaves_a_loadable_broken_target(workdi
     (published,) = set(trained.glob("*.pkl")) - before
     assert not Path(f"{published}.sha256").exists()
 
-    env.pop("APP_TEST_WRITE_DELAY_SECONDS")
+    env.pop("PIPELINE_TEST_WRITE_DELAY")
     assert plan_of(workdir, env=env)["TrainModel"][0] == "RUN"
     assert counts(run_app(workdir, env=env)) == ("3", "1")
     assert Path(f"{published}.sha256").exists() and os.path.getsize(published) > 0

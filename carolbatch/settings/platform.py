@@ -1,0 +1,45 @@
+"""The settings every app has: where the records come from, where targets and models go, the split, the gate
+and the online app. Where only the app can know a value (its columns, its data, its deploy app) there is no
+default here: the app supplies one in its own declaration (see `declare_settings`)."""
+
+from __future__ import annotations
+
+import math
+
+from carolbatch.settings.declaration import NO_DEFAULT, Setting
+from carolbatch.settings.kinds import Flag, Names, Real, Text, Whole
+
+SHARE = Real(0.0, 1.0, low_open=True, high_open=True)
+
+PLATFORM_SETTINGS = (
+    Setting("input_connector", Text(), NO_DEFAULT, "Carol connector of the staging table (Carol mode)",
+            significant=False),
+    Setting("input_staging", Text(), NO_DEFAULT, "Carol staging table (Carol mode)", significant=False),
+    Setting("data_path", Text(), NO_DEFAULT, "CSV or Parquet file read in local mode", significant=False),
+    Setting("feature_columns", Names(), NO_DEFAULT, "columns the model learns from"),
+    Setting("target_column", Text(), NO_DEFAULT, "column to predict"),
+    Setting("id_column", Text(), NO_DEFAULT, "row key"),
+    Setting("test_size", SHARE, 0.2, "share of records held out for testing"),
+    Setting("validation_size", SHARE, 0.1, "share of the train split held out for early stopping"),
+    Setting("random_state", Whole(0, 2**32 - 1), 1, "seed of the split and of the model"),
+    Setting("max_test_rmse", Real(0.0, low_open=True), None, "deploy only if test RMSE is at most this",
+            optional=True),
+    Setting("min_test_r2", Real(-math.inf, 1.0), None, "deploy only if test R² is at least this", optional=True),
+    Setting("champion_tolerance", Real(0.0), 0.0,
+            "how much worse (test RMSE) than the deployed model a new one may be"),
+    Setting("min_improvement_over_baseline", Real(0.0), 0.0,
+            "deploy only if test RMSE is below the mean predictor's (always the train mean) by more than this"),
+    Setting("deploy_app", Text(plain=True), NO_DEFAULT, "the online app that receives the model"),
+    Setting("target_dir", Text(), "luigi_targets", "local folder of the pipeline targets", significant=False),
+    Setting("registry_dir", Text(), "models", "local model registry folder", significant=False),
+    Setting("float32", Flag(), False, "keep features and target as float32 (half the memory; results differ "
+            "slightly)"),
+    Setting("max_in_memory_rows", Whole(1), 1000000,
+            "above this many training records, train by mini-batch `partial_fit` on chunks"),
+    Setting("model_poll_seconds", Real(0.1, 86400.0), 30.0,
+            "online app: how often it checks the deploy app's `current` version"),
+    Setting("max_request_records", Whole(1, 100000), 10000,
+            "online app: the most records one `/predict` request may hold"),
+    Setting("cloud_target", Flag(), None, "keep pipeline targets in Carol storage; empty: only in Carol mode "
+            "(pycarol's `CLOUD_TARGET` variable sets it too)", optional=True, significant=False),
+)
