@@ -15,9 +15,15 @@ This file hands the app (app/pipeline.py) and its folder to the platform's comma
 import sys
 from pathlib import Path
 
-from carolbatch.cli import main  # first: the summary's elapsed time counts from here, loading the app included
+from carolbatch.cli import main
 
-from app.pipeline import APP
+
+def load_app():
+    """The app (its pipeline and settings), imported when the command line is ready for it."""
+    from app.pipeline import APP
+
+    return APP
+
 
 if __name__ == "__main__":
-    sys.exit(main(APP, Path(__file__).resolve().parent))
+    sys.exit(main(load_app, Path(__file__).resolve().parent))

@@ -1,6 +1,8 @@
 """Train, evaluate and deploy the model: `python run.py [--set NAME=VALUE ...]`.
 
-The command line of a batch app: its `run.py` hands the app's `AppDefinition` and folder to `main`.
+The command line of a batch app: its `run.py` hands `main` a function loading its `AppDefinition`, and its
+folder. The app is loaded only after `.env` and the folder's luigi.cfg are in place: Luigi reads its
+configuration when it is first imported, and the app's tasks import it.
 
 `--plan` shows what a run would do and why, `--force TASK` recomputes a task and its downstream,
 `--gc [--keep N] [--keep-models N] [--dry-run]` removes targets no current or recent run uses.
@@ -19,6 +21,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,15 +104,15 @@ class Ending:
     deployed: str | None = None
 
 
-def main(app: AppDefinition, project_dir: Path, argv: list[str] | None = None) -> int:
+def main(load_app: Callable[[], AppDefinition], project_dir: Path, argv: list[str] | None = None) -> int:
     """Run the command and return its exit code; the task log's last lines are sent before it returns."""
     try:
-        return run_main(app, project_dir, argv)
+        return run_main(load_app, project_dir, argv)
     finally:
         stop_task_log()  # the task log's last lines, waiting at most FLUSH_SECONDS
 
 
-def run_main(app: AppDefinition, project_dir: Path, argv: list[str] | None) -> int:
+def run_main(load_app: Callable[[], AppDefinition], project_dir: Path, argv: list[str] | None) -> int:
     """Run the command; an `AppError` ends it with its one line, a SIGTERM with exit 143, both with the summary."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -124,7 +127,7 @@ def run_main(app: AppDefinition, project_dir: Path, argv: list[str] | None) -> i
 
         configure_logging(project_dir / "logging.cfg", verbose=args.verbose)
         try:
-            ending = run_command(app, project_dir, args, dict(os.environ))
+            ending = run_command(load_app(), project_dir, args, dict(os.environ))
         except (AppError, StorageError) as error:
             ending = Ending("FAILED", getattr(error, "exit_code", 1), errors=[str(error)])
     except Terminated as stop:

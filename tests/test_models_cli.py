@@ -14,7 +14,7 @@ import pycarol
 import pytest
 from PIL import Image
 
-from app.pipeline import APP
+from app.pipeline import APP as THIS_APP
 from carolbatch.control.startup import open_registry
 from carolbatch.errors import AppError
 from carolbatch.registry import list_versions, read_current_version
@@ -129,7 +129,7 @@ def test_open_registry_in_carol_mode_uses_the_deploy_app_storage(monkeypatch, fa
         "bostononline/v1/checksums.json": json.dumps({"files": {}}).encode()}
     environment = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key"}
 
-    access = open_registry(APP, PROJECT_DIR, environment, [])
+    access = open_registry(THIS_APP, PROJECT_DIR, environment, [])
 
     assert access.settings.deploy_app == "bostononline"
     assert read_current_version(access.store, "bostononline") == "v1"
@@ -138,7 +138,7 @@ def test_open_registry_in_carol_mode_uses_the_deploy_app_storage(monkeypatch, fa
 
 def test_open_registry_rejects_bad_settings_with_exit_2():
     with pytest.raises(AppError) as raised:
-        open_registry(APP, PROJECT_DIR, {}, ["champion_tolerance=-1"])
+        open_registry(THIS_APP, PROJECT_DIR, {}, ["champion_tolerance=-1"])
     assert raised.value.exit_code == 2 and "champion_tolerance" in str(raised.value)
 
 

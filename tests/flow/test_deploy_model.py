@@ -9,7 +9,7 @@ from unittest.mock import create_autospec
 import pycarol
 import pytest
 
-from app.pipeline import APP
+from app.pipeline import PIPELINE
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
 from carolbatch.evaluation import score_predictions
@@ -28,11 +28,11 @@ def pipeline(tmp_path, context: RunContext | None = None, **overrides):
                                 registry_dir=str(tmp_path / "m"), **overrides)
     carol_mode = context is not None
     params = pipeline_params(settings, sample_fingerprint(), carol_mode=carol_mode, cloud_targets=False)
-    return build_pipeline(APP.pipeline, params, context)
+    return build_pipeline(PIPELINE, params, context)
 
 
 def run(root):
-    outcome = run_pipeline(APP.pipeline, root, 1, None, 8082)
+    outcome = run_pipeline(PIPELINE, root, 1, None, 8082)
     assert outcome.succeeded, outcome.failed
     return outcome
 
