@@ -29,7 +29,7 @@ from baseline import training_floor  # noqa: E402
 from run_bench import RESULTS_JSON, ensure_data  # noqa: E402
 
 from app.functions.model import ModelSettings, build_model  # noqa: E402
-from app.functions.settings import declared_defaults  # noqa: E402
+from app.pipeline import APP  # noqa: E402
 from carolbatch.settings.layers import build_settings, read_settings_file  # noqa: E402
 from carolbatch.records.sources import read_records, validate_records  # noqa: E402
 from carolbatch.training.epochs import StoppingRule  # noqa: E402
@@ -76,9 +76,9 @@ def main() -> None:
     rows = int(args.rows)
     overrides = {key: value for key, value in (("model_epochs", args.epochs),
                                                ("n_iter_no_change", args.n_iter_no_change)) if value}
-    settings = build_settings([("default", declared_defaults()),
-                               ("settings.toml", read_settings_file(BENCH.parent / "settings.toml")),
-                               ("command line", overrides)])
+    settings = build_settings(APP.settings, [("default", APP.settings.defaults()),
+                                             ("settings.toml", read_settings_file(BENCH.parent / "settings.toml")),
+                                             ("command line", overrides)])
     rule = StoppingRule(settings.model_epochs, settings.n_iter_no_change, settings.tol)
     columns = [settings.id_column, *settings.feature_columns, settings.target_column]
     frame = read_records(ensure_data(rows, "parquet"), columns, columns[1:])

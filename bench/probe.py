@@ -22,7 +22,8 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # The modules run.py imports inside main() before a run starts.
-RUN_IMPORTS = ("dotenv", "carolbatch.control.logging_setup", "carolbatch.control.startup", "carolbatch.control.runner")
+RUN_IMPORTS = ("dotenv", "carolbatch.control.logging_setup", "app.pipeline", "carolbatch.control.startup",
+               "carolbatch.control.runner")
 
 
 _task_stats: dict[str, dict] = {}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = PROJECT_DIR / "bench" / "data"
-IMPORTS = "import dotenv, carolbatch.control.startup, carolbatch.control.runner, carolbatch.control.maintenance, carolbatch.control.logging_setup"
+IMPORTS = "import dotenv, app.pipeline, carolbatch.control.startup, carolbatch.control.runner, carolbatch.control.maintenance, carolbatch.control.logging_setup"
 # Runs run.py in a process that first imports what run.py imports, timing both parts, with an audit hook
 # noting every file opened; writes {"opened", "imports_s", "work_s"} as JSON to $TRACE_LOG.
 TRACED_RUN = """

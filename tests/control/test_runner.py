@@ -55,3 +55,23 @@ def test_a_failed_task_is_named_in_one_line_and_only_outputs_found_done_count_as
     entries = {task["family"]: task for task in last_record(tmp_path)["tasks"]}
     assert last_record(tmp_path)["status"] == "FAILED" and entries["TrainModel"]["outcome"] == "failed"
     assert entries["IngestRecords"]["outcome"] == "reused" and entries["EvaluateModel"]["outcome"] == "not run"
+
+
+def test_the_declared_pipeline_must_match_the_tasks_the_root_requires(tmp_path):
+    from app.flow.deploy_model import DeployModel
+    from app.flow.evaluate_model import EvaluateModel
+    from app.flow.ingestion import IngestRecords
+    from app.flow.train_model import TrainModel
+    from carolbatch import Pipeline
+    from carolbatch.errors import AppError
+
+    roles = {"records": IngestRecords, "model": TrainModel, "evaluation": EvaluateModel, "deployment": DeployModel}
+    with pytest.raises(ValueError, match="the deployment task is the root"):
+        Pipeline(tasks=(IngestRecords, TrainModel, DeployModel, EvaluateModel), **roles)
+    with pytest.raises(ValueError, match="must be one of the pipeline's tasks: evaluation"):
+        Pipeline(tasks=(IngestRecords, TrainModel, DeployModel), **roles)
+    settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"))
+    params = pipeline_params(settings, sample_fingerprint(), carol_mode=False, cloud_targets=False)
+    swapped = Pipeline(tasks=(TrainModel, IngestRecords, EvaluateModel, DeployModel), **roles)
+    with pytest.raises(AppError, match="declares TrainModel before IngestRecords, which it requires"):
+        build_pipeline(swapped, params)
