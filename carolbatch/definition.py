@@ -12,6 +12,9 @@ from typing import Any
 from carolbatch.settings.declaration import SettingsDeclaration
 
 
+ROLES = ("records", "model", "evaluation", "deployment")
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """The app's tasks, upstream first, and the role each platform step relies on.
@@ -31,9 +34,7 @@ class Pipeline:
     deployment: type
 
     def __post_init__(self) -> None:
-        roles = {"records": self.records, "model": self.model, "evaluation": self.evaluation,
-                 "deployment": self.deployment}
-        undeclared = [role for role, task in roles.items() if task not in self.tasks]
+        undeclared = [role for role in ROLES if getattr(self, role) not in self.tasks]
         if undeclared:
             raise ValueError(f"the task of each role must be one of the pipeline's tasks: {', '.join(undeclared)}")
         if self.tasks[-1] is not self.deployment:
@@ -43,6 +44,11 @@ class Pipeline:
     def families(self) -> tuple[str, ...]:
         """The task families (Luigi's names of the tasks), in order."""
         return tuple(family_of(task) for task in self.tasks)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """The family of the task in each role, as the run record keeps it."""
+        return {role: self.family(role) for role in ROLES}
 
     def family(self, role: str) -> str:
         """The family of the task in `role` (`records`, `model`, `evaluation` or `deployment`)."""

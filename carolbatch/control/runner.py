@@ -147,6 +147,7 @@ def _record_run(pipeline: Pipeline, root: AppTask, outcome: RunOutcome, decision
         "data_fingerprint": root.data_fingerprint,
         "forced": forced,
         "deployed": outcome.deployed,
+        "roles": pipeline.roles,
         "tasks": entries,
     }
     try:

@@ -17,6 +17,8 @@ def test_run_record_describes_every_task(workdir):
         assert task["output_bytes"] == (workdir / "luigi_targets" / task["target"]).stat().st_size
     metadata = json.loads((workdir / "models" / "bostonhouseonline" / record["deployed"] / "metadata.json").read_text())
     assert metadata["settings"]["target_lineage"] == {task["family"]: task["identity"] for task in record["tasks"]}
-    # How training went is in the TrainModel entry, as in the registry metadata.
-    training = next(task["training"] for task in record["tasks"] if task["family"] == "TrainModel")
+    # How training went is in the trained model's entry (its role in the app's pipeline), as in the registry metadata.
+    assert record["roles"] == {"records": "IngestRecords", "model": "TrainModel", "evaluation": "EvaluateModel",
+                               "deployment": "DeployModel"}
+    training = next(task["training"] for task in record["tasks"] if task["family"] == record["roles"]["model"])
     assert training == metadata["metrics"]["training"] and training["epochs_run"] > training["best_epoch"] > 0
