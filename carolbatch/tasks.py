@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import sys
 from functools import cache
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 import luigi
 from pycarol.pipeline import PickleTarget, Task
@@ -80,13 +80,20 @@ def app_modules_used(module: ModuleType) -> list[ModuleType]:
     found: dict[str, ModuleType] = {}
     waiting = [module]
     while waiting:
-        for value in vars(waiting.pop()).values():
-            used = value if isinstance(value, ModuleType) else sys.modules.get(getattr(value, "__module__", None) or "")
+        for used in map(_module_of, vars(waiting.pop()).values()):
             if (used is not None and used.__name__.split(".")[0] == package and used.__name__ not in found
                     and used is not module and not _holds_a_task(used)):
                 found[used.__name__] = used
                 waiting.append(used)
     return [found[name] for name in sorted(found)]
+
+
+def _module_of(value) -> ModuleType | None:
+    """The module `value` is, or the one that defined it (a function, a class) or its class."""
+    if isinstance(value, ModuleType):
+        return value
+    name = getattr(value if isinstance(value, (type, FunctionType)) else type(value), "__module__", None)
+    return sys.modules.get(name) if isinstance(name, str) else None
 
 
 def _holds_a_task(module: ModuleType) -> bool:

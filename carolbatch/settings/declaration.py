@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from carolbatch.settings.kinds import Kind
@@ -20,6 +21,9 @@ class _NoDefault:
 
     def __repr__(self) -> str:
         return "NO_DEFAULT"
+
+    def __reduce__(self) -> str:
+        return "NO_DEFAULT"  # unpickled as this module's one instance
 
 
 NO_DEFAULT: Any = _NoDefault()
@@ -102,18 +106,14 @@ def declare_settings(*groups: Iterable[Setting], defaults: Mapping[str, Any] | N
         for setting in settings))
 
 
-_CLASSES: dict[tuple[Setting, ...], type[Settings]] = {}
-
-
+@cache
 def _settings_class(settings: tuple[Setting, ...]) -> type[Settings]:
     """One frozen dataclass per declaration (built once, so its instances compare and pickle alike)."""
-    if settings not in _CLASSES:
-        fields = [(setting.name, setting.kind.python_type | None if setting.optional else setting.kind.python_type)
-                  for setting in settings]
-        _CLASSES[settings] = dataclasses.make_dataclass(
-            "Settings", fields, bases=(Settings,), frozen=True,
-            namespace={"__doc__": Settings.__doc__, "__module__": __name__, "declared": settings})
-    return _CLASSES[settings]
+    fields = [(setting.name, setting.kind.python_type | None if setting.optional else setting.kind.python_type)
+              for setting in settings]
+    return dataclasses.make_dataclass(
+        "Settings", fields, bases=(Settings,), frozen=True,
+        namespace={"__doc__": Settings.__doc__, "__module__": __name__, "declared": settings})
 
 
 def _restore_settings(settings: tuple[Setting, ...], fields: dict[str, Any]) -> Settings:
