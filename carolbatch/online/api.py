@@ -46,16 +46,7 @@ def create_api(follower: ModelFollower, max_records: int) -> Flask:
 
     @api.post("/predict")
     def predict() -> Response:
-        served = follower.served  # read once: a swap during this request does not mix versions
-        if served is None:
-            return _unavailable(follower.problem)
-        request.max_content_length = body_limit(served.feature_columns, max_records)
-        body = _read_body()
-        with predicting:
-            matrix = records_to_matrix(parse_body(body, max_records, len(served.feature_columns)),
-                                       served.feature_columns, max_records)
-            predictions = _finite_predictions(served, matrix)
-        return _json({"version": served.version, "predictions": predictions}, 200)
+        return _predict(follower, max_records, predicting)
 
     @api.get("/model")
     def model() -> Response:
@@ -70,6 +61,20 @@ def create_api(follower: ModelFollower, max_records: int) -> Flask:
 
     _answer_errors_in_json(api, max_records)
     return api
+
+
+def _predict(follower: ModelFollower, max_records: int, predicting: threading.BoundedSemaphore) -> Response:
+    """Predictions of the model served when the request came, for the records in its body."""
+    served = follower.served  # read once: a swap during this request does not mix versions
+    if served is None:
+        return _unavailable(follower.problem)
+    request.max_content_length = body_limit(served.feature_columns, max_records)
+    body = _read_body()
+    with predicting:
+        matrix = records_to_matrix(parse_body(body, max_records, len(served.feature_columns)),
+                                   served.feature_columns, max_records)
+        predictions = _finite_predictions(served, matrix)
+    return _json({"version": served.version, "predictions": predictions}, 200)
 
 
 def _read_body() -> bytes:
