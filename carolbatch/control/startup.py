@@ -94,15 +94,18 @@ def prepare_run(app: AppDefinition, project_dir: Path, environ: Mapping[str, str
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     context = RunContext(carol=carol, bigquery=reader, accounts=accounts, write_delay_seconds=write_delay)
     registry = _open_registry_store(context, carol_mode, settings)
-    used = {*settings.feature_columns, settings.target_column, settings.id_column}
-    # Read as well when the source has them, so the deployed model is scored on the same records.
-    extra = tuple(name for name in current_feature_columns(registry, settings.deploy_app) if name not in used)
-    root = build_pipeline(app.pipeline, pipeline_params(settings, fingerprint, carol_mode, cloud_targets, extra),
-                          context)
-    location = registry.describe(settings.deploy_app)
+    params = pipeline_params(settings, fingerprint, carol_mode, cloud_targets, _champion_columns(registry, settings))
+    root = build_pipeline(app.pipeline, params, context)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
     return RunPlan(settings=settings, carol_mode=carol_mode, root=root, pipeline=app.pipeline,
-                   registry_location=location, registry=registry)
+                   registry_location=registry.describe(settings.deploy_app), registry=registry)
+
+
+def _champion_columns(registry: ObjectStore, settings: Settings) -> tuple[str, ...]:
+    """The deployed model's features this run does not use: read as well when the source has them, so the
+    deployed model is scored on the same records."""
+    used = {*settings.feature_columns, settings.target_column, settings.id_column}
+    return tuple(name for name in current_feature_columns(registry, settings.deploy_app) if name not in used)
 
 
 def _check_cloud_target(settings: Settings, carol) -> None:
