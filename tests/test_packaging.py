@@ -157,8 +157,9 @@ def test_requirements_are_exact_pins():
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", line), f"{name}: {line}"
 
 
-def test_ci_runs_the_docker_check_after_the_tests():
+def test_ci_runs_the_docker_check_then_the_tests_whose_summary_closes_the_output():
     ci = (PROJECT_DIR / ".ci" / "run").read_text()
     check = PROJECT_DIR / ".ci" / "docker.sh"
-    assert ci.index("make test") < ci.index(".ci/docker.sh")
+    assert ci.index("make install-dev") < ci.index(".ci/docker.sh") < ci.index("make test")
+    assert ci.rstrip().endswith("make test")
     assert check.stat().st_mode & 0o111 and subprocess.run(["bash", "-n", str(check)]).returncode == 0
