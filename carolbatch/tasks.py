@@ -30,6 +30,7 @@ from carolbatch.storage.artifacts import (
 from carolbatch.storage.checksums import read_summary
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import ObjectStore
+from carolbatch.training.checkpoints import Checkpoints, checkpoint_name
 
 CLOUD_TARGET_PREFIX = "pipeline/"
 _PLATFORM = declare_settings(PLATFORM_SETTINGS)
@@ -213,9 +214,23 @@ class AppTask(Task):
     def target_store(self) -> ObjectStore:
         return self.run_context().target_store(self.cloud_targets, self.target_dir)
 
+    def checkpoints(self, every_epochs: int = 1, min_seconds: float = 0.0) -> Checkpoints:
+        """Where this task keeps its training checkpoint: its own store, named by its identity."""
+        name = checkpoint_name(self.target_prefix(), self.get_task_family(), self.identity())
+        return Checkpoints(self.target_store(), name, self.get_task_family(), every_epochs, min_seconds,
+                           self.run_context().artifact_checks)
+
+    def training_checkpoints(self, every_epochs: int, min_seconds: float) -> Checkpoints:
+        """The checkpoints a task trains with (see `checkpoints`): deleted once its output is written."""
+        self._checkpoints = self.checkpoints(every_epochs, min_seconds)
+        return self._checkpoints
+
     def save(self) -> None:
-        """Only the output: pycarol's metadata file would warn and duplicate the run record."""
+        """Only the output (pycarol's metadata file would warn and duplicate the run record), then the end of the
+        task's checkpoint, if it asked for one."""
         self.output().dump(self.output_object)
+        if getattr(self, "_checkpoints", None) is not None:
+            self._checkpoints.delete()
 
     def on_failure(self, exception: BaseException) -> str:
         """Report the error in one line; a traceback only for what is not an input problem."""

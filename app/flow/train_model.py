@@ -30,6 +30,8 @@ class TrainModel(AppTask):
     n_iter_no_change = setting_parameter("n_iter_no_change")
     tol = setting_parameter("tol")
     max_in_memory_rows = setting_parameter("max_in_memory_rows")
+    checkpoint_every_epochs = setting_parameter("checkpoint_every_epochs")
+    checkpoint_min_seconds = setting_parameter("checkpoint_min_seconds")
 
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs
@@ -39,8 +41,9 @@ class TrainModel(AppTask):
             batch_size=self.model_batch_size, epochs=self.model_epochs, n_iter_no_change=self.n_iter_no_change,
             tol=self.tol, max_in_memory_rows=self.max_in_memory_rows, random_state=self.random_state)
         model = build_model(settings, len(split.train_rows))
+        checkpoints = self.training_checkpoints(self.checkpoint_every_epochs, self.checkpoint_min_seconds)
         trained = train_model(records.frame, self.feature_columns, self.target_column, split, model,
-                              ProgressReporter(self.show_progress))
+                              ProgressReporter(self.show_progress), checkpoints)
         self.show_status(describe_training(trained.training), 100.0)
         return trained
 

@@ -23,6 +23,7 @@ from carolbatch.planning import (
 from carolbatch.registry import RegistryError, read_current_version, read_version_metadata
 from carolbatch.storage.artifacts import RECORD_SUFFIX, artifact_size
 from carolbatch.storage.stores import read_bytes
+from carolbatch.training.checkpoints import select_checkpoints
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,9 @@ def collect_garbage(root: AppTask, keep_runs: int, dry_run: bool) -> CleanUp:
     keep = identities_to_keep(root.lineage().values(), records[-keep_runs:] if keep_runs else [],
                               _deployed_lineage(root, records))
     families = [task.get_task_family() for task in all_tasks(root)]
-    garbage = select_garbage(store.list_names(root.target_prefix()), families, keep, root.target_prefix())
+    names, prefix = store.list_names(root.target_prefix()), root.target_prefix()
+    # Checkpoints only serve a run that was stopped: clean-up removes them all.
+    garbage = select_garbage(names, families, keep, prefix) + select_checkpoints(names, prefix)
     # Records first: an interrupted clean-up leaves unfinished targets, never unverifiable ones.
     garbage.sort(key=lambda name: (not name.endswith(RECORD_SUFFIX), name))
     removed = [(name, _stored_bytes(store, name)) for name in garbage]

@@ -81,6 +81,7 @@ def run_pipeline(pipeline: Pipeline, root: AppTask, workers: int, scheduler_host
         logger.info("%s %s: %s", "RUN " if decision.run else "SKIP", decision.family, decision.reason)
     for task in affected_tasks(root, list(forced)):
         task.output().remove()
+        task.checkpoints().delete()  # a forced task trains from its first epoch
     scheduler = {"local_scheduler": True}
     if scheduler_host:
         scheduler = {"scheduler_host": scheduler_host, "scheduler_port": scheduler_port}

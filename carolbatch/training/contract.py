@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from carolbatch.training.checkpoints import Checkpoints
 from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_rows
 
 logger = logging.getLogger(__name__)
@@ -73,9 +74,13 @@ ProgressCallback = Callable[[ProgressReport], None]
 class Model(Protocol):
     """A model the platform can train: the app's model module builds one."""
 
-    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None
-            ) -> Fitted:
-        """Fit on `train` (`validation` may steer training, e.g. stop it early); never sees the test rows."""
+    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None,
+            checkpoints: Checkpoints | None = None) -> Fitted:
+        """Fit on `train` (`validation` may steer training, e.g. stop it early); never sees the test rows.
+
+        A model trained in epochs goes on from the last of `checkpoints` there is and keeps them as it trains,
+        so a run after a kill ends with the same model; a model without epochs ignores them.
+        """
         ...
 
 
@@ -91,9 +96,9 @@ class OneStepModel:
     pipeline: Pipeline
     facts: Mapping[str, Any] = field(default_factory=dict)
 
-    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None
-            ) -> Fitted:
-        """Fit the pipeline in one step and measure its loss on the validation rows.
+    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None,
+            checkpoints: Checkpoints | None = None) -> Fitted:
+        """Fit the pipeline in one step and measure its loss on the validation rows (no epochs, no checkpoints).
 
         Raises:
             ValueError: there are no train rows (or the estimator refuses them).

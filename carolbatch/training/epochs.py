@@ -116,7 +116,8 @@ class EpochState:
 
 def run_epochs(
     model: Pipeline, fit_epoch: Callable[[], int], validation_loss: Callable[[], float], rule: StoppingRule,
-    on_epoch: Callable[[EpochReport], None] | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None, state: EpochState | None = None,
+    after_epoch: Callable[[EpochState], None] | None = None,
 ) -> tuple[EpochState, str]:
     """Train `model` one epoch at a time until `rule` stops it, then put back its last step as it was after
     the best epoch (the steps before it are fitted before the first epoch and do not change).
@@ -127,6 +128,8 @@ def run_epochs(
         validation_loss: the loss on the validation rows, now.
         rule: when to stop.
         on_epoch: called after every epoch.
+        state: where an earlier, interrupted training stood (with `model` as it was then); None starts afresh.
+        after_epoch: called after every epoch that training goes on from (e.g. to keep a checkpoint).
 
     Returns:
         The loop's state after its last epoch, and why it stopped.
@@ -136,7 +139,8 @@ def run_epochs(
     """
     if rule.max_epochs < 1:
         raise ValueError(f"model_epochs must be at least 1, not {rule.max_epochs}")
-    state, reason = EpochState(), None
+    state = state if state is not None else EpochState()
+    reason = state.stop_reason(rule) if state.epoch else None
     while reason is None:
         started = time.perf_counter()
         fitted = fit_epoch()
@@ -145,6 +149,8 @@ def run_epochs(
         if on_epoch is not None:
             on_epoch(state.report(rule))
         reason = state.stop_reason(rule)
+        if reason is None and after_epoch is not None:
+            after_epoch(state)
     if state.best_estimator is not None:
         model.steps[-1] = (model.steps[-1][0], state.best_estimator)
     return state, reason

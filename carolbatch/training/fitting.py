@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from carolbatch.training.checkpoints import Checkpoints
 from carolbatch.training.contract import Fitted, Model, ProgressCallback
 from carolbatch.training.rows import TrainingRows, predict_rows
 
@@ -72,10 +73,12 @@ def train_model(
     split: Split,
     model: Model,
     on_progress: ProgressCallback | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> TrainedModel:
     """Fit `model` on the train rows of `frame` (it may watch the validation rows), then predict by chunks.
 
-    The test rows are only predicted. The frame is never copied: the model gets views of its columns.
+    The test rows are only predicted. The frame is never copied: the model gets views of its columns. With
+    `checkpoints` an epoch model goes on from the last one there is and keeps them as it trains.
 
     Raises:
         KeyError: a feature or the target column is missing from `frame`.
@@ -84,7 +87,7 @@ def train_model(
     columns = [frame[name].to_numpy() for name in feature_columns]
     target = frame[target_column].to_numpy()
     fitted = model.fit(TrainingRows(columns, target, split.train_rows),
-                       TrainingRows(columns, target, split.validation_rows), on_progress)
+                       TrainingRows(columns, target, split.validation_rows), on_progress, checkpoints)
     return _predict_parts(fitted, feature_columns, columns, target, split)
 
 

@@ -15,6 +15,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from carolbatch.training.checkpoints import Checkpoints
 from carolbatch.training.contract import Fitted, ProgressCallback
 from carolbatch.training.epochs import EpochState, StoppingRule, run_epochs
 from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_rows
@@ -53,42 +54,78 @@ class EpochModel:
     chunk_rows: int = CHUNK_ROWS
     facts: Mapping[str, Any] = field(default_factory=dict)
 
-    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None
-            ) -> Fitted:
+    def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None,
+            checkpoints: Checkpoints | None = None) -> Fitted:
         """Fit a clone of the pipeline epoch by epoch until the rule stops it; keep its best epoch.
+
+        With `checkpoints`, training goes on from the last checkpoint there is (the same model as an
+        uninterrupted fit), and keeps one as often as they ask while it goes on.
 
         Raises:
             ValueError: no train rows, or the last step has no `partial_fit`.
         """
         if len(train) == 0:
             raise ValueError("cannot fit a model on 0 train rows")
-        pipeline = clone(self.pipeline)
-        if not hasattr(pipeline[-1], "partial_fit"):
-            raise ValueError(f"{type(pipeline[-1]).__name__} has no partial_fit: train it with OneStepModel")
+        if not hasattr(self.pipeline[-1], "partial_fit"):
+            raise ValueError(f"{type(self.pipeline[-1]).__name__} has no partial_fit: train it with OneStepModel")
         started = time.perf_counter()
-        if self.max_in_memory_rows is None or len(train) <= self.max_in_memory_rows:
-            fit_epoch = _epochs_in_memory(pipeline, train)
-        else:
-            fit_epoch = _epochs_in_chunks(pipeline, train, self._whole_batches(), self.random_state)
+        resumed = _resume(checkpoints)
+        training = resumed or Training(clone(self.pipeline), EpochState(), np.random.default_rng(self.random_state))
+        pipeline, fit_epoch = training.pipeline, self._epochs(training, train, fresh=resumed is None)
 
         def validation_loss() -> float:
             predicted = predict_rows(pipeline, validation.columns, validation.rows)
             return mean_squared_error(validation.targets(), predicted)
+
+        def keep_checkpoint(state: EpochState) -> None:
+            if checkpoints is not None and checkpoints.due(state.epoch):
+                checkpoints.save(state.epoch, training)
 
         # One BLAS thread: on small per-batch products more threads only wait for each other, and on a
         # shared 2-core machine they made an epoch up to 20x slower (bench/RESULTS.md, "Batch size").
         with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
             # A last chunk smaller than one batch is a fine batch.
             warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
-            state, reason = run_epochs(pipeline, fit_epoch, validation_loss, self.rule, on_progress)
+            state, reason = run_epochs(pipeline, fit_epoch, validation_loss, self.rule, on_progress,
+                                       training.epochs, keep_checkpoint)
         _log_training(state, reason, len(train), time.perf_counter() - started)
         facts = {"epochs_run": state.epoch, "best_epoch": state.best_epoch,
                  "best_validation_loss": state.best_validation_loss, "stop_reason": reason, **self.facts}
         return Fitted(pipeline, facts, tuple(state.validation_losses))
 
+    def _epochs(self, training: Training, train: TrainingRows, fresh: bool) -> Callable[[], int]:
+        """One epoch of `training` over `train`, in memory or by chunks; `fresh`: nothing is fitted yet."""
+        if self.max_in_memory_rows is None or len(train) <= self.max_in_memory_rows:
+            return _epochs_in_memory(training.pipeline, train, fit_before=fresh)
+        return _epochs_in_chunks(training.pipeline, train, self._whole_batches(), training.generator, fresh)
+
     def _whole_batches(self) -> int:
         batch = self.batch_size or 1
         return max(1, self.chunk_rows // batch) * batch
+
+
+@dataclass
+class Training:
+    """Everything an epoch model's training needs to go on after its last epoch, as a checkpoint keeps it: the
+    pipeline (its fitted steps, and the last step with its optimizer and random state), the epoch loop's state
+    (with the best epoch's copy of the last step), and the generator that orders the rows of chunked epochs."""
+
+    pipeline: Pipeline
+    epochs: EpochState
+    generator: np.random.Generator
+
+
+def _resume(checkpoints: Checkpoints | None) -> Training | None:
+    """The training kept in the last checkpoint, or None (no checkpoints, none there, or not a training)."""
+    kept = checkpoints.load() if checkpoints is not None else None
+    if kept is None:
+        return None
+    epoch, training = kept
+    if not isinstance(training, Training) or training.epochs.epoch != epoch:
+        logger.warning("ignoring the checkpoint of %s: it does not hold an epoch model's training", checkpoints.label)
+        checkpoints.delete()
+        return None
+    return training
 
 
 def _log_training(state: EpochState, reason: str, train_rows: int, seconds: float) -> None:
@@ -105,9 +142,16 @@ def _steps_before_last(pipeline: Pipeline) -> Pipeline | None:
     return Pipeline(pipeline.steps[:-1]) if len(pipeline.steps) > 1 else None
 
 
-def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows) -> Callable[[], int]:
+def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows, fit_before: bool) -> Callable[[], int]:
+    """One epoch over the train rows held in memory, transformed once by the steps before the last (fitted
+    on them first when `fit_before`; a resumed training has them fitted already)."""
     before, estimator = _steps_before_last(pipeline), pipeline[-1]
-    features = train.features() if before is None else before.fit_transform(train.features(), train.targets())
+    if before is None:
+        features = train.features()
+    elif fit_before:
+        features = before.fit_transform(train.features(), train.targets())
+    else:
+        features = before.transform(train.features())
     y_train = train.targets()
 
     def fit_epoch() -> int:
@@ -117,14 +161,14 @@ def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows) -> Callable[[], i
     return fit_epoch
 
 
-def _epochs_in_chunks(pipeline: Pipeline, train: TrainingRows, chunk_rows: int, random_state: int | None
-                      ) -> Callable[[], int]:
+def _epochs_in_chunks(pipeline: Pipeline, train: TrainingRows, chunk_rows: int, generator: np.random.Generator,
+                      fit_before: bool) -> Callable[[], int]:
+    """One epoch over the train rows chunk by chunk, in an order drawn from `generator` (part of the training's
+    state: each epoch draws the next order from it); the steps before the last learn first when `fit_before`."""
     before, estimator = _steps_before_last(pipeline), pipeline[-1]
-    if before is not None:
+    if before is not None and fit_before:
         _partial_fit_steps(before, train, chunk_rows)
     transform = (lambda matrix: matrix) if before is None else before.transform
-    # The generator is part of the training's state: each epoch draws the next order of the rows from it.
-    generator = np.random.default_rng(random_state)
 
     def fit_epoch() -> int:
         order = generator.permutation(train.rows)
