@@ -129,13 +129,13 @@ def sample_overhead() -> dict:
     import pandas as pd
 
     from app.functions.model import ModelSettings, build_model
-    from app.functions.settings import declared_defaults
+    from app.functions.settings import SETTINGS
     from carolbatch.storage.stores import LocalStore
     from carolbatch.training.checkpoints import Checkpoints, checkpoint_name
     from carolbatch.training.fitting import split_records, train_model
 
     logging.disable(logging.INFO)
-    value = declared_defaults()
+    value = SETTINGS.defaults()
     frame = pd.read_csv(PROJECT_DIR / value["data_path"])
     split = split_records(len(frame), value["test_size"], value["validation_size"], value["random_state"])
     settings = ModelSettings(tuple(value["model_hidden_layers"]), value["model_l2regularization"],
