@@ -13,7 +13,7 @@ from app.flow.commons import LINEAGE_KEY, AppTask, setting_parameter
 from app.flow.evaluate_model import EvaluateModel
 from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
-from app.functions.settings import SETTINGS_BY_NAME
+from app.functions.settings import SETTINGS
 from carolbatch import deployment, evaluation, gate, registry, report
 from carolbatch.deployment import DecisionReport, Deployment, deploy_challenger, deployment_is_current
 from carolbatch.gate import GateRules
@@ -62,7 +62,7 @@ class DeployModel(AppTask):
         split = identity_rule(self.id_column, [*self.feature_columns, self.target_column], self.random_state,
                               self.test_size, self.validation_size)
         rules = GateRules(self.target_column, self.champion_tolerance, split, self.replace_champion)
-        user_settings = {name: value for name, value in params.items() if name in SETTINGS_BY_NAME}
+        user_settings = {name: value for name, value in params.items() if name in SETTINGS}
         render = partial(render_decision_report, trained, evaluated, records, self.data_fingerprint, user_settings)
         page = DecisionReport(render, self.target_store(), report_name(self.output().name))
         with self.run_context().registry_writes():
