@@ -8,6 +8,8 @@ configuration when it is first imported, and the app's tasks import it.
 `--gc [--keep N] [--keep-models N] [--dry-run]` removes targets no current or recent run uses.
 `--models` lists the deployed model versions, `--rollback [VERSION]` makes an earlier one current.
 `--settings` prints every setting, its effective value and the layer it came from.
+`--replace-champion` deploys this run's challenger (if it passes its thresholds) even when it is not comparable
+with the deployed model, or worse; the registry history keeps the reason.
 
 Exit codes: 0 success, 1 a task failed or Carol could not be reached, 2 bad settings, data or usage,
 143 stopped by SIGTERM. The last line printed is always the run summary.
@@ -69,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dry-run", action="store_true", help="with --gc: list what would be removed")
     parser.add_argument("--no-wait", action="store_true",
                         help="exit 1 at once, naming the holder, when another process holds the target folder or registry")
+    parser.add_argument("--replace-champion", action="store_true",
+                        help="deploy this run's challenger in place of the deployed model whatever their comparison")
     registry = parser.add_mutually_exclusive_group()
     registry.add_argument("--models", action="store_true", help="list the deploy app's model versions; run nothing")
     registry.add_argument("--rollback", nargs="?", const="", metavar="VERSION",
@@ -88,6 +92,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
         parser.error("--keep-models N>=0 goes with --gc")
     if (args.models or args.settings or args.rollback is not None) and (args.plan or args.force or args.gc):
         parser.error("--models, --rollback and --settings go with neither --plan, --force nor --gc")
+    if args.replace_champion and (args.plan or args.gc or args.models or args.settings or args.rollback is not None):
+        parser.error("--replace-champion goes with a run only")
     return args
 
 
@@ -143,7 +149,7 @@ def run_command(app: AppDefinition, project_dir: Path, args: argparse.Namespace,
         return Ending("LISTED", lines=startup.describe_settings(app, project_dir, environ, args.assignments))
     if args.models or args.rollback is not None:
         return manage_models(args, startup.open_registry(app, project_dir, environ, args.assignments))
-    plan = startup.prepare_run(app, project_dir, environ, args.assignments)
+    plan = startup.prepare_run(app, project_dir, environ, args.assignments, args.replace_champion)
     from carolbatch.control import maintenance
     from carolbatch.control.registry_upkeep import repair_registry
     from carolbatch.control.run_locks import lock_run
@@ -169,7 +175,9 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
     deployed does not."""
     from carolbatch.control.runner import run_pipeline as run
 
-    outcome = run(plan.pipeline, plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=args.force)
+    # The deploy step decides again under --replace-champion, whatever it decided before.
+    forced = [*args.force, plan.root.get_task_family()] if args.replace_champion else args.force
+    outcome = run(plan.pipeline, plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=forced)
     if any(message.endswith("Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
         return Ending("FAILED", SIGTERM_EXIT, errors=["stopped by SIGTERM"], ran=len(outcome.ran),
                       reused=len(outcome.reused))
@@ -178,6 +186,8 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
         lines.append(f"not deployed: {outcome.deploy_reason}")
     elif outcome.deployed:
         lines.append(f"deployed model version {outcome.deployed} to {plan.registry_location}")
+    if outcome.decision and outcome.decision.get("report"):
+        lines.append(f"report: {outcome.decision['report']}")
     # Bad data contents are bad input, like a bad setting: exit 2, as for a data file that cannot be read.
     bad_data = any(message.startswith("RecordsError:") for message in outcome.failed.values())
     return Ending("SUCCESS" if outcome.succeeded else "FAILED", 0 if outcome.succeeded else 2 if bad_data else 1,

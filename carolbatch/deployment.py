@@ -3,40 +3,60 @@ it records (`Deployment`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from carolbatch.evaluation import Evaluation, decide_deployment, score_champion
+from carolbatch.evaluation import Evaluation
+from carolbatch.gate import Comparison, GateRules, compare_with_champion, decide_deployment
 from carolbatch.training.fitting import TrainedModel
 from carolbatch.registry import (RegistryError, has_version, load_current, publish_model, read_current_version,
-                                 repair_pointers)
-from carolbatch.report import build_metadata, format_metrics_table
+                                 registry_name, repair_pointers)
+from carolbatch.report import REPORT_FILE, build_metadata, format_metrics_table
 from carolbatch.records.sources import Records
-from carolbatch.storage.stores import ObjectStore
+from carolbatch.storage.stores import ObjectStore, write_bytes
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """What a deploy step did: the version it published (None when it published nothing), why, and
-    the champion version it was compared with (None when there was none)."""
+    """What a deploy step did: the version it published (None when it published nothing), why, the champion
+    version it was compared with (None when there was none), the comparison on their common test records,
+    the tolerance, when it was decided and where its report is."""
 
     version: str | None
     reason: str
     champion: str | None = None
+    comparison: Mapping[str, Any] | None = None
+    tolerance: float | None = None
+    decided_at: str | None = None
+    report: str | None = None
 
     def as_summary(self) -> dict:
-        """The decision as JSON facts, kept in the deployment task's checksum record."""
+        """The decision as JSON facts, kept in the deployment task's checksum record, the run record and the
+        version's metadata."""
         return asdict(self)
 
     @classmethod
     def from_summary(cls, summary: dict) -> Deployment:
-        return cls(summary.get("version"), summary.get("reason", ""), summary.get("champion"))
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{"reason": "", **{key: value for key, value in summary.items() if key in known}})
+
+
+@dataclass(frozen=True)
+class DecisionReport:
+    """How the decision's report.html is rendered, and where a refused challenger's goes (beside its targets;
+    a published one's goes into its version)."""
+
+    render: Callable[[Deployment], bytes]
+    refused_store: ObjectStore
+    refused_name: str
 
 
 def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deployment) -> bool:
@@ -47,48 +67,64 @@ def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deplo
     return deployment.champion == read_current_version(store, deploy_app)
 
 
-
 def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained: TrainedModel, evaluation: Evaluation,
-                      records: Records, target_column: str, tolerance: float, settings: Mapping[str, Any]) -> Deployment:
-    """Score the current model on the challenger's test rows and publish the challenger if the gate allows.
+                      records: Records, rules: GateRules, settings: Mapping[str, Any],
+                      report: DecisionReport) -> Deployment:
+    """Score the current model and the challenger on their common test records and publish the challenger if
+    the gate allows; either way the decision's report is written.
 
     Args:
         store: the deploy app's registry.
         deploy_app: the app that serves the model.
         version: the id the challenger gets if it is published.
         trained: the challenger.
-        evaluation: the challenger's metrics and threshold check.
-        records: the ingested records; the champion is scored on their `trained.split.test_rows`.
-        target_column: the column the models predict.
-        tolerance: how much higher than the champion's the challenger's test RMSE may be.
+        evaluation: the challenger's metrics, threshold check and plots.
+        records: the ingested records the challenger's split is of.
+        rules: the gate's target column, tolerance, split rule and whether to replace the champion.
         settings: the run's settings, kept in the version's metadata.
+        report: renders the report, and where a refusal's goes.
 
     Returns:
         The published version, or none and why.
     """
     current, refused = _verified_champion(store, deploy_app)
     if refused is not None:
-        return refused
-    champion = current and score_champion(
-        current.version, current.model, current.feature_columns, records.frame, target_column, trained.split.test_rows
-    )
-    if champion and champion.test:
-        rows = [("challenger test", evaluation.test), ("champion test", champion.test)]
-        logger.info("challenger vs champion %s:\n%s", champion.version, format_metrics_table(rows))
+        return _refused(refused, report)
+    comparison = current and compare_with_champion(current.version, current.model, current.metadata, trained,
+                                                   records.frame, rules)
+    if comparison and comparison.comparable:
+        rows = [("challenger test", comparison.challenger), ("champion test", comparison.champion),
+                ("baseline test", comparison.baseline)]
+        logger.info("challenger vs champion %s on %d common test records:\n%s", comparison.champion_version,
+                    comparison.records, format_metrics_table(rows))
     champion_source = (current.metadata.get("source") or {}) if current else {}
     same_data = isinstance(champion_source, dict) and champion_source.get("data_fingerprint") == settings.get(
         "data_fingerprint")
-    approved, reason = decide_deployment(evaluation, champion, tolerance, same_data)
-    champion_version = champion.version if champion else None
+    approved, reason = decide_deployment(evaluation, comparison, rules, same_data)
+    decision = _decision(version if approved else None, reason, comparison, rules)
     if not approved:
         logger.warning("model not deployed: %s", reason)
-        return Deployment(version=None, reason=reason, champion=champion_version)
-    decision = Deployment(version=version, reason=reason, champion=champion_version)
+        return _refused(decision, report)
+    decision = dataclasses.replace(decision, report=store.describe(registry_name(deploy_app, version, REPORT_FILE)))
     logger.info("deploying model version %s: %s", version, reason)
     source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
-    metadata = build_metadata(version, settings, trained, evaluation, source, decision, champion)
-    metadata["check_record"] = build_check_record(trained, records)
-    publish_model(store, deploy_app, version, trained.model, metadata, evaluation.files)
+    metadata = build_metadata(version, settings, trained, evaluation, source, decision.as_summary())
+    metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records))
+    files = {**evaluation.files, REPORT_FILE: report.render(decision)}
+    publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
+    return decision
+
+
+def _decision(version: str | None, reason: str, comparison: Comparison | None, rules: GateRules) -> Deployment:
+    return Deployment(version, reason, comparison.champion_version if comparison else None,
+                      comparison.as_dict() if comparison else None, rules.tolerance,
+                      datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _refused(decision: Deployment, report: DecisionReport) -> Deployment:
+    """The refusal with its report written beside the run's targets."""
+    decision = dataclasses.replace(decision, report=report.refused_store.describe(report.refused_name))
+    write_bytes(report.refused_store, report.refused_name, report.render(decision))
     return decision
 
 
@@ -103,7 +139,8 @@ def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Deploy
     except RegistryError as error:
         reason = f"{error}; roll back to a sound version with run.py --rollback"
         logger.warning("model not deployed: %s", reason)
-        return None, Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app))
+        return None, Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app),
+                                decided_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def build_check_record(trained: TrainedModel, records: Records) -> dict[str, Any]:

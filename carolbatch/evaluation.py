@@ -1,21 +1,17 @@
-"""Scoring models and the deployment gate: thresholds on the new model, then a comparison with the champion."""
+"""Scoring models: metrics of a model and of the mean predictor, and the thresholds a new model must meet
+(the comparison with the deployed model is the gate's, carolbatch/gate.py)."""
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from carolbatch.training.rows import predict_rows
 from carolbatch.training.fitting import TrainedModel
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,15 +57,6 @@ class Evaluation:
         and the training facts under `training`."""
         parts = ("train", "test", "baseline_train", "baseline_test")
         return {**{part: asdict(getattr(self, part)) for part in parts}, "training": dict(self.training)}
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The deployed model scored on the challenger's test rows; `test` is None when it cannot be."""
-
-    version: str
-    test: Metrics | None
-    problem: str = ""
 
 
 def score_predictions(y_true: np.ndarray, y_predicted: np.ndarray) -> Metrics:
@@ -127,62 +114,3 @@ def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
         reason=reason,
         training=dict(trained.training),
     )
-
-
-def score_champion(
-    version: str, model: Any, feature_columns: Sequence[str], frame: pd.DataFrame, target_column: str,
-    rows: np.ndarray,
-) -> Champion:
-    """Score the deployed model on `rows` of `frame`, with the feature columns it was trained on.
-
-    A champion that cannot predict these records (its features are gone, the shapes differ) is
-    returned with `test=None` and the problem, rather than raised: the gate then refuses to deploy.
-    """
-    missing = [name for name in feature_columns if name not in frame.columns]
-    if missing:
-        problem = f"the ingested records have no usable column {', '.join(missing)}"
-        logger.warning("deployed model %s cannot be scored: %s", version, problem)
-        return Champion(version=version, test=None, problem=problem)
-    try:
-        columns = [frame[name].to_numpy() for name in feature_columns]
-        predicted = predict_rows(model, columns, rows)
-        test = score_predictions(frame[target_column].to_numpy()[rows].astype("float64"), predicted)
-    except (KeyError, ValueError) as error:
-        logger.warning("deployed model %s cannot be scored on these records: %s", version, error)
-        return Champion(version=version, test=None, problem=f"{type(error).__name__}: {error}")
-    return Champion(version=version, test=test)
-
-
-def _same_metrics(first: Metrics, second: Metrics) -> bool:
-    pairs = zip(asdict(first).values(), asdict(second).values())
-    return all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in pairs)
-
-
-def decide_deployment(
-    evaluation: Evaluation, champion: Champion | None, tolerance: float, same_data: bool = False
-) -> tuple[bool, str]:
-    """Deploy a challenger that passed its thresholds and whose test RMSE is at most `tolerance` above the champion's.
-
-    Args:
-        evaluation: the challenger's evaluation (its `approved` covers the thresholds and the baseline).
-        champion: the deployed model scored on the challenger's test rows, or None when none is deployed.
-        tolerance: how much higher (worse) the challenger's test RMSE may be.
-        same_data: whether the champion was trained on the very data of this run; a challenger with its
-            exact test metrics is then the same model again and gets no new version.
-
-    Returns:
-        Whether to deploy, and why, in words fit for a log line.
-    """
-    if not evaluation.approved:
-        return False, evaluation.reason
-    rmse = evaluation.test.rmse
-    if champion is None:
-        return True, f"test RMSE {rmse:.3f} passes the thresholds and no model is deployed yet"
-    if champion.test is None:
-        return False, f"deployed model {champion.version} cannot be scored on the same test rows: {champion.problem}"
-    if same_data and _same_metrics(champion.test, evaluation.test):
-        return False, f"identical to deployed model {champion.version} (same data, same test metrics); no new version"
-    difference = f"test RMSE {rmse:.3f} vs {champion.test.rmse:.3f} of deployed model {champion.version}"
-    if rmse > champion.test.rmse + tolerance:
-        return False, f"{difference}: worse by more than champion_tolerance={tolerance:g}"
-    return True, f"{difference}: not worse by more than champion_tolerance={tolerance:g}"

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATA_PARAMETER = "data_fingerprint"
-_TARGET_NAME = re.compile(r"^(?P<family>[A-Za-z_][A-Za-z0-9_]*)/(?P<identity>[0-9a-f]{64})\.pkl(?:\.sha256)?$")
+_TARGET_NAME = re.compile(
+    r"^(?P<family>[A-Za-z_][A-Za-z0-9_]*)/(?P<identity>[0-9a-f]{64})\.(?:pkl(?:\.sha256)?|report\.html)$")
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,14 @@ def format_target_name(prefix: str, family: str, identity: str) -> str:
     return f"{prefix}{family}/{identity}.pkl"
 
 
+def report_name(target_name: str) -> str:
+    """The name of the report kept beside a target (`<family>/<identity>.report.html`); clean-up removes the
+    two together."""
+    return target_name.removesuffix(".pkl") + ".report.html"
+
+
 def parse_target_name(name: str, prefix: str = "") -> tuple[str, str] | None:
-    """`(family, identity)` of a stored target or checksum record name, or None for anything else.
+    """`(family, identity)` of a stored target, its checksum record or its report, or None for anything else.
 
     A target lives exactly at `<prefix><family>/<identity>.pkl`; a look-alike in any other folder is not one.
     """

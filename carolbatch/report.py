@@ -1,27 +1,24 @@
-"""What people read about a model: PNG plots, a self-contained HTML report, the metadata kept beside a
-registry version, and small text tables for the log."""
+"""What people read about a model: PNG plots, a self-contained HTML report that opens with the deploy decision,
+the metadata kept beside a registry version, and small text tables for the log."""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from carolbatch.evaluation import Champion, Evaluation, Metrics
+from carolbatch.evaluation import Evaluation, Metrics
+from carolbatch.records.sources import Records
 from carolbatch.training.fitting import TrainedModel
 
-if TYPE_CHECKING:  # deployment.py imports this module
-    from carolbatch.deployment import Deployment
-
+LEARNING_CURVE_PLOT = "learning_curve.png"
 RESIDUALS_PLOT = "residuals.png"
 PREDICTED_PLOT = "predicted_vs_true.png"
 REPORT_FILE = "report.html"
@@ -62,12 +59,22 @@ def plot_predicted_vs_true(trained: TrainedModel) -> bytes:
     return _render_png(figure)
 
 
-def build_report_files(
-    trained: TrainedModel, evaluation: Evaluation, settings: Mapping[str, Any], snapshot: Mapping[str, Any]
-) -> dict[str, bytes]:
-    """The two plots and the HTML report that embeds them, by file name."""
-    plots = {RESIDUALS_PLOT: plot_residuals(trained), PREDICTED_PLOT: plot_predicted_vs_true(trained)}
-    return {**plots, REPORT_FILE: render_report(evaluation, plots, settings, snapshot).encode()}
+def plot_learning_curve(validation_losses: Sequence[float]) -> bytes:
+    """PNG of the validation loss after each epoch."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    axes = figure.add_subplot()
+    marker = "." if len(validation_losses) < 50 else None
+    axes.plot(range(1, len(validation_losses) + 1), validation_losses, marker=marker)
+    axes.set(xlabel="epoch", ylabel="validation loss (MSE)", title="Learning curve")
+    if min(validation_losses) > 0:
+        axes.set_yscale("log")
+    return _render_png(figure)
+
+
+def build_plots(trained: TrainedModel) -> dict[str, bytes]:
+    """The report's plots by file name: the learning curve where the model has epochs, residuals, predicted vs true."""
+    curve = {LEARNING_CURVE_PLOT: plot_learning_curve(trained.validation_losses)} if trained.validation_losses else {}
+    return {**curve, RESIDUALS_PLOT: plot_residuals(trained), PREDICTED_PLOT: plot_predicted_vs_true(trained)}
 
 
 def _parts(trained: TrainedModel):
@@ -103,49 +110,106 @@ def format_metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
     return "\n".join(lines)
 
 
-def render_report(
-    evaluation: Evaluation, plots: Mapping[str, bytes], settings: Mapping[str, Any], snapshot: Mapping[str, Any]
-) -> str:
-    """A self-contained HTML page: metrics table, gate check, training facts, plots embedded as base64, data
-    and settings.
+def render_decision_report(trained: TrainedModel, evaluation: Evaluation, records: Records, data_fingerprint: str,
+                           settings: Mapping[str, Any], decision: Any) -> bytes:
+    """report.html of a deploy decision (a `Deployment`) about `trained`, made from `records` with `settings`."""
+    split = trained.split
+    snapshot = {"source": records.source, "data_fingerprint": data_fingerprint, "records": len(records.frame),
+                "train_rows": len(split.train_rows),
+                "validation_rows": len(split.validation_rows), "test_rows": len(split.test_rows)}
+    return render_report(evaluation, evaluation.files, settings, snapshot, decision.as_summary()).encode()
+
+
+def render_report(evaluation: Evaluation, plots: Mapping[str, bytes], settings: Mapping[str, Any],
+                  snapshot: Mapping[str, Any], decision: Mapping[str, Any]) -> str:
+    """A self-contained HTML page: the decision first (version or "not deployed", time, reason, the champion
+    comparison on the common test records), then the learning curve, metrics, gate check, training facts,
+    the other plots (embedded as base64), data and settings.
 
     Args:
         evaluation: the metrics and the threshold check.
         plots: PNG bytes by file name, shown in that order.
-        settings: the settings the model was made with.
+        settings: the user's settings the model was made with.
         snapshot: what data the model saw (source, fingerprint, row counts).
+        decision: the deploy decision (`Deployment.as_summary()`).
     """
-    header = "".join(f"<th>{name.upper()}</th>" for name in METRIC_NAMES)
-    metric_lines = "".join(
-        f"<tr><th>{html.escape(label)}</th>"
-        + "".join(f"<td>{getattr(metrics, name):.4f}</td>" for name in METRIC_NAMES) + "</tr>"
-        for label, metrics in metric_rows(evaluation)
-    )
-    images = "".join(
-        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-        f"<figcaption>{html.escape(name)}</figcaption></figure>"
-        for name, data in plots.items()
-    )
+    curve = {name: data for name, data in plots.items() if name == LEARNING_CURVE_PLOT}
+    others = {name: data for name, data in plots.items() if name != LEARNING_CURVE_PLOT}
     verdict = "passed" if evaluation.approved else "failed"
+    title = f"Model version {decision['version']}" if decision.get("version") else "Model not deployed"
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Model evaluation</title>"
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}</style></head><body>"
-        "<h1>Model evaluation</h1>"
-        f"<h2>Metrics</h2><table><tr><th>part</th>{header}</tr>{metric_lines}</table>"
+        f"{_decision_section(title, decision)}"
+        + (f"<h2>Learning curve</h2>{_figures(curve)}" if curve else "")
+        + f"<h2>Metrics</h2>{_metrics_table(metric_rows(evaluation))}"
         f"<p>Thresholds {verdict}: {html.escape(evaluation.reason)}</p>"
         f"<h2>Training</h2>{_key_value_table(evaluation.training)}"
-        f"<h2>Plots</h2>{images}"
+        f"<h2>Plots</h2>{_figures(others)}"
         f"<h2>Data</h2>{_key_value_table(snapshot)}"
         f"<h2>Settings</h2>{_key_value_table(settings)}"
         "</body></html>\n"
     )
 
 
+def _decision_section(title: str, decision: Mapping[str, Any]) -> str:
+    """The version (or not deployed), when, why, and the champion against the challenger."""
+    comparison = decision.get("comparison") or {}
+    tolerance = decision.get("tolerance")
+    lines = [f"<h1>{html.escape(title)}</h1>",
+             f"<p id=\"decision\">Decided {html.escape(str(decision.get('decided_at') or '?'))}: "
+             f"{'deployed' if decision.get('version') else 'not deployed'}: {html.escape(decision['reason'])}</p>",
+             "<h2>Champion vs challenger</h2>"]
+    if not decision.get("champion"):
+        lines.append("<p>No model was deployed before: nothing to compare with.</p>")
+    elif comparison.get("problem"):
+        lines.append(f"<p>Not comparable with deployed model {html.escape(decision['champion'])}: "
+                     f"{html.escape(comparison['problem'])}</p>")
+    elif comparison.get("challenger"):
+        rows = [("challenger", comparison["challenger"]), (f"champion {decision['champion']}", comparison["champion"]),
+                ("baseline (train mean)", comparison["baseline"])]
+        lines.append(_metrics_table([(label, Metrics(**values)) for label, values in rows]))
+        lines.append(f"<p>On {comparison['records']} test records held out by both models; "
+                     f"champion_tolerance={_plain(tolerance)}.</p>")
+    else:
+        lines.append(f"<p>Deployed model {html.escape(decision['champion'])} was not scored (see above).</p>")
+    return "".join(lines)
+
+
+def _metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
+    header = "".join(f"<th>{name.upper()}</th>" for name in METRIC_NAMES)
+    lines = "".join(
+        f"<tr><th>{html.escape(label)}</th>"
+        + "".join(f"<td>{getattr(metrics, name):.4f}</td>" for name in METRIC_NAMES) + "</tr>"
+        for label, metrics in rows
+    )
+    return f"<table><tr><th>part</th>{header}</tr>{lines}</table>"
+
+
+def _figures(plots: Mapping[str, bytes]) -> str:
+    return "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        f"<figcaption>{html.escape(name)}</figcaption></figure>"
+        for name, data in plots.items()
+    )
+
+
+def _plain(value: Any) -> str:
+    """A setting's value as a person writes it: `128, 64`, `0.2`, `true`, `(empty)`."""
+    if value is None:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(item) for item in value)
+    return str(value)
+
+
 def _key_value_table(values: Mapping[str, Any]) -> str:
     rows = "".join(
-        f"<tr><th>{html.escape(str(key))}</th><td style=\"text-align:left\">"
-        f"{html.escape(json.dumps(value, default=str))}</td></tr>"
+        f"<tr><th>{html.escape(str(key))}</th><td style=\"text-align:left\">{html.escape(_plain(value))}</td></tr>"
         for key, value in values.items()
     )
     return f"<table>{rows}</table>"
@@ -164,7 +228,7 @@ def format_versions_table(versions: Sequence[Mapping[str, Any]], current: str | 
 
 def build_metadata(
     version: str, settings: Mapping[str, Any], trained: TrainedModel, evaluation: Evaluation,
-    source: Mapping[str, Any], decision: Deployment, champion: Champion | None,
+    source: Mapping[str, Any], decision: Mapping[str, Any],
 ) -> dict:
     """The facts kept beside a model version."""
     return {
@@ -178,6 +242,5 @@ def build_metadata(
         "training": dict(trained.training),
         "feature_columns": list(trained.feature_columns),
         "source": dict(source),
-        "decision": {"reason": decision.reason, "champion": decision.champion,
-                     "champion_test": None if champion is None or champion.test is None else asdict(champion.test)},
+        "decision": dict(decision),
     }

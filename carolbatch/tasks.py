@@ -59,10 +59,11 @@ def setting_parameter(declaration: SettingsDeclaration, name: str) -> luigi.Para
 
 
 def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool,
-                    champion_columns: tuple[str, ...] = ()) -> dict:
+                    champion_columns: tuple[str, ...] = (), replace_champion: bool = False) -> dict:
     """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
     return {**settings.as_dict(), "data_fingerprint": data_fingerprint, "carol_mode": carol_mode,
-            "cloud_targets": cloud_targets, "champion_columns": list(champion_columns)}
+            "cloud_targets": cloud_targets, "champion_columns": list(champion_columns),
+            "replace_champion": replace_champion}
 
 
 @cache

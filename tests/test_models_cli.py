@@ -56,10 +56,11 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
         assert f"{metadata['metrics'][part]['rmse']:.4f}" in page
     assert metadata["source"]["data_fingerprint"] in page
 
-    worse = succeed(tmp_path, "--set", "model_epochs=300")
+    worse = succeed(tmp_path, "--set", "model_epochs=100")
     assert (worse["ran"], worse["deployed"]) == ("3", "none")
-    reason_line = worse["stdout"].strip().splitlines()[-2]
+    reason_line = worse["stdout"].strip().splitlines()[-3]
     assert reason_line.startswith("not deployed: test RMSE") and f"of deployed model {version}" in reason_line
+    assert worse["stdout"].strip().splitlines()[-2].startswith(f"report: {tmp_path / 'luigi_targets'}/DeployModel/")
     assert current_version(tmp_path) == version
 
     strict = succeed(tmp_path, "--set", "min_test_r2=0.99")
@@ -71,7 +72,7 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
 
 def test_better_model_replaces_the_champion_and_rollback_restores_it(tmp_path):
     # Another seed, not fewer epochs: early stopping makes 500 and 1000 epochs the same model (no new version).
-    older = succeed(tmp_path, "--set", "random_state=2")["deployed"]
+    older = succeed(tmp_path, "--set", "model_epochs=100")["deployed"]
     newer = succeed(tmp_path, "--set", "champion_tolerance=1000")["deployed"]
     assert newer != "none" and current_version(tmp_path) == newer
 
@@ -143,7 +144,7 @@ def test_open_registry_rejects_bad_settings_with_exit_2():
 
 
 def test_plan_reruns_a_refusal_once_the_champion_it_lost_to_is_rolled_back(tmp_path):
-    older = succeed(tmp_path, "--set", "random_state=2")["deployed"]
+    older = succeed(tmp_path, "--set", "model_epochs=100")["deployed"]
     succeed(tmp_path, "--set", "champion_tolerance=1000")
     assert succeed(tmp_path, "--set", "model_epochs=1")["deployed"] == "none"
     assert "SKIP  DeployModel" in succeed(tmp_path, "--plan", "--set", "model_epochs=1")["stdout"]

@@ -69,7 +69,9 @@ def test_1_the_champion_is_scored_when_the_features_change(project, tmp_path):
     lacking = run_app(workdir, *BASE, "--set", f"data_path={tmp_path / 'no_lstat.csv'}",
                       "--set", "feature_columns=RM,PTRATIO", "--set", "champion_tolerance=100")
     assert summary_of(lacking)["deployed"] == "none"
-    assert "cannot be scored on the same test rows: the ingested records have no usable column LSTAT" in lacking.stdout
+    assert (f"not comparable with deployed model {read_current_version(LocalStore(workdir / 'models'), APP)}: the "
+            "records have no usable column LSTAT; deploy to a new deploy_app, or run once with --replace-champion"
+            ) in lacking.stdout
 
 
 def test_2_a_data_file_rewritten_during_a_run_is_never_stored_under_the_first_fingerprint(project, tmp_path):
@@ -143,7 +145,8 @@ def test_6_a_failed_history_write_changes_nothing_and_is_reported(project):
     # A folder where the history file should be: the atomic replace of history.jsonl fails.
     (registry(workdir) / "history.jsonl").rename(registry(workdir) / "history.saved")
     (registry(workdir) / "history.jsonl").mkdir()
-    result = run_app(workdir, "--set", "model_epochs=1000")
+    # Another model than the champion (model_epochs=1000 would stop early where 300 did), let through.
+    result = run_app(workdir, "--set", "model_l2regularization=0.9", "--set", "champion_tolerance=100")
     assert result.returncode == 1 and summary_of(result)["deployed"] == "none"
     assert "the current version is still" in result.stderr
     assert (registry(workdir) / "current").read_text() == champion
@@ -185,7 +188,8 @@ def wait_for_holder(lock: Path, pid: int) -> None:
 def test_7_a_second_run_waits_for_the_lock_or_with_no_wait_exits_1_naming_the_holder(project):
     workdir, champion = project
     # Slowed registry writes keep the first run inside its lock for a few seconds.
-    first = start_app(workdir, "--set", "model_epochs=1000", REGISTRY_TEST_WRITE_DELAY="2")
+    first = start_app(workdir, "--set", "model_l2regularization=0.9", "--set", "champion_tolerance=100",
+                      REGISTRY_TEST_WRITE_DELAY="2")
     wait_for_holder(workdir / "luigi_targets" / ".lock", first.pid)
     refused = start_app(workdir, *BASE, "--no-wait")
     waited = start_app(workdir, *BASE, "--set", "champion_tolerance=0.5")

@@ -1,4 +1,4 @@
-"""EvaluateModel: metrics of the trained model and of a mean predictor, the threshold check, and the report."""
+"""EvaluateModel: metrics of the trained model and of a mean predictor, the threshold check, and the plots."""
 
 from __future__ import annotations
 
@@ -8,18 +8,17 @@ import logging
 from pycarol.pipeline import inherit_list
 
 from app.flow.commons import AppTask, setting_parameter
-from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
 from carolbatch import evaluation, report
 from carolbatch.evaluation import Evaluation, Thresholds, evaluate_model
-from carolbatch.report import build_report_files, format_metrics_table, metric_rows
+from carolbatch.report import build_plots, format_metrics_table, metric_rows
 
 logger = logging.getLogger(__name__)
 
 
-@inherit_list(TrainModel, IngestRecords)
+@inherit_list(TrainModel)
 class EvaluateModel(AppTask):
-    """Produces an `Evaluation`: metrics of model and baseline, the threshold check, report.html and plots."""
+    """Produces an `Evaluation`: metrics of model and baseline, the threshold check and the report's plots."""
 
     code_modules = (evaluation, report)
 
@@ -28,13 +27,9 @@ class EvaluateModel(AppTask):
     min_improvement_over_baseline = setting_parameter("min_improvement_over_baseline")
 
     def easy_run(self, inputs) -> Evaluation:
-        trained, records = inputs
+        (trained,) = inputs
         result = evaluate_model(trained, Thresholds(self.max_test_rmse, self.min_test_r2,
                                                        self.min_improvement_over_baseline))
         logger.info("model metrics:\n%s", format_metrics_table(metric_rows(result)))
         logger.info("thresholds %s: %s", "passed" if result.approved else "failed", result.reason)
-        snapshot = {"source": records.source, "data_fingerprint": self.data_fingerprint, "records": len(records.frame),
-                    "train_rows": len(trained.split.train_rows), "validation_rows": len(trained.split.validation_rows),
-                    "test_rows": len(trained.split.test_rows)}
-        files = build_report_files(trained, result, self.get_execution_params(), snapshot)
-        return dataclasses.replace(result, files=files)
+        return dataclasses.replace(result, files=build_plots(trained))

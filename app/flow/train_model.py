@@ -8,17 +8,18 @@ from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingestion import IngestRecords
 from app.functions import model as model_module
 from app.functions.model import ModelSettings, build_model
-from carolbatch.training import contract, epochs, fitting, partial_fit, rows
+from carolbatch.training import contract, epochs, fitting, partial_fit, rows, split as splitting
 from carolbatch.training.contract import ProgressReport, describe_training
 from carolbatch.training.epochs import ProgressReporter
-from carolbatch.training.fitting import TrainedModel, split_records, train_model
+from carolbatch.training.fitting import TrainedModel, train_model
+from carolbatch.training.split import identity_rule, split_by_identity
 
 
 @inherit_list(IngestRecords)
 class TrainModel(AppTask):
     """Produces a `TrainedModel`: app/functions/model.py's model fitted on the train split."""
 
-    code_modules = (model_module, fitting, contract, epochs, partial_fit, rows)
+    code_modules = (model_module, fitting, contract, epochs, partial_fit, rows, splitting)
 
     test_size = setting_parameter("test_size")
     validation_size = setting_parameter("validation_size")
@@ -35,7 +36,9 @@ class TrainModel(AppTask):
 
     def easy_run(self, inputs) -> TrainedModel:
         (records,) = inputs
-        split = split_records(len(records.frame), self.test_size, self.validation_size, self.random_state)
+        rule = identity_rule(self.id_column, [*self.feature_columns, self.target_column], self.random_state,
+                             self.test_size, self.validation_size)
+        split = split_by_identity(records.frame, rule)
         settings = ModelSettings(
             hidden_layers=tuple(self.model_hidden_layers), l2_regularization=self.model_l2regularization,
             batch_size=self.model_batch_size, epochs=self.model_epochs, n_iter_no_change=self.n_iter_no_change,

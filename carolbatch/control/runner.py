@@ -33,6 +33,8 @@ class RunOutcome:
     failed: dict[str, str]
     deployed: str | None
     deploy_reason: str | None
+    # The deploy step's decision when it ran (`Deployment.as_summary()`): also in the run record.
+    decision: dict | None = None
     reasons: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -124,6 +126,7 @@ def _classify(root: AppTask, status: LuigiStatusCode, events: TaskEvents, decisi
         failed=failed,
         deployed=deployment.version if deployment else None,
         deploy_reason=deployment.reason if deployment else None,
+        decision=deployment.as_summary() if deployment else None,
         reasons={decision.family: decision.reason for decision in decisions},
         run_id=run_id,
         seconds={task.get_task_family(): events.seconds[task.task_id] for task in tasks
@@ -149,6 +152,7 @@ def _record_run(pipeline: Pipeline, root: AppTask, outcome: RunOutcome, decision
         "forced": forced,
         "deployed": outcome.deployed,
         "roles": pipeline.roles,
+        "decision": outcome.decision,
         "tasks": entries,
     }
     try:

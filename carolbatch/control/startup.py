@@ -67,8 +67,9 @@ class RunPlan:
 
 
 def prepare_run(app: AppDefinition, project_dir: Path, environ: Mapping[str, str],
-                assignments: Sequence[str]) -> RunPlan:
-    """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root.
+                assignments: Sequence[str], replace_champion: bool = False) -> RunPlan:
+    """Validate the settings, open Carol when credentials are given, fingerprint the data, build the root
+    (whose deploy step replaces the champion when `replace_champion`).
 
     Raises:
         AppError: with the exit code the run should end with.
@@ -94,7 +95,8 @@ def prepare_run(app: AppDefinition, project_dir: Path, environ: Mapping[str, str
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     context = RunContext(carol=carol, bigquery=reader, accounts=accounts, write_delay_seconds=write_delay)
     registry = _open_registry_store(context, carol_mode, settings)
-    params = pipeline_params(settings, fingerprint, carol_mode, cloud_targets, _champion_columns(registry, settings))
+    params = pipeline_params(settings, fingerprint, carol_mode, cloud_targets, _champion_columns(registry, settings),
+                             replace_champion)
     root = build_pipeline(app.pipeline, params, context)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
     return RunPlan(settings=settings, carol_mode=carol_mode, root=root, pipeline=app.pipeline,

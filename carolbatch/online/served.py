@@ -43,6 +43,8 @@ class ServedModel:
             "test_metrics": metrics.get("test"),
             "feature_columns": list(self.feature_columns),
             "data_fingerprint": source.get("data_fingerprint"),
+            # Why this version was deployed: the reason, and the comparison with the champion it replaced.
+            "decision": self.metadata.get("decision"),
         }
 
 

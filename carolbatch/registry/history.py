@@ -66,10 +66,10 @@ def current_chain(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     return chain
 
 
-def history_line(action: str, version: str, previous: str | None) -> bytes:
+def history_line(action: str, version: str, previous: str | None, reason: str | None = None) -> bytes:
     """One history entry as a JSON line."""
     entry = {"at": datetime.now(timezone.utc).isoformat(), "action": action, "version": version,
-             "previous": previous}
+             "previous": previous, **({"reason": reason} if reason else {})}
     return json.dumps(entry).encode() + b"\n"
 
 
@@ -107,8 +107,10 @@ def read_pointer(store: ObjectStore, deploy_app: str) -> str | None:
     return None if data is None else data.decode(errors="replace").strip()
 
 
-def commit_current(store: ObjectStore, deploy_app: str, action: str, version: str) -> str | None:
-    """Append one entry to the history (the atomic step), then derive `current` and `model.pkl` from it.
+def commit_current(store: ObjectStore, deploy_app: str, action: str, version: str,
+                   reason: str | None = None) -> str | None:
+    """Append one entry to the history (the atomic step, with its `reason` when given), then derive `current`
+    and `model.pkl` from it.
 
     Returns:
         The version that was current before.
@@ -118,7 +120,7 @@ def commit_current(store: ObjectStore, deploy_app: str, action: str, version: st
     """
     previous = read_current_version(store, deploy_app)
     try:
-        _append_history(store, deploy_app, history_line(action, version, previous))
+        _append_history(store, deploy_app, history_line(action, version, previous, reason))
     except Exception as error:
         raise RegistryError(f"the history of {deploy_app} could not be written ({error}); "
                             f"the current version is still {previous}") from None

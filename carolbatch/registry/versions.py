@@ -30,7 +30,7 @@ def make_version_id(created_at: datetime, digest: str) -> str:
 
 def publish_model(
     store: ObjectStore, deploy_app: str, version: str, model: Any, metadata: Mapping[str, Any],
-    attachments: Mapping[str, bytes] | None = None,
+    attachments: Mapping[str, bytes] | None = None, reason: str | None = None,
 ) -> None:
     """Store a new model version with its checksums, then commit it as current in the history.
 
@@ -41,6 +41,7 @@ def publish_model(
         model: the fitted model.
         metadata: JSON-serialisable facts about the model.
         attachments: more files of the version (report, plots), by file name.
+        reason: why it is deployed, kept in its history entry.
 
     Raises:
         RegistryError: a name is not plain, the version already exists, or the history cannot be written
@@ -58,7 +59,7 @@ def publish_model(
         write_registry_file(store, f"{folder}/{check_plain_name('file', file_name, reserved=())}", data)
     # The manifest last: it makes the version complete.
     write_registry_file(store, f"{folder}/{MANIFEST_FILE}", manifest_bytes(files))
-    commit_current(store, deploy_app, "deploy", version)
+    commit_current(store, deploy_app, "deploy", version, reason)
     logger.info("published model version %s to %s", version, store.describe(folder))
 
 

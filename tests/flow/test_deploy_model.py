@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import json
+import pickle
 from unittest.mock import create_autospec
 
+import joblib
+import pandas as pd
 import pycarol
 import pytest
 
@@ -13,6 +16,7 @@ from app.pipeline import PIPELINE
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
 from carolbatch.evaluation import score_predictions
+from carolbatch.identity import fingerprint_file
 from carolbatch.registry import load_current, read_current_version, rollback_model
 from carolbatch.storage.bigquery_reader import BigQueryReader
 from carolbatch.storage.run_context import RunContext
@@ -53,8 +57,11 @@ def test_worse_challenger_is_scored_against_the_champion_and_not_deployed(tmp_pa
     champion_rmse = score_predictions(
         trained.y_test, current.model.predict(records.frame[list(current.feature_columns)].to_numpy()[
             trained.split.test_rows])).rmse
-    assert f"vs {champion_rmse:.3f} of deployed model {champion}" in outcome.deploy_reason
-    assert "worse by more than champion_tolerance=0" in outcome.deploy_reason
+    test_records = len(trained.split.test_rows)
+    assert f"vs {champion_rmse:.3f} of deployed model {champion} on {test_records} common test records: worse by " \
+           f"more than champion_tolerance=0" in outcome.deploy_reason
+    report = (tmp_path / "t" / challenger.output().name).with_suffix(".report.html")
+    assert deployment.report == str(report) and "<h1>Model not deployed</h1>" in report.read_text()
 
 
 def test_a_large_tolerance_lets_the_worse_challenger_replace_the_champion(tmp_path):
@@ -83,9 +90,13 @@ def test_published_version_carries_report_plots_and_the_decision(tmp_path):
     outcome = run(pipeline(tmp_path, model_epochs=GOOD))
     folder = tmp_path / "m" / APP / outcome.deployed
     assert {path.name for path in folder.iterdir()} == {
-        "model.pkl", "metadata.json", "report.html", "residuals.png", "predicted_vs_true.png", "checksums.json"}
+        "model.pkl", "metadata.json", "report.html", "learning_curve.png", "residuals.png", "predicted_vs_true.png",
+        "checksums.json"}
     metadata = json.loads((folder / "metadata.json").read_text())
-    assert metadata["decision"] == {"reason": outcome.deploy_reason, "champion": None, "champion_test": None}
+    assert metadata["decision"] == outcome.decision and outcome.decision["report"] == str(folder / "report.html")
+    assert metadata["decision"]["reason"] == outcome.deploy_reason and metadata["decision"]["champion"] is None
+    assert metadata["split"] == {"method": "key-hash-v1", "random_state": 1, "test_size": 0.2, "validation_size": 0.1,
+                                 "key_columns": ["sample"]}
     assert metadata["source"] == {"source": str(SAMPLE_DATA), "data_fingerprint": sample_fingerprint()}
 
 
@@ -108,9 +119,53 @@ def test_carol_mode_gate_loads_the_champion_from_the_deploy_app_storage(tmp_path
 
     outcome = run(pipeline(tmp_path, context, model_epochs=BAD))
 
-    assert outcome.deployed is None and f"of deployed model {champion}" in outcome.deploy_reason
+    assert outcome.deployed is None and f"of deployed model {champion} on " in outcome.deploy_reason
+    assert outcome.decision["comparison"]["records"] >= 30
     assert deploy_objects[f"{APP}/current"].decode() == champion and len(deploy_objects) == objects_before
     assert not (tmp_path / "m").exists()
     online_app = create_autospec(pycarol.Carol, instance=True)
     online_app.app_name = APP
     assert load_current(CarolStore(pycarol.Storage(online_app), APP), APP).version == champion
+
+
+def staging_stream_with_text_ids(sql: str):
+    """The sample as the staging query gives it when the record key is text."""
+    import pyarrow as pa
+
+    from carolbatch.storage.bigquery_reader import QueryStream
+
+    frame = pd.read_csv(SAMPLE_DATA)
+    frame = frame.astype({"sample": str, **{name: "float64" for name in frame.columns[1:]}})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return QueryStream(table.num_rows, table.schema, iter(table.to_batches(max_chunksize=100)), "test")
+
+
+def test_carol_staging_keys_as_text_split_and_gate_as_the_local_file(tmp_path, carol_session):
+    context, _ = carol_session
+    context.bigquery.stream.side_effect = staging_stream_with_text_ids
+    local, carol = pipeline(tmp_path / "local"), pipeline(tmp_path / "carol", context)
+    run(local), run(carol)
+    parts = []
+    for root in (local, carol):
+        trained, records = root.requires()[0].output().load(), root.requires()[2].output().load()
+        ids = records.frame["sample"]
+        assert (ids.dtype.kind == "i") == (root is local)  # text in Carol
+        ids = ids.astype(int).to_numpy()
+        parts.append([sorted(ids[rows]) for rows in (trained.split.train_rows, trained.split.test_rows)])
+    assert parts[0] == parts[1]
+    assert carol.output().load().comparison is None and "no model is deployed yet" in carol.output().load().reason
+
+
+def test_the_sample_in_another_row_order_trains_the_same_model(tmp_path):
+    shuffled = tmp_path / "shuffled.csv"
+    pd.read_csv(SAMPLE_DATA).sample(frac=1.0, random_state=0).to_csv(shuffled, index=False)
+    first = run(pipeline(tmp_path))
+    settings = default_settings(data_path=str(shuffled), target_dir=str(tmp_path / "t"), registry_dir=str(tmp_path / "m"))
+    params = pipeline_params(settings, f"file:{fingerprint_file(shuffled)}", carol_mode=False, cloud_targets=False)
+    again = build_pipeline(PIPELINE, params)
+    outcome = run(again)
+    published = joblib.load(tmp_path / "m" / APP / first.deployed / "model.pkl")
+    trained = again.requires()[0].output().load()
+    assert pickle.dumps(trained.model) == pickle.dumps(published)
+    comparison = outcome.decision["comparison"]
+    assert comparison["challenger"] == comparison["champion"] and comparison["records"] == len(trained.split.test_rows)

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from carolbatch.deployment import Deployment, deploy_challenger, deployment_is_current
+from carolbatch.deployment import Deployment, deployment_is_current
+from carolbatch.gate import REMEDY
 from carolbatch.evaluation import Thresholds, evaluate_model
 from carolbatch.registry import load_current_model, read_current_version, read_version_metadata
-from carolbatch.records.sources import Records
 from carolbatch.storage.stores import LocalStore
-from tests.conftest import FEATURES, train_tiny
+from tests.conftest import FEATURES, deploy_tiny, train_tiny
 
 
 def challenger(frame, epochs):
@@ -18,8 +18,8 @@ def challenger(frame, epochs):
 
 def deploy(store, version, frame, epochs, tolerance=0.0):
     trained, evaluation = challenger(frame, epochs)
-    return deploy_challenger(store, "online", version, trained, evaluation, Records(frame, "tiny"), "y", tolerance,
-                             {"model_epochs": epochs, "data_fingerprint": "file:abc"})
+    return deploy_tiny(store, "online", version, trained, evaluation, frame, tolerance,
+                       settings={"model_epochs": epochs, "data_fingerprint": "file:abc"})
 
 
 def test_first_model_is_published_with_its_metadata(tmp_path, tiny_frame):
@@ -31,7 +31,8 @@ def test_first_model_is_published_with_its_metadata(tmp_path, tiny_frame):
     assert metadata["source"] == {"source": "tiny", "data_fingerprint": "file:abc"}
     assert metadata["settings"]["model_epochs"] == 300
     assert metadata["training"]["epochs_run"] == 300 == metadata["metrics"]["training"]["epochs_run"]
-    assert metadata["rows"] == {"train": 13, "validation": 2, "test": 5}
+    assert metadata["rows"] == {"train": 10, "validation": 4, "test": 6}
+    assert metadata["decision"]["version"] == "v1" and metadata["split"]["key_columns"] == ["id"]
 
 
 def test_worse_challenger_is_refused_and_current_stays(tmp_path, tiny_frame):
@@ -90,9 +91,9 @@ def test_a_champion_without_its_columns_blocks_deployment(tmp_path, tiny_frame):
     store = LocalStore(tmp_path)
     deploy(store, "v1", tiny_frame, 300)
     trained, evaluation = challenger(tiny_frame, 300)
-    decision = deploy_challenger(store, "online", "v2", trained, evaluation, Records(tiny_frame.drop(columns="b"), "t"),
-                                 "y", 1e9, {"data_fingerprint": "file:other"})
-    assert decision.version is None and decision.reason.endswith("no usable column b")
+    decision = deploy_tiny(store, "online", "v2", trained, evaluation, tiny_frame.drop(columns="b"), 1e9,
+                           settings={"data_fingerprint": "file:other"})
+    assert decision.version is None and decision.reason.endswith(f"no usable column b; {REMEDY}")
 
 
 def test_derived_files_are_repaired_before_the_champion_is_read(tmp_path, tiny_frame):

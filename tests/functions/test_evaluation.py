@@ -1,4 +1,4 @@
-"""Metrics, the mean-predictor baseline, the threshold check and the deployment decision against the champion."""
+"""Metrics, the mean-predictor baseline and the threshold check (the decision against the champion: test_gate.py)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,17 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from carolbatch.evaluation import (
-    Champion,
     Evaluation,
     Metrics,
     Thresholds,
     check_thresholds,
-    decide_deployment,
     evaluate_model,
     score_baseline,
-    score_champion,
     score_predictions,
 )
-from tests.conftest import FEATURES, train_tiny
+from tests.conftest import train_tiny
 
 
 def metrics(rmse: float, r2: float = 0.8) -> Metrics:
@@ -90,42 +85,6 @@ def test_check_thresholds_refuses_non_finite_metrics():
     assert not approved and "test metrics are not finite" in reason
 
 
-def test_first_model_is_deployed_when_it_passes_the_thresholds():
-    approved, reason = decide_deployment(evaluation(3.5), None, 0.0)
-    assert approved and "no model is deployed yet" in reason
-
-
-def test_threshold_refusal_wins_over_a_worse_champion():
-    approved, reason = decide_deployment(evaluation(3.5, False, "test R² 0.8 is below min_test_r2=0.99"),
-                                         Champion("v1", metrics(9.0)), 0.0)
-    assert not approved and "min_test_r2=0.99" in reason
-
-
-def test_worse_challenger_is_refused_with_both_rmse_values():
-    approved, reason = decide_deployment(evaluation(16.4), Champion("v1", metrics(3.5)), 0.0)
-    assert not approved
-    assert "16.400" in reason and "3.500" in reason and "v1" in reason and "champion_tolerance=0" in reason
-
-
-def test_tolerance_lets_a_slightly_worse_challenger_through():
-    assert decide_deployment(evaluation(3.6), Champion("v1", metrics(3.5)), 0.2)[0]
-    assert not decide_deployment(evaluation(3.6), Champion("v1", metrics(3.5)), 0.05)[0]
-
-
-def test_an_unscorable_champion_blocks_deployment_naming_what_is_missing():
-    champion = Champion("v1", None, "the ingested records have no usable column RM")
-    approved, reason = decide_deployment(evaluation(3.5), champion, 0.0)
-    assert not approved and reason == ("deployed model v1 cannot be scored on the same test rows: "
-                                       "the ingested records have no usable column RM")
-
-
-def test_identical_metrics_on_the_same_data_are_not_a_new_version():
-    approved, reason = decide_deployment(evaluation(3.5), Champion("v1", metrics(3.5)), 0.0, same_data=True)
-    assert not approved and "identical to deployed model v1" in reason
-    assert decide_deployment(evaluation(3.5), Champion("v1", metrics(3.5)), 0.0, same_data=False)[0]
-    assert decide_deployment(evaluation(3.4), Champion("v1", metrics(3.5)), 0.0, same_data=True)[0]
-
-
 @pytest.mark.parametrize("margin, approved", [(0.0, True), (0.5, True), (1.0, False), (2.0, False)])
 def test_a_model_must_beat_the_mean_predictor(margin, approved):
     result = check_thresholds(metrics(2.0), metrics(2.0), Thresholds(min_improvement_over_baseline=margin),
@@ -133,27 +92,3 @@ def test_a_model_must_beat_the_mean_predictor(margin, approved):
     assert result[0] is approved
     assert approved or "mean predictor's 3.000 by more than min_improvement_over_baseline" in result[1]
     assert not check_thresholds(metrics(2.0), metrics(3.0), Thresholds(), baseline_test=metrics(3.0))[0]
-
-
-@given(challenger=st.floats(0.01, 100), champion=st.floats(0.01, 100), tolerance=st.floats(0, 10))
-def test_deployed_exactly_when_not_worse_than_champion_plus_tolerance(challenger, champion, tolerance):
-    approved, _ = decide_deployment(evaluation(challenger), Champion("v1", metrics(champion)), tolerance)
-    assert approved == (challenger <= champion + tolerance)
-
-
-def test_score_champion_uses_its_own_feature_columns_on_the_given_rows(trained, tiny_frame):
-    reordered = tiny_frame[["y", "c", "id", "b", "a"]]
-    champion = score_champion("v1", trained.model, FEATURES, reordered, "y", trained.split.test_rows)
-    assert champion.version == "v1" and champion.problem == ""
-    assert champion.test == score_predictions(trained.y_test, trained.y_test_predicted)
-
-
-def test_score_champion_reports_a_champion_whose_features_are_gone(trained, tiny_frame):
-    champion = score_champion("v1", trained.model, FEATURES, tiny_frame.drop(columns=["b"]), "y",
-                              trained.split.test_rows)
-    assert champion.test is None and champion.problem == "the ingested records have no usable column b"
-
-
-def test_score_champion_reports_a_champion_trained_on_other_features(trained, tiny_frame):
-    champion = score_champion("v1", trained.model, ("a", "b"), tiny_frame, "y", trained.split.test_rows)
-    assert champion.test is None and "ValueError" in champion.problem

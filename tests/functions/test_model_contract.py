@@ -12,17 +12,16 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from carolbatch.deployment import deploy_challenger
 from carolbatch.evaluation import Thresholds, evaluate_model
 from carolbatch.online.served import check_current_model
-from carolbatch.records.sources import Records
 from carolbatch.registry import load_current, read_version_metadata
-from carolbatch.report import REPORT_FILE, build_report_files
+from carolbatch.report import build_plots, render_report
 from carolbatch.storage.stores import LocalStore
 from carolbatch.training.contract import OneStepModel, describe_training
 from carolbatch.training.fitting import Split, split_records, train_model
 from carolbatch.training.rows import TrainingRows
-from tests.conftest import FEATURES, train_tiny
+from carolbatch.training.split import split_by_identity
+from tests.conftest import FEATURES, deploy_tiny, tiny_rule, train_tiny
 
 
 def boosted_trees() -> OneStepModel:
@@ -74,15 +73,16 @@ def test_a_one_step_model_refuses_empty_train_rows_and_bad_targets(tiny_frame):
 
 
 def test_a_model_without_epochs_is_evaluated_reported_deployed_and_served(tmp_path, tiny_frame):
-    trained = train_model(tiny_frame, FEATURES, "y", split_records(20, 0.25, 0.1, 0), boosted_trees())
+    trained = train_model(tiny_frame, FEATURES, "y", split_by_identity(tiny_frame, tiny_rule()), boosted_trees())
     evaluation = evaluate_model(trained, Thresholds(min_improvement_over_baseline=-1e9))
     assert evaluation.metrics()["training"] == dict(trained.training)
-    html = build_report_files(trained, evaluation, {"model": "trees"}, {"rows": 20})[REPORT_FILE].decode()
-    assert "<th>validation_loss</th>" in html and "epochs_run" not in html
     store = LocalStore(tmp_path)
-    decision = deploy_challenger(store, "online", "v1", trained, evaluation, Records(tiny_frame, "tiny"), "y", 0.0,
-                                 {"data_fingerprint": "file:tiny"})
+    decision = deploy_tiny(store, "online", "v1", trained, evaluation, tiny_frame)
     assert decision.version == "v1"
+    plots = build_plots(trained)
+    html = render_report(evaluation, plots, {"model": "trees"}, {"rows": 20}, decision.as_summary())
+    assert "<th>validation_loss</th>" in html and "epochs_run" not in html and "Learning curve" not in html
+    assert (tmp_path / "online" / "v1" / "report.html").read_text() != ""
     metadata = read_version_metadata(store, "online", "v1")
     assert metadata["epochs_run"] is None and metadata["training"]["max_iter"] == 20
     json.dumps(metadata, allow_nan=False)
@@ -92,14 +92,15 @@ def test_a_model_without_epochs_is_evaluated_reported_deployed_and_served(tmp_pa
 
 
 def test_an_epoch_champion_and_a_one_step_challenger_are_compared_on_the_same_rows(tmp_path, tiny_frame):
-    store, records = LocalStore(tmp_path), Records(tiny_frame, "tiny")
+    store = LocalStore(tmp_path)
     champion = train_tiny(tiny_frame, 300, l2=0.0)
     thresholds = Thresholds(min_improvement_over_baseline=-1e9)
-    deploy_challenger(store, "online", "v1", champion, evaluate_model(champion, thresholds), records, "y", 0.0, {})
+    deploy_tiny(store, "online", "v1", champion, evaluate_model(champion, thresholds), tiny_frame, settings={})
     challenger = train_model(tiny_frame, FEATURES, "y", champion.split, boosted_trees())
-    decision = deploy_challenger(store, "online", "v2", challenger, evaluate_model(challenger, thresholds), records,
-                                 "y", 1e9, {})
+    decision = deploy_tiny(store, "online", "v2", challenger, evaluate_model(challenger, thresholds), tiny_frame, 1e9,
+                           settings={})
     assert (decision.version, decision.champion) == ("v2", "v1")
+    assert decision.comparison["records"] == len(champion.split.test_rows)
     assert read_version_metadata(store, "online", "v1")["training"]["epochs_run"] == 300
 
 

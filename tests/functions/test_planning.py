@@ -86,6 +86,7 @@ def test_format_plan_aligns_families():
 @pytest.mark.parametrize("name, parsed", [
     (f"TrainModel/{ID['abc']}.pkl", ("TrainModel", ID["abc"])),
     (f"TrainModel/{ID['abc']}.pkl.sha256", ("TrainModel", ID["abc"])),
+    (f"DeployModel/{ID['abc']}.report.html", ("DeployModel", ID["abc"])),
     (f"data/TrainModel/{ID['abc']}.pkl", None),
     (f"pipeline/TrainModel/{ID['abc']}.pkl", None),
     ("runs.jsonl", None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 
@@ -14,11 +15,13 @@ from carolbatch.report import (
     PREDICTED_PLOT,
     REPORT_FILE,
     RESIDUALS_PLOT,
-    build_report_files,
+    LEARNING_CURVE_PLOT,
+    build_plots,
     format_metrics_table,
     format_versions_table,
     metric_rows,
     plot_residuals,
+    render_report,
     sample_points,
 )
 from tests.conftest import train_tiny
@@ -31,12 +34,29 @@ def trained(tiny_frame):
     return train_tiny(tiny_frame, 200)
 
 
+METRICS = {"mse": 1.0, "mae": 0.5, "rmse": 1.0, "r2": 0.9}
+DEPLOYED = {"version": "v2", "reason": "test RMSE 1.000 vs 2.000 of deployed model v1 on 40 common test records: "
+            "not worse by more than champion_tolerance=0.1", "champion": "v1", "tolerance": 0.1,
+            "decided_at": "2026-12-04T20:00:00+00:00",
+            "comparison": {"champion_version": "v1", "records": 40, "challenger": METRICS, "problem": "",
+                           "champion": {**METRICS, "rmse": 2.0}, "baseline": {**METRICS, "rmse": 7.25}}}
+REFUSED = {"version": None, "reason": "not comparable with deployed model v1: the records have no usable column a",
+           "champion": "v1", "tolerance": 0.0, "decided_at": "2026-12-04T21:00:00+00:00",
+           "comparison": {"champion_version": "v1", "records": 0, "problem": "the records have no usable column a"}}
+
+
+def render_files(trained, result, settings, snapshot, decision=DEPLOYED) -> dict[str, bytes]:
+    result = dataclasses.replace(result, files=build_plots(trained))
+    return {**result.files, REPORT_FILE: render_report(result, result.files, settings, snapshot, decision).encode()}
+
+
 @pytest.fixture
 def files(trained):
     result = evaluate_model(trained, Thresholds(min_test_r2=0.5))
-    settings = {"model_epochs": 200, "data_path": "<data>.csv"}
+    settings = {"model_epochs": 200, "data_path": "<data>.csv", "model_hidden_layers": [128, 64],
+                "max_test_rmse": None}
     snapshot = {"source": "tiny frame", "data_fingerprint": "file:abc123"}
-    return result, build_report_files(trained, result, settings, snapshot)
+    return result, render_files(trained, result, settings, snapshot)
 
 
 def test_plots_are_valid_png_images_of_the_figure_size(files):
@@ -58,13 +78,33 @@ def test_report_embeds_both_plots_and_lists_metrics_settings_and_data(files):
     result, report_files = files
     page = report_files[REPORT_FILE].decode()
     embedded = [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
-    assert embedded == [report_files[RESIDUALS_PLOT], report_files[PREDICTED_PLOT]]
+    assert embedded == [report_files[name] for name in (LEARNING_CURVE_PLOT, RESIDUALS_PLOT, PREDICTED_PLOT)]
     for label, metrics in metric_rows(result):
         assert f"<th>{label}</th><td>{metrics.mse:.4f}</td>" in page
         assert f"{metrics.rmse:.4f}" in page and f"{metrics.r2:.4f}" in page
     assert "file:abc123" in page and "tiny frame" in page and "model_epochs" in page
     assert "Thresholds passed" in page
     assert "&lt;data&gt;.csv" in page and "<data>" not in page
+    assert "<td style=\"text-align:left\">128, 64</td>" in page and "(empty)" in page and '"' not in page.split(
+        "<h2>Settings</h2>")[1].replace('style="text-align:left"', "")
+
+
+def test_report_opens_with_the_version_the_decision_and_the_champion_comparison(files):
+    page = files[1][REPORT_FILE].decode()
+    body = page.split("<body>")[1]
+    assert body.startswith("<h1>Model version v2</h1>")
+    assert body.index("Decided 2026-12-04T20:00:00+00:00: deployed: test RMSE 1.000 vs 2.000") < body.index(
+        "Champion vs challenger") < body.index("Learning curve") < body.index("<h2>Metrics</h2>")
+    comparison = body.split("Champion vs challenger")[1].split("Learning curve")[0]
+    for label, rmse in (("challenger", "1.0000"), ("champion v1", "2.0000"), ("baseline (train mean)", "7.2500")):
+        assert f"<th>{label}</th>" in comparison and rmse in comparison
+    assert "On 40 test records held out by both models; champion_tolerance=0.1." in comparison
+
+
+def test_a_refused_challenger_report_says_not_deployed_and_why(trained):
+    page = render_files(trained, evaluate_model(trained, Thresholds()), {}, {}, REFUSED)[REPORT_FILE].decode()
+    assert "<h1>Model not deployed</h1>" in page and "not deployed: not comparable with deployed model v1" in page
+    assert "Not comparable with deployed model v1: the records have no usable column a" in page
 
 
 def test_report_shows_how_training_went(files):
@@ -78,7 +118,7 @@ def test_report_shows_how_training_went(files):
 
 def test_report_says_when_thresholds_failed(trained):
     result = evaluate_model(trained, Thresholds(max_test_rmse=1e-6))
-    page = build_report_files(trained, result, {}, {})[REPORT_FILE].decode()
+    page = render_files(trained, result, {}, {})[REPORT_FILE].decode()
     assert "Thresholds failed" in page and "max_test_rmse=1e-06" in page
 
 

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from carolbatch.deployment import deploy_challenger
 from carolbatch.evaluation import Thresholds, evaluate_model
-from carolbatch.records.sources import Records
 from carolbatch.storage.stores import LocalStore
 from carolbatch.online.follower import ModelFollower
 from carolbatch.online.source import LocalModelSource
-from tests.conftest import train_tiny
+from tests.conftest import TINY_RANDOM_STATE, deploy_tiny, tiny_rule, train_tiny
 
 APP = "onlineapp"
 
 
-def deploy(store: LocalStore, version: str, frame, random_state: int = 0) -> None:
+def deploy(store: LocalStore, version: str, frame, random_state: int = TINY_RANDOM_STATE) -> None:
     """Train on `frame` and publish as `version`, whatever its score."""
     trained = train_tiny(frame, 200, l2=0.0, random_state=random_state)
     thresholds = Thresholds(min_improvement_over_baseline=-1e9)  # whatever its score, the baseline too
-    deploy_challenger(store, APP, version, trained, evaluate_model(trained, thresholds), Records(frame, "tiny"),
-                      "y", 1e9, {"data_fingerprint": "file:tiny"})
+    deploy_tiny(store, APP, version, trained, evaluate_model(trained, thresholds), frame,
+                rule=tiny_rule(random_state), replace=True)
 
 
 @pytest.fixture

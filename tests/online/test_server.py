@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from carolbatch.training.fitting import split_records
+from carolbatch.training.split import identity_rule, split_by_identity
 from carolbatch.registry import (
     load_current,
     load_current_model,
@@ -74,7 +74,7 @@ def server(workdir, first_version):
 def test_predictions_on_the_test_records_equal_the_current_models(server, workdir, first_version):
     frame = pd.read_csv(SAMPLE_DATA)
     columns = server.get("/model")[1]["feature_columns"]
-    test_rows = split_records(len(frame), 0.2, 0.1, 1).test_rows  # the settings.toml split
+    test_rows = split_by_identity(frame, identity_rule("sample", (), 1, 0.2, 0.1)).test_rows  # the default split
     features = frame.iloc[test_rows][columns]
     status, answer = server.post("/predict", features.to_dict(orient="records"))
     model = load_current_model(LocalStore(workdir / "models"), APP)
@@ -83,7 +83,7 @@ def test_predictions_on_the_test_records_equal_the_current_models(server, workdi
 
 
 def test_a_new_deploy_and_a_rollback_are_served_within_the_poll_interval(server, workdir, first_version):
-    second = deploy(workdir, "--set", "random_state=2", "--set", "champion_tolerance=1000")
+    second = deploy(workdir, "--set", "model_epochs=100", "--set", "champion_tolerance=1000")
     wait_for_version(server, second)
     result = run_app(workdir, "--rollback")
     assert result.returncode == 0 and summary_of(result)["deployed"] == first_version, result.stderr[-2000:]

@@ -14,7 +14,9 @@ def test_force_recomputes_in_place(workdir):
         "IngestRecords": ("SKIP", "output exists"), "TrainModel": ("RUN", "forced"),
         "EvaluateModel": ("RUN", "upstream reruns"), "DeployModel": ("RUN", "upstream reruns")}
     assert counts(run_app(workdir, "--force", "TrainModel")) == ("3", "1")
-    assert target_files(workdir).keys() == before.keys()
+    # The same model again is refused, and a refusal's report goes beside its target.
+    (report,) = target_files(workdir).keys() - before.keys()
+    assert report.startswith("DeployModel/") and report.endswith(".report.html")
     assert run_app(workdir, "--force", "NoSuchTask").returncode == 2
 
 
@@ -28,13 +30,13 @@ def test_gc_keeps_current_and_deployed_lineage_and_reports_bytes(workdir):
     dry = run_app(workdir, "--gc", "--keep", "0", "--dry-run", "--set", "model_epochs=60")
     assert dry.returncode == 0 and target_files(workdir) == before
     listed = re.findall(r"^would remove (\S+) \((\d+) bytes\)$", dry.stdout, flags=re.MULTILINE)
-    assert len(listed) == 6
+    assert len(listed) == 7  # the model_epochs=40 run's three targets, their records and its refusal's report
 
     result = run_app(workdir, "--gc", "--keep", "0", "--set", "model_epochs=60")
     assert result.returncode == 0, result.stderr
     after = target_files(workdir)
     removed = before.keys() - after.keys()
-    assert len(removed) == 6 and {name for name in removed if name.endswith(".pkl")}.isdisjoint(deployed | current)
+    assert len(removed) == 7 and {name for name in removed if name.endswith(".pkl")}.isdisjoint(deployed | current)
     assert all(name in after for name in deployed | current)
     freed = int(re.search(r"freed (\d+) bytes", result.stdout).group(1))
     assert freed == sum(before[name] for name in removed) > 0

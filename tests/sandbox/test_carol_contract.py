@@ -102,10 +102,11 @@ def test_the_task_log_gets_the_apps_lines_the_decision_and_the_summary_not_the_l
     posted = [entry["mdmLogMessage"] for entry in read_task_log(sandbox_process.folder, "contract-first")]
     assert any(message.startswith("ingested ") for message in posted)
     assert any(message.startswith("deployed model version ") for message in posted)
+    assert any(message.startswith("report: ") and message.endswith("/report.html") for message in posted)
     assert posted[-1].startswith("summary: status=SUCCESS")
     console = [json.loads(line) for line in deployed_run.stderr.splitlines() if line.startswith("{")]
     assert [line["message"] for line in console if line["name"].startswith(("app.", "carolbatch."))] == [
-        message for message in posted if not message.startswith(("deployed model version ", "summary: "))]
+        message for message in posted if not message.startswith(("deployed model version ", "report: ", "summary: "))]
 
 
 def test_a_start_up_error_reaches_the_task_log(deployed_run, sandbox_process, workdir):

@@ -69,7 +69,7 @@ def test_serves_the_model_run_py_deployed_to_carol_storage(carol_server, sandbox
 
 def test_follows_a_new_deploy_in_carol_storage(carol_server, sandbox_process):
     server, first, batch_dir = carol_server
-    second = deploy(sandbox_process, batch_dir, random_state="2", champion_tolerance="1000")
+    second = deploy(sandbox_process, batch_dir, model_l2regularization="0.9", champion_tolerance="1000")
     assert second != first
     deadline, streak = time.monotonic() + POLL_SECONDS + 2, 0
     while streak < 6:

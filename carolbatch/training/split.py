@@ -1,0 +1,140 @@
+"""The split by identity: each record's part (train, validation, test) from a salted hash of its key.
+
+A record's part depends only on its key, `random_state`, `test_size` and `validation_size`: growing or
+reordering the table never moves a record to another part, and a registry version's rule tells which
+records its model never saw. The hash space is [0, 1): test is [0, test_size), validation the next
+`validation_size` share of the rest, train what is left, so the test part depends on `test_size` and
+`random_state` alone and a larger `test_size` holds every record of a smaller one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from carolbatch.training.fitting import Split
+
+METHOD = "key-hash-v1"
+# The 16-byte siphash key of text ids; numbers are hashed by value (pandas' numeric hash takes no key).
+STRING_HASH_KEY = "carolbatch-split"
+# A string id that is a plain integer hashes as that integer: ids read as numbers from a file and as text
+# from Carol then fall in the same part. 18 digits always fit an int64.
+_INTEGER_TEXT = r"-?(?:0|[1-9][0-9]{0,17})"
+_FRACTION_BITS = 53
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """How a model's records were split: the method, its salt and shares, and the columns hashed
+    (the id column, or every column of the record where the table has none)."""
+
+    random_state: int
+    test_size: float
+    validation_size: float
+    key_columns: tuple[str, ...]
+    method: str = METHOD
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key_columns": list(self.key_columns)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> SplitRule | None:
+        """The rule a version's metadata records; None when it records none this code knows."""
+        if not isinstance(values, Mapping) or values.get("method") != METHOD:
+            return None
+        try:
+            return cls(int(values["random_state"]), float(values["test_size"]), float(values["validation_size"]),
+                       tuple(str(name) for name in values["key_columns"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def identity_rule(id_column: str | None, record_columns: Sequence[str], random_state: int, test_size: float,
+                  validation_size: float) -> SplitRule:
+    """The rule of a table keyed by `id_column`, or by the whole record (`record_columns`) when it is empty."""
+    key = (id_column,) if id_column else tuple(record_columns)
+    return SplitRule(random_state, test_size, validation_size, key)
+
+
+def key_hashes(frame: pd.DataFrame, rule: SplitRule) -> np.ndarray:
+    """One salted uint64 hash per record of `frame`, from its key columns.
+
+    Raises:
+        KeyError: a key column is missing from `frame`.
+    """
+    missing = [name for name in rule.key_columns if name not in frame.columns]
+    if missing:
+        raise KeyError(f"no key column {', '.join(missing)}")
+    combined = np.zeros(len(frame), dtype="uint64")
+    for position, name in enumerate(rule.key_columns):
+        combined = _mix(combined ^ _column_hashes(frame[name]) ^ np.uint64(position))
+    return _mix(combined ^ _mix(np.full(1, rule.random_state, dtype="uint64")))
+
+
+def hash_fractions(hashes: np.ndarray) -> np.ndarray:
+    """Each hash as a point of [0, 1) (its top 53 bits)."""
+    return (hashes >> np.uint64(64 - _FRACTION_BITS)).astype("float64") * 2.0 ** -_FRACTION_BITS
+
+
+def holdout_mask(frame: pd.DataFrame, rule: SplitRule) -> np.ndarray:
+    """Which records of `frame` are in the test part under `rule`."""
+    return hash_fractions(key_hashes(frame, rule)) < rule.test_size
+
+
+def split_by_identity(frame: pd.DataFrame, rule: SplitRule) -> Split:
+    """Row positions of the three parts of `frame` under `rule`, each in hash order.
+
+    Hash order, not row order, is what training sees: the same table in any order trains the same model.
+
+    Raises:
+        KeyError: a key column is missing.
+        ValueError: a part would be empty.
+    """
+    hashes = key_hashes(frame, rule)
+    fractions = hash_fractions(hashes)
+    validation_end = rule.test_size + (1.0 - rule.test_size) * rule.validation_size
+    # Equal hashes are equal keys: under a whole-record key, identical records, whose order changes nothing.
+    order = np.argsort(hashes)
+    ordered = fractions[order]
+    parts = (order[ordered >= validation_end], order[(ordered >= rule.test_size) & (ordered < validation_end)],
+             order[ordered < rule.test_size])
+    if min(len(part) for part in parts) < 1:
+        raise ValueError(f"cannot split {len(frame)} records with test_size={rule.test_size} and "
+                         f"validation_size={rule.validation_size}: a part would be empty")
+    return Split(train_rows=parts[0], validation_rows=parts[1], test_rows=parts[2])
+
+
+def _column_hashes(column: pd.Series) -> np.ndarray:
+    """Unsalted uint64 hashes of a column's values: an integer hashes the same as an int, a whole float
+    or its plain text (`17`, `17.0`, `"17"`); other numbers by their float64 bits, other text as text."""
+    values = column.to_numpy()
+    if values.dtype.kind in "iu":
+        return pd.util.hash_array(values.astype("int64", copy=False))
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
+        return _mixed_hashes(whole, values, lambda rest: pd.util.hash_array(rest.astype("float64")))
+    text = column.astype("str").to_numpy(dtype=object)
+    whole = pd.Series(text, dtype="str").str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False)
+    return _mixed_hashes(whole, text, lambda rest: pd.util.hash_array(rest, hash_key=STRING_HASH_KEY))
+
+
+def _mixed_hashes(whole: np.ndarray, values: np.ndarray, hash_rest) -> np.ndarray:
+    """Whole numbers hashed as int64, the rest by `hash_rest`."""
+    hashes = np.empty(len(values), dtype="uint64")
+    if whole.any():
+        hashes[whole] = pd.util.hash_array(values[whole].astype("int64"))
+    if not whole.all():
+        hashes[~whole] = hash_rest(values[~whole])
+    return hashes
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves about half the output bits."""
+    with np.errstate(over="ignore"):
+        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return values ^ (values >> np.uint64(31))

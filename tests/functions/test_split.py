@@ -1,0 +1,123 @@
+"""The split by identity: a record's part follows its key, whatever the table's size, order or id type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from carolbatch.training.epochs import StoppingRule
+from carolbatch.training.fitting import train_model
+from carolbatch.training.partial_fit import EpochModel
+from carolbatch.training.split import SplitRule, identity_rule, key_hashes, split_by_identity, holdout_mask
+
+FEATURES = ("a", "b")
+
+
+def table(ids, seed: int = 0) -> pd.DataFrame:
+    """Records with the given ids, a linear target and a little noise."""
+    ids = np.asarray(ids)
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(len(ids), 2))
+    return pd.DataFrame({"id": ids, "a": features[:, 0], "b": features[:, 1],
+                         "y": features @ np.array([2.0, -1.0]) + rng.normal(scale=0.1, size=len(ids))})
+
+
+def parts_by_id(frame: pd.DataFrame, rule: SplitRule) -> dict:
+    split = split_by_identity(frame, rule)
+    ids = frame["id"].to_numpy()
+    return {part: set(ids[rows].tolist()) for part, rows in
+            (("train", split.train_rows), ("validation", split.validation_rows), ("test", split.test_rows))}
+
+
+RULE = identity_rule("id", (*FEATURES, "y"), 1, 0.2, 0.1)
+
+
+def test_growing_a_table_keeps_every_old_record_in_its_part():
+    old = table(np.arange(1000))
+    grown = pd.concat([table(np.arange(1000, 1300), seed=1), old]).sample(frac=1.0, random_state=3)
+    before, after = parts_by_id(old, RULE), parts_by_id(grown, RULE)
+    for part in before:
+        assert before[part] <= after[part]
+    new_ids = set(range(1000, 1300))
+    assert sum(len(after[part] & new_ids) for part in after) == 300
+
+
+def test_parts_are_shares_of_the_hash_space():
+    sizes = {part: len(ids) for part, ids in parts_by_id(table(np.arange(20000)), RULE).items()}
+    assert sizes["test"] == pytest.approx(4000, rel=0.05)
+    assert sizes["validation"] == pytest.approx(1600, rel=0.1)
+    assert sum(sizes.values()) == 20000
+
+
+def test_an_id_hashes_the_same_as_int_whole_float_or_text():
+    ids = np.array([0, 7, -3, 10**15, 123456789])
+    expected = key_hashes(pd.DataFrame({"id": ids}), RULE)
+    for same in (ids.astype("float64"), ids.astype(str), ids.astype(str).astype(object)):
+        np.testing.assert_array_equal(key_hashes(pd.DataFrame({"id": same}), RULE), expected)
+    small = np.array([1, 2, 3])
+    np.testing.assert_array_equal(key_hashes(pd.DataFrame({"id": small.astype("int32")}), RULE),
+                                  key_hashes(pd.DataFrame({"id": small}), RULE))
+    # Text that is not a plain integer is text: "007" is not 7.
+    assert key_hashes(pd.DataFrame({"id": ["007"]}), RULE)[0] != key_hashes(pd.DataFrame({"id": [7]}), RULE)[0]
+
+
+def test_the_salt_and_the_test_share_choose_the_parts():
+    frame = table(np.arange(5000))
+    salted = holdout_mask(frame, identity_rule("id", (), 2, 0.2, 0.1))
+    assert 0.02 < np.mean(salted & holdout_mask(frame, RULE)) < 0.06  # independent draws: about 0.2 * 0.2
+    larger = holdout_mask(frame, identity_rule("id", (), 1, 0.3, 0.1))
+    assert np.all(larger[holdout_mask(frame, RULE)])  # a larger test share holds every record of a smaller one
+
+
+def test_a_table_without_an_id_column_is_keyed_by_its_whole_records():
+    frame = table(np.arange(500)).drop(columns="id")
+    rule = identity_rule("", (*FEATURES, "y"), 1, 0.2, 0.1)
+    assert rule.key_columns == ("a", "b", "y")
+    split = split_by_identity(frame, rule)
+    shuffled = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    again = split_by_identity(shuffled, rule)
+    for rows, rows_again in zip((split.train_rows, split.test_rows), (again.train_rows, again.test_rows)):
+        pd.testing.assert_frame_equal(frame.iloc[rows].reset_index(drop=True),
+                                      shuffled.iloc[rows_again].reset_index(drop=True))
+
+
+def test_shuffled_rows_give_the_same_parts_and_the_same_model():
+    frame = table(np.arange(400))
+    shuffled = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    assert parts_by_id(frame, RULE) == parts_by_id(shuffled, RULE)
+    models = []
+    for records in (frame, shuffled):
+        network = MLPRegressor(hidden_layer_sizes=(8,), alpha=0.001, batch_size=32, random_state=1)
+        model = EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), StoppingRule(5, 5, 0.0), 32, 1)
+        models.append(train_model(records, FEATURES, "y", split_by_identity(records, RULE), model).model)
+    grid = np.random.default_rng(0).normal(size=(50, 2))
+    np.testing.assert_array_equal(models[0].predict(grid), models[1].predict(grid))
+
+
+def test_the_rule_round_trips_through_metadata_and_refuses_what_it_does_not_know():
+    assert SplitRule.from_dict(RULE.as_dict()) == RULE
+    assert SplitRule.from_dict(None) is None
+    assert SplitRule.from_dict({**RULE.as_dict(), "method": "row-positions"}) is None
+
+
+def test_a_missing_key_column_or_an_empty_part_is_an_error():
+    with pytest.raises(KeyError, match="no key column id"):
+        split_by_identity(table(np.arange(50)).drop(columns="id"), RULE)
+    with pytest.raises(ValueError, match="a part would be empty"):
+        split_by_identity(table(np.arange(3)), RULE)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ids=st.lists(st.integers(-10**12, 10**12), min_size=20, max_size=60, unique=True), seed=st.integers(0, 99))
+def test_any_order_of_any_ids_gives_the_same_parts(ids, seed):
+    frame = pd.DataFrame({"id": ids})
+    mask = holdout_mask(frame, RULE)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    np.testing.assert_array_equal(holdout_mask(frame.iloc[order], RULE), mask[order])
