@@ -54,7 +54,7 @@ def measure_batch(records, settings, batch: str, rule: StoppingRule) -> dict:
     split = split_records(len(records), settings.test_size, settings.validation_size, settings.random_state)
     model = build_model(ModelSettings(tuple(settings.model_hidden_layers), settings.model_l2regularization, batch,
                                       rule.max_epochs, rule.n_iter_no_change, rule.tol, settings.max_in_memory_rows,
-                                      settings.random_state), len(split.train_rows))
+                                      settings.random_state, settings.feature_columns), len(split.train_rows))
     started = time.perf_counter()
     trained = train_model(records, settings.feature_columns, settings.target_column, split, model)
     seconds = time.perf_counter() - started

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
+import pandas as pd
 
 from carolbatch.evaluation import Evaluation
 from carolbatch.gate import Comparison, GateRules, compare_with_champion, decide_deployment
 from carolbatch.training.fitting import TrainedModel
+from carolbatch.training.rows import predict_frame
 from carolbatch.registry import (RegistryError, has_version, load_current, publish_model, read_current_version,
                                  registry_name, repair_pointers)
 from carolbatch.report import REPORT_FILE, build_metadata, format_metrics_table
@@ -145,8 +146,15 @@ def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Deploy
 
 def build_check_record(trained: TrainedModel, records: Records) -> dict[str, Any]:
     """One test record's features and the model's prediction for it, kept with the version so that a
-    server loading the version can check the model it loaded predicts what was deployed."""
+    server loading the version can check the model it loaded predicts what was deployed. A blank is null,
+    a category its text."""
     row = int(trained.split.test_rows[0])
-    features = {name: float(records.frame[name].to_numpy()[row]) for name in trained.feature_columns}
-    values = np.array([[features[name] for name in trained.feature_columns]], dtype="float64")
-    return {"features": features, "prediction": float(trained.model.predict(values)[0])}
+    features = {name: _json_value(records.frame[name].to_numpy()[row]) for name in trained.feature_columns}
+    frame = pd.DataFrame({name: records.frame[name].to_numpy()[row:row + 1] for name in trained.feature_columns})
+    return {"features": features, "prediction": float(predict_frame(trained.model, frame)[0])}
+
+
+def _json_value(value: Any) -> float | str | None:
+    if isinstance(value, str):
+        return value
+    return None if pd.isna(value) else float(value)

@@ -84,7 +84,7 @@ def compare_with_champion(version: str, model: Any, metadata: Mapping[str, Any],
                                f"(at least {rules.min_records} are needed)")
     y_true = trained.y_test[in_both]
     try:
-        features = [frame[name].to_numpy() for name in metadata["feature_columns"]]
+        features = {name: frame[name].to_numpy() for name in metadata["feature_columns"]}
         champion = score_predictions(y_true, predict_rows(model, features, rows))
     except (KeyError, ValueError) as error:
         return _not_comparable(version, len(rows), f"it cannot predict these records ({type(error).__name__}: "

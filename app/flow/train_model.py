@@ -8,7 +8,7 @@ from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingestion import IngestRecords
 from app.functions import model as model_module
 from app.functions.model import ModelSettings, build_model
-from carolbatch.training import contract, epochs, fitting, partial_fit, rows, split as splitting
+from carolbatch.training import contract, epochs, fitting, partial_fit, preprocessing, rows, split as splitting
 from carolbatch.training.contract import ProgressReport, describe_training
 from carolbatch.training.epochs import ProgressReporter
 from carolbatch.training.fitting import TrainedModel, train_model
@@ -19,7 +19,7 @@ from carolbatch.training.split import identity_rule, split_by_identity
 class TrainModel(AppTask):
     """Produces a `TrainedModel`: app/functions/model.py's model fitted on the train split."""
 
-    code_modules = (model_module, fitting, contract, epochs, partial_fit, rows, splitting)
+    code_modules = (model_module, fitting, contract, epochs, partial_fit, preprocessing, rows, splitting)
 
     test_size = setting_parameter("test_size")
     validation_size = setting_parameter("validation_size")
@@ -42,7 +42,8 @@ class TrainModel(AppTask):
         settings = ModelSettings(
             hidden_layers=tuple(self.model_hidden_layers), l2_regularization=self.model_l2regularization,
             batch_size=self.model_batch_size, epochs=self.model_epochs, n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol, max_in_memory_rows=self.max_in_memory_rows, random_state=self.random_state)
+            tol=self.tol, max_in_memory_rows=self.max_in_memory_rows, random_state=self.random_state,
+            feature_columns=tuple(self.feature_columns), categorical_columns=tuple(self.categorical_columns))
         model = build_model(settings, len(split.train_rows))
         checkpoints = self.training_checkpoints(self.checkpoint_every_epochs, self.checkpoint_min_seconds)
         trained = train_model(records.frame, self.feature_columns, self.target_column, split, model,

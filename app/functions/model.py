@@ -1,5 +1,5 @@
-"""This app's model: standardised features into a multi-layer perceptron, trained epoch by epoch and stopped
-early on the validation rows.
+"""This app's model: the table's columns prepared (blank numbers imputed, categories one-hot encoded), standardised
+and fed to a multi-layer perceptron, trained epoch by epoch and stopped early on the validation rows.
 
 To use another scikit-learn estimator, change `build_model` alone. Anything needed at prediction time
 (derived features, scaling, encoding) goes inside the Pipeline, so the gate, the report and the online
@@ -10,7 +10,8 @@ app score the model the same way. An estimator without `partial_fit` is fitted i
 
     def build_model(settings: ModelSettings, train_rows: int) -> OneStepModel:
         estimator = HistGradientBoostingRegressor(random_state=settings.random_state)
-        return OneStepModel(Pipeline([("gbr", estimator)]))
+        prepare = prepare_columns(settings.feature_columns, settings.categorical_columns)
+        return OneStepModel(Pipeline([("prepare", prepare), ("gbr", estimator)]))
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from carolbatch.training.epochs import StoppingRule, choose_batch_size
 from carolbatch.training.partial_fit import EpochModel
+from carolbatch.training.preprocessing import prepare_columns
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,13 @@ class ModelSettings:
     tol: float
     max_in_memory_rows: int | None
     random_state: int
+    feature_columns: tuple[str, ...]
+    categorical_columns: tuple[str, ...] = ()
 
 
 def build_model(settings: ModelSettings, train_rows: int) -> EpochModel:
-    """Standardised features into an MLP (unscaled inputs stall its training), `auto` batch size for `train_rows`.
+    """Prepared, standardised features into an MLP (unscaled inputs stall its training), `auto` batch size for
+    `train_rows`.
 
     Raises:
         ValueError: a batch size setting that is neither `auto` nor a whole number.
@@ -49,6 +54,8 @@ def build_model(settings: ModelSettings, train_rows: int) -> EpochModel:
     network = MLPRegressor(hidden_layer_sizes=tuple(settings.hidden_layers), alpha=settings.l2_regularization,
                            batch_size=batch_size, random_state=settings.random_state)
     rule = StoppingRule(settings.epochs, settings.n_iter_no_change, settings.tol)
-    return EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), rule, batch_size=batch_size,
+    prepare = prepare_columns(settings.feature_columns, settings.categorical_columns)
+    pipeline = Pipeline([("prepare", prepare), ("scale", StandardScaler()), ("mlp", network)])
+    return EpochModel(pipeline, rule, batch_size=batch_size,
                       random_state=settings.random_state, max_in_memory_rows=settings.max_in_memory_rows,
                       facts={"batch_size": batch_size, "hidden_layers": list(settings.hidden_layers)})

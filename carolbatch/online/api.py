@@ -10,7 +10,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from carolbatch.online.follower import ModelFollower
-from carolbatch.online.records import RequestError, body_limit, parse_body, records_to_matrix
+from carolbatch.online.records import RequestError, body_limit, parse_body, records_to_frame
 from carolbatch.online.served import ServedModel
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 ROUTES = {
     "GET /": "this list",
     "GET /health": "200 once a model is served, 503 before (the health check)",
-    "GET /model": "the served model version, its test metrics and feature columns",
+    "GET /model": "the served model version, its test metrics and feature (and categorical) columns",
     "POST /predict": "a JSON object or a list of them, one value per feature -> predictions",
 }
 # Parsing and predicting hold the GIL: more of them at once only add memory, not speed.
@@ -71,9 +71,9 @@ def _predict(follower: ModelFollower, max_records: int, predicting: threading.Bo
     request.max_content_length = body_limit(served.feature_columns, max_records)
     body = _read_body()
     with predicting:
-        matrix = records_to_matrix(parse_body(body, max_records, len(served.feature_columns)),
-                                   served.feature_columns, max_records)
-        predictions = _finite_predictions(served, matrix)
+        frame = records_to_frame(parse_body(body, max_records, len(served.feature_columns)),
+                                 served.feature_columns, max_records, served.categorical_columns)
+        predictions = _finite_predictions(served, frame)
     return _json({"version": served.version, "predictions": predictions}, 200)
 
 
@@ -94,9 +94,9 @@ class RequestTimeout(RequestError):
         super().__init__("request body not received in time: send it at once, or in smaller requests")
 
 
-def _finite_predictions(served: ServedModel, matrix) -> list[float]:
+def _finite_predictions(served: ServedModel, frame) -> list[float]:
     try:
-        predictions = served.predict(matrix)
+        predictions = served.predict(frame)
     except (ArithmeticError, ValueError) as error:
         raise PredictionError(f"the model cannot predict these records: {type(error).__name__}: "
                               f"{str(error).splitlines()[0] if str(error) else ''}") from None

@@ -1,4 +1,5 @@
-"""The body of a /predict request turned into a feature matrix, or one error naming the field and record."""
+"""The body of a /predict request turned into a DataFrame of the model's features by name, or one error naming the
+field and record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 _NUMBER_TYPES = (int, float)
 
@@ -86,20 +88,25 @@ def _too_many_records(count: str, max_records: int) -> RequestError:
                         f"(setting max_request_records)", field="records")
 
 
-def records_to_matrix(payload: Any, feature_columns: Sequence[str], max_records: int) -> np.ndarray:
-    """The records of a request (one JSON object or a list of them) as float64 rows in feature order.
+def records_to_frame(payload: Any, feature_columns: Sequence[str], max_records: int,
+                     categorical_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """The records of a request (one JSON object or a list of them) as a DataFrame of the features by name.
+
+    A numeric feature is a number or null (a blank, which the model imputes); a categorical one is a text, a
+    whole number (taken as its text) or null.
 
     Args:
         payload: the parsed JSON body.
-        feature_columns: the model's features, in the order it predicts from.
+        feature_columns: the model's features.
         max_records: the most records one request may hold.
+        categorical_columns: the features holding categories.
 
     Returns:
-        An array of shape (records, features).
+        float64 columns for numeric features, object columns of text (NaN for null) for categorical ones.
 
     Raises:
         RequestError: not an object or list, no records, too many, a record not an object, a feature
-            missing or unknown, a value not a finite number.
+            missing or unknown, a numeric value not a finite number, a category not a text.
     """
     records = [payload] if isinstance(payload, dict) else payload
     if not isinstance(records, list):
@@ -109,30 +116,48 @@ def records_to_matrix(payload: Any, feature_columns: Sequence[str], max_records:
     if len(records) > max_records:
         raise _too_many_records(str(len(records)), max_records)
     expected = set(feature_columns)
-    matrix = np.empty((len(records), len(feature_columns)), dtype="float64")
+    numeric = [name for name in feature_columns if name not in categorical_columns]
+    matrix = np.empty((len(records), len(numeric)), dtype="float64")
+    categories = {name: np.empty(len(records), dtype=object) for name in categorical_columns}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise RequestError(f"record {index} is not a JSON object", record=index)
         if record.keys() != expected:
             _raise_key_error(record, feature_columns, index)
-        matrix[index] = _record_values(record, feature_columns, index)
-    return matrix
+        matrix[index] = _record_values(record, numeric, index)
+        for name, values in categories.items():
+            values[index] = _category(record[name], name, index)
+    columns = {**{name: matrix[:, position] for position, name in enumerate(numeric)}, **categories}
+    return pd.DataFrame({name: columns[name] for name in feature_columns}, copy=False)
+
+
+def _category(value: Any, name: str, index: int) -> Any:
+    if value is None:
+        return np.nan
+    if isinstance(value, str):
+        return value
+    # parse_body reads integers as floats: a whole number is the text of the integer it was sent as.
+    if type(value) in _NUMBER_TYPES and math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    raise RequestError(f"record {index}: feature {name!r} is {json.dumps(value)[:40]}, not a category (a text)",
+                       field=name, record=index)
 
 
 def _record_values(record: dict, feature_columns: Sequence[str], index: int) -> list[float]:
     values = [record[name] for name in feature_columns]
     for name, value in zip(feature_columns, values):
-        if type(value) not in _NUMBER_TYPES:  # bool is an int subclass, and is not a number here
+        if value is not None and type(value) not in _NUMBER_TYPES:  # bool is an int subclass, not a number here
             raise RequestError(f"record {index}: feature {name!r} is {json.dumps(value)[:40]}, not a number",
                                field=name, record=index)
+    present = [(name, value) for name, value in zip(feature_columns, values) if value is not None]
     try:
-        floats = [float(value) for value in values]
+        floats = [float(value) for _, value in present]
     except OverflowError:
         floats = [math.inf]
     if not all(map(math.isfinite, floats)):
-        name = next(name for name, value in zip(feature_columns, values) if not _finite(value))
+        name = next(name for name, value in present if not _finite(value))
         raise RequestError(f"record {index}: feature {name!r} is not a finite number", field=name, record=index)
-    return floats
+    return [math.nan if value is None else float(value) for value in values]
 
 
 def _finite(value: int | float) -> bool:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from carolbatch.registry import CurrentModel
+from carolbatch.training.rows import predict_frame
 
 # How far a reloaded model's prediction of the check record may drift from the one made at deploy time
 # (the same pipeline and libraries give the same bits; BLAS threading may change the last ones).
@@ -22,16 +24,25 @@ class ModelCheckError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServedModel:
-    """The model a server answers with, its feature order and its registry metadata."""
+    """The model a server answers with, its features and its registry metadata."""
 
     version: str
     model: Any
     feature_columns: tuple[str, ...]
     metadata: Mapping[str, Any]
 
-    def predict(self, matrix: np.ndarray) -> list[float]:
-        """Predictions of the rows of `matrix` (columns in `feature_columns` order) as plain floats."""
-        return self.model.predict(matrix).astype("float64").tolist()
+    @property
+    def categorical_columns(self) -> tuple[str, ...]:
+        """The features holding categories (text), as the version was trained."""
+        return tuple((self.metadata.get("settings") or {}).get("categorical_columns") or ())
+
+    def predict(self, frame: pd.DataFrame) -> list[float]:
+        """Predictions of the rows of `frame` (its columns the features, by name) as plain floats.
+
+        Raises:
+            ValueError: a feature is missing, or the model refuses a value.
+        """
+        return predict_frame(self.model, frame).tolist()
 
     def describe(self) -> dict[str, Any]:
         """What GET /model reports."""
@@ -65,10 +76,17 @@ def check_current_model(current: CurrentModel) -> ServedModel:
     return served
 
 
+def _feature_value(value: Any) -> Any:
+    """A check record's value as training held it: a blank (null) is NaN, a category stays text."""
+    return np.nan if value is None else value if isinstance(value, str) else float(value)
+
+
 def _check_problem(served: ServedModel, record: Mapping[str, Any] | None) -> str:
     features = record["features"] if record else dict.fromkeys(served.feature_columns, 0.0)
     try:
-        row = np.array([[float(features[name]) for name in served.feature_columns]], dtype="float64")
+        row = pd.DataFrame({name: np.array([_feature_value(features[name])],
+                                           dtype=object if name in served.categorical_columns else "float64")
+                            for name in served.feature_columns})
         predicted = served.predict(row)
     except Exception as error:
         return f"it cannot predict its check record: {type(error).__name__}: {error}"

@@ -10,7 +10,8 @@ from carolbatch.records.sources import RecordsError
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def build_staging_query(connector: str, staging: str, columns: Sequence[str], float_columns: Sequence[str] = ()) -> str:
+def build_staging_query(connector: str, staging: str, columns: Sequence[str], float_columns: Sequence[str] = (),
+                        text_columns: Sequence[str] = ()) -> str:
     """BigQuery SQL reading the latest, non-deleted version of each staging record, in no particular order.
 
     No `ORDER BY`: BigQuery would sort the whole result on one worker, and google-cloud-bigquery reads an
@@ -22,18 +23,24 @@ def build_staging_query(connector: str, staging: str, columns: Sequence[str], fl
         columns: the columns to read; the first is the record id.
         float_columns: columns cast to FLOAT64 in BigQuery (`SAFE_CAST`: a value that is not a number
             becomes NULL), so STRING and NUMERIC columns arrive as numbers.
+        text_columns: columns cast to STRING (categories), whatever their type in the staging table.
 
     Raises:
         RecordsError: a name is not a plain identifier (it is pasted into SQL).
     """
     _check_identifiers(connector, staging, *columns)
-    selected = ", ".join(
-        f"SAFE_CAST(`{name}` AS FLOAT64) AS `{name}`" if name in float_columns else f"`{name}`" for name in columns)
+    selected = ", ".join(_select(name, float_columns, text_columns) for name in columns)
     return f"SELECT {selected} FROM {_latest_records(connector, staging)}"
 
 
+def _select(name: str, float_columns: Sequence[str], text_columns: Sequence[str]) -> str:
+    if name in float_columns:
+        return f"SAFE_CAST(`{name}` AS FLOAT64) AS `{name}`"
+    return f"CAST(`{name}` AS STRING) AS `{name}`" if name in text_columns else f"`{name}`"
+
+
 def build_failed_values_query(connector: str, staging: str, id_column: str, column: str) -> str:
-    """BigQuery SQL finding one record whose `column` is NULL or not a finite number, as text.
+    """BigQuery SQL finding one record whose `column` holds a value (not NULL) that is not a finite number, as text.
 
     Raises:
         RecordsError: a name is not a plain identifier (it is pasted into SQL).
@@ -43,7 +50,7 @@ def build_failed_values_query(connector: str, staging: str, id_column: str, colu
     return (
         f"SELECT CAST(`{id_column}` AS STRING) AS record, CAST(`{column}` AS STRING) AS value "
         f"FROM {_latest_records(connector, staging)} "
-        f"WHERE {number} IS NULL OR IS_NAN({number}) OR IS_INF({number}) ORDER BY `{id_column}` LIMIT 1"
+        f"WHERE `{column}` IS NOT NULL AND ({number} IS NULL OR IS_NAN({number}) OR IS_INF({number})) ORDER BY `{id_column}` LIMIT 1"
     )
 
 

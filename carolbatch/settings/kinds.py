@@ -35,8 +35,9 @@ class Text:
 
 @dataclass(frozen=True)
 class Names:
-    """Distinct, non-empty names: a list, comma-separated text, or a JSON array as text."""
+    """Distinct, non-empty names: a list, comma-separated text, or a JSON array as text (`allow_empty`: or none)."""
 
+    allow_empty: bool = False
     python_type = tuple
 
     @property
@@ -47,6 +48,8 @@ class Names:
         items = _json_list(value) if isinstance(value, str) else value
         if isinstance(items, dict):  # a TOML table or a JSON object
             raise ValueError(f"{self.allowed}, not a table")
+        if self.allow_empty and (not items if isinstance(items, (list, tuple)) else not str(items).strip()):
+            return ()
         if not isinstance(items, (list, tuple)):
             items = str(value).split(",")
         if any(isinstance(item, (dict, list, tuple, bool)) or item is None for item in items):

@@ -132,6 +132,9 @@ def _parse(declaration: SettingsDeclaration, name: str, value: Any, source: str)
 
 
 def _check_columns(settings: Settings) -> None:
+    not_features = [name for name in settings.categorical_columns if name not in settings.feature_columns]
+    if not_features:
+        raise SettingsError(f"categorical_columns must be among feature_columns: {', '.join(not_features)} is not")
     if settings.target_column in settings.feature_columns or settings.id_column in settings.feature_columns:
         raise SettingsError(
             f"feature_columns must not contain target_column {settings.target_column!r} "

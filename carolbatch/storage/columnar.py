@@ -28,7 +28,11 @@ _CSV_CONVERSION_ERROR = re.compile(r"In CSV column #(?P<index>\d+): CSV conversi
 
 
 class ColumnError(ValueError):
-    """A column is absent, or is not numeric where numbers are required."""
+    """A column is absent (`missing` names them), or `column` is not numeric where numbers are required."""
+
+    def __init__(self, message: str, column: str | None = None, missing: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.column, self.missing = column, tuple(missing)
 
 
 def is_parquet(path: Path) -> bool:
@@ -170,13 +174,13 @@ def _translate_csv_errors(action, header: list[str], float_columns: Sequence[str
             raise
         name = header[int(found["index"])]
         problem = "is not numeric" if name in float_columns else f"is not all {found['type']}"
-        raise ColumnError(f"column {name} {problem} ({found['detail'].strip()})") from None
+        raise ColumnError(f"column {name} {problem} ({found['detail'].strip()})", column=name) from None
 
 
 def _require(available: Sequence[str], columns: Sequence[str]) -> None:
     missing = [name for name in columns if name not in available]
     if missing:
-        raise ColumnError(f"no column {', '.join(missing)}")
+        raise ColumnError(f"no column {', '.join(missing)}", missing=missing)
 
 
 def _arrow_float(float_dtype: str) -> pa.DataType:
@@ -185,7 +189,7 @@ def _arrow_float(float_dtype: str) -> pa.DataType:
 
 def _float_values(array: pa.Array, name: str, float_dtype: str) -> np.ndarray:
     if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_null(array.type)):
-        raise ColumnError(f"column {name} is not numeric (type {array.type})")
+        raise ColumnError(f"column {name} is not numeric (type {array.type})", column=name)
     target = _arrow_float(float_dtype)
     if array.type != target:
         array = pc.cast(array, target, safe=False)

@@ -77,21 +77,21 @@ def train_model(
 ) -> TrainedModel:
     """Fit `model` on the train rows of `frame` (it may watch the validation rows), then predict by chunks.
 
-    The test rows are only predicted. The frame is never copied: the model gets views of its columns. With
-    `checkpoints` an epoch model goes on from the last one there is and keeps them as it trains.
+    The test rows are only predicted. The frame is never copied: the model gets views of its columns, by name.
+    With `checkpoints` an epoch model goes on from the last one there is and keeps them as it trains.
 
     Raises:
         KeyError: a feature or the target column is missing from `frame`.
         ValueError: the model cannot be fitted on these rows.
     """
-    columns = [frame[name].to_numpy() for name in feature_columns]
+    columns = {name: frame[name].to_numpy() for name in feature_columns}
     target = frame[target_column].to_numpy()
     fitted = model.fit(TrainingRows(columns, target, split.train_rows),
                        TrainingRows(columns, target, split.validation_rows), on_progress, checkpoints)
     return _predict_parts(fitted, feature_columns, columns, target, split)
 
 
-def _predict_parts(fitted: Fitted, feature_columns: Sequence[str], columns: list[np.ndarray], target: np.ndarray,
+def _predict_parts(fitted: Fitted, feature_columns: Sequence[str], columns: Mapping[str, np.ndarray], target: np.ndarray,
                    split: Split) -> TrainedModel:
     """The fitted model with the true and predicted targets of its train and test rows."""
     facts = {**fitted.facts, "train_rows": len(split.train_rows), "validation_rows": len(split.validation_rows)}

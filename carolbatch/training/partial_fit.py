@@ -23,6 +23,10 @@ from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_r
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 1 << 16
+# Train rows a step without `partial_fit` is fitted on when training by chunks. The train rows come in a random
+# order (the split shuffles them), so these are a random sample: a median or the frequent categories of a
+# million rows are those of all of them, without holding all of them as one DataFrame.
+PREPARE_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,8 @@ class EpochModel:
     and the last step is kept as it was after its best epoch.
 
     Up to `max_in_memory_rows` train rows (or always, when it is None) the transformed train rows are held
-    in memory. Above it, the steps before the last learn from chunks of about `chunk_rows` rows (each step
-    needs `partial_fit` then) and every epoch fits the last step chunk by chunk in a new order, so memory
+    in memory. Above it, the steps before the last learn from chunks of about `chunk_rows` rows (a step without
+    `partial_fit`, such as the column preparation, from a random sample of PREPARE_ROWS train rows) and every epoch fits the last step chunk by chunk in a new order, so memory
     beyond the records stays at a few chunks. Either way an epoch is one pass over the train rows.
 
     Attributes:
@@ -182,10 +186,14 @@ def _epochs_in_chunks(pipeline: Pipeline, train: TrainingRows, chunk_rows: int, 
 
 
 def _partial_fit_steps(steps: Pipeline, train: TrainingRows, chunk_rows: int) -> None:
-    """Fit each step by `partial_fit` on chunks of the train rows, transformed by the steps before it."""
+    """Fit each step on the train rows, transformed by the steps before it: by `partial_fit` on chunks, or, for
+    a step without it (a ColumnTransformer imputing and encoding), once on the first PREPARE_ROWS train rows."""
     for position, (name, step) in enumerate(steps.steps):
+        before = steps[:position] if position else None
         if not hasattr(step, "partial_fit"):
-            raise ValueError(f"step {name!r} has no partial_fit: raise max_in_memory_rows to train in memory")
+            sample = train.features(train.rows[:PREPARE_ROWS])
+            step.fit(before.transform(sample) if before is not None else sample, train.targets(train.rows[:PREPARE_ROWS]))
+            continue
         for start in range(0, len(train), chunk_rows):
-            matrix = train.features(train.rows[start:start + chunk_rows])
-            step.partial_fit(steps[:position].transform(matrix) if position else matrix)
+            chunk = train.features(train.rows[start:start + chunk_rows])
+            step.partial_fit(before.transform(chunk) if before is not None else chunk)

@@ -15,7 +15,8 @@ from tests.conftest import SAMPLE_DATA, default_settings
 def model_settings(settings) -> ModelSettings:
     return ModelSettings(tuple(settings.model_hidden_layers), settings.model_l2regularization,
                          settings.model_batch_size, settings.model_epochs, settings.n_iter_no_change, settings.tol,
-                         settings.max_in_memory_rows, settings.random_state)
+                         settings.max_in_memory_rows, settings.random_state, settings.feature_columns,
+                         settings.categorical_columns)
 
 
 # Measured with the split by identity (issue 19): 3.292 at 1, 4.274 at 2, 3.095 at 3; over random_state 1-12
@@ -53,11 +54,11 @@ def test_defaults_on_the_sample_reach_the_promised_test_rmse():
 def test_the_model_is_scaling_into_a_network_with_the_auto_batch_size():
     settings = model_settings(default_settings())
     model = build_model(settings, train_rows=720_000)
-    assert [name for name, _ in model.pipeline.steps] == ["scale", "mlp"]
+    assert [name for name, _ in model.pipeline.steps] == ["prepare", "scale", "mlp"]
     assert model.batch_size == model.pipeline[-1].batch_size == 720 and model.rule.max_epochs == settings.epochs
     assert build_model(settings, train_rows=50).batch_size == 50
 
 
 def test_a_batch_size_that_is_not_a_number_is_refused():
     with pytest.raises(ValueError):
-        build_model(ModelSettings((8,), 0.0, "many", 5, 2, 0.0, None, 0), train_rows=100)
+        build_model(ModelSettings((8,), 0.0, "many", 5, 2, 0.0, None, 0, ("a",)), train_rows=100)

@@ -97,10 +97,10 @@ def test_float32_records_train_and_give_float64_results():
 def test_chunked_prediction_equals_one_call(tiny_frame):
     split = split_records(20, 0.2, 0.1, 1)
     trained = train_model(tiny_frame, FEATURES, "y", split, small_model(epochs(20)))
-    columns = [tiny_frame[name].to_numpy() for name in FEATURES]
+    columns = {name: tiny_frame[name].to_numpy() for name in FEATURES}
     rows = np.arange(20)[::-1]
     np.testing.assert_allclose(predict_rows(trained.model, columns, rows, chunk_rows=3),
-                               trained.model.predict(tiny_frame[list(FEATURES)].to_numpy()[rows]), rtol=1e-12)
+                               trained.model.predict(tiny_frame.loc[rows, list(FEATURES)]), rtol=1e-12)
 
 
 def test_gather_rows_builds_a_row_matrix_without_touching_the_columns(tiny_frame):
@@ -161,19 +161,28 @@ def test_training_reports_each_epoch_and_its_facts(caplog):
     assert "rows/s per epoch" in line.getMessage()
 
 
-def test_chunks_are_whole_batches_and_every_step_before_the_last_needs_partial_fit():
+def test_chunks_are_whole_batches_and_a_step_without_partial_fit_is_fitted_on_a_sample(monkeypatch):
     from sklearn.preprocessing import FunctionTransformer
+
+    from carolbatch.training import partial_fit
 
     frame = linear_frame(300)
     split = split_records(300, 0.2, 0.1, 1)
     assert small_model(epochs(1), batch_size=32, chunk_rows=100)._whole_batches() == 96
     assert small_model(epochs(1), batch_size=200, chunk_rows=100)._whole_batches() == 200
     network = MLPRegressor(hidden_layer_sizes=(4,), batch_size=16, random_state=0)
-    model = EpochModel(Pipeline([("log", FunctionTransformer(np.abs)), ("mlp", network)]), epochs(2), 16,
-                       max_in_memory_rows=100)
-    with pytest.raises(ValueError, match="step 'log' has no partial_fit: raise max_in_memory_rows"):
-        train_model(frame, FEATURES, "y", split, model)
-    # In memory the same pipeline trains: its steps before the last are simply fitted.
+    seen = []
+
+    class Absolute(FunctionTransformer):  # no partial_fit
+        def fit(self, features, target=None):
+            seen.append(len(features))
+            return super().fit(features, target)
+
+    monkeypatch.setattr(partial_fit, "PREPARE_ROWS", 50)
+    model = EpochModel(Pipeline([("abs", Absolute(np.abs)), ("mlp", network)]), epochs(2), 16, max_in_memory_rows=100)
+    assert train_model(frame, FEATURES, "y", split, model).epochs_run == 2
+    assert seen == [50]  # fitted once on the first 50 (shuffled) train rows, then only transforming chunks
+    # In memory the same pipeline trains: its steps before the last are fitted on all the train rows.
     assert train_model(frame, FEATURES, "y", split, EpochModel(model.pipeline, epochs(2), 16)).epochs_run == 2
 
 

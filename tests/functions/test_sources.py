@@ -100,10 +100,47 @@ def test_missing_and_text_columns_are_named(tmp_path, tiny_frame, suffix):
 
 
 def test_missing_values_survive_reading_and_are_counted_by_validation(tmp_path, tiny_frame, suffix):
-    frame = tiny_frame.assign(y=tiny_frame["y"].where(tiny_frame.index > 2))
+    frame = tiny_frame.assign(y=tiny_frame["y"].where(tiny_frame.index > 2),
+                              a=tiny_frame["a"].where(tiny_frame.index % 5 != 0))
     read = read_records(write(frame, tmp_path / f"data.{suffix}"), COLUMNS, COLUMNS[1:])
-    with pytest.raises(RecordsError, match="column y has 3 missing"):
-        validate_records(read, FEATURES, "y", "id", "test data")
+    records = validate_records(read, FEATURES, "y", "id", "test data")
+    assert records.facts == {"imputed_values": {"a": 3}, "records_without_target": 3}
+    assert records.frame["id"].tolist() == list(range(3, 20))
+    assert int(np.isnan(records.frame["a"].to_numpy()).sum()) == 3
+
+
+def test_a_table_without_any_target_value_is_refused_naming_the_target(tiny_frame):
+    with pytest.raises(RecordsError, match="target column y has no value in any of its 20 records"):
+        validate_records(tiny_frame.assign(y=np.nan), FEATURES, "y", "id", "test data")
+
+
+def test_records_without_an_id_column_have_no_key(tiny_frame):
+    records = validate_records(tiny_frame.drop(columns=["id"]), FEATURES, "y", None, "test data")
+    assert list(records.frame.columns) == [*FEATURES, "y"]
+
+
+def test_categories_are_kept_as_text_with_blanks(tiny_frame):
+    frame = tiny_frame.assign(c=["north", None, 3] + ["south"] * 17)
+    records = validate_records(frame, FEATURES, "y", "id", "test data", categorical_columns=["c"])
+    values = records.frame["c"].to_numpy()
+    assert values[0] == "north" and values[2] == "3" and values[1] != values[1]  # NaN
+
+
+def test_a_missing_column_lists_the_table_and_the_settings(tiny_frame):
+    with pytest.raises(RecordsError, match=r"no column c; its columns are: id, a, b, y \(set feature_columns"):
+        validate_records(tiny_frame.drop(columns=["c"]), FEATURES, "y", "id", "test data")
+
+
+def test_a_text_value_in_a_numeric_column_names_its_line_and_value(tmp_path, tiny_frame, suffix):
+    frame = tiny_frame.astype({"b": str}).drop(columns=["id"])
+    frame.loc[4, "b"] = "high"
+    path = write(frame, tmp_path / f"data.{suffix}")
+    where = "line 6" if suffix == "csv" else "row 5"
+    with pytest.raises(RecordsError, match=f"column b is not numeric: it holds 'high' in record at {where}"):
+        read_records(path, [*FEATURES, "y"], [*FEATURES, "y"])
+    with_ids = write(frame.assign(id=[f"k{number}" for number in range(20)]), tmp_path / f"ids.{suffix}")
+    with pytest.raises(RecordsError, match="'high' in record id=k4"):
+        read_records(with_ids, COLUMNS, COLUMNS[1:], id_column="id")
 
 
 def test_validation_shares_float_columns_instead_of_copying(tiny_frame):
@@ -124,7 +161,7 @@ def test_validation_converts_integer_columns_to_floats(tiny_frame):
         (lambda frame: frame.head(5), "at least 10"),
         (lambda frame: frame.assign(a="x"), "column a is not numeric"),
         (lambda frame: frame.assign(b=True), "column b is not numeric"),
-        (lambda frame: frame.assign(c=np.inf), "column c has 20 missing or infinite"),
+        (lambda frame: frame.assign(c=np.inf), "column c holds inf in record id=0: infinite values"),
     ],
     ids=["missing column", "too few rows", "text", "boolean", "infinite"],
 )
@@ -135,7 +172,7 @@ def test_validation_failures(tiny_frame, edit, words):
 
 def test_records_are_stored_as_plain_arrays_and_load_back_equal(tmp_path, tiny_frame):
     records = validate_records(tiny_frame, FEATURES, "y", "id", "test data")
-    _, (columns, source) = records.__reduce__()
+    _, (columns, source, _facts) = records.__reduce__()
     assert source == "test data" and all(type(value) is np.ndarray for value in columns.values())
     store = LocalStore(tmp_path)
     save_artifact(store, "records.pkl", records)
@@ -180,7 +217,7 @@ def test_csv_float_columns_do_not_depend_on_what_the_first_rows_look_like(tmp_pa
     assert frame["a"].iloc[-1] == 0.5 and len(frame) == 31
     lines[-1] = "30,high,1,2,3"
     (tmp_path / "text.csv").write_text("\n".join(lines) + "\n")
-    with pytest.raises(RecordsError, match="column a is not numeric .*high"):
+    with pytest.raises(RecordsError, match="column a is not numeric: it holds .high. in record at line 32"):
         read_records(tmp_path / "text.csv", COLUMNS, COLUMNS[1:])
 
 

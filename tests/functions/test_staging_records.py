@@ -40,7 +40,23 @@ def test_batches_fill_one_float_array_per_column():
     frame = read_staging_records(reader, "conn", "stage", ["id", "x", "y"], "float32")
     assert frame["x"].dtype == np.float32 and frame["x"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert frame["id"].tolist() == ["a", "b", "c", "d", "e"]
-    assert reader.queries == [build_staging_query("conn", "stage", ["id", "x", "y"], ["x", "y"])]
+    assert reader.queries == [build_staging_columns_query("conn", "stage"),
+                              build_staging_query("conn", "stage", ["id", "x", "y"], ["x", "y"])]
+
+
+def test_categories_are_read_as_text_and_only_numbers_are_cast():
+    table = pa.table({"id": [1, 2], "kind": ["north", None], "x": [1.0, None], "y": [3.0, 4.0]})
+    reader = ResultStream(table)
+    frame = read_staging_records(reader, "conn", "stage", ["id", "kind", "x", "y"], "float64", numeric_columns=["x", "y"])
+    assert frame["kind"].tolist()[0] == "north" and np.isnan(frame["x"][1])
+    assert reader.queries[1] == build_staging_query("conn", "stage", ["id", "kind", "x", "y"], ["x", "y"], ["kind"])
+    assert "CAST(`kind` AS STRING) AS `kind`" in reader.queries[1]
+
+
+def test_a_missing_column_lists_the_staging_table_columns():
+    reader = ResultStream(pa.table({"id": [1], "x": [1.0]}))
+    with pytest.raises(RecordsError, match=r"has no column y; its columns are: id, x \(set feature_columns"):
+        read_staging_records(reader, "conn", "stage", ["id", "x", "y"], "float64")
 
 
 def test_optional_columns_are_read_when_the_table_has_them_and_may_hold_non_numbers():
@@ -53,21 +69,20 @@ def test_optional_columns_are_read_when_the_table_has_them_and_may_hold_non_numb
 
 
 @pytest.mark.parametrize("bad", [None, float("nan"), float("inf")])
-def test_a_null_or_non_finite_value_names_column_count_and_an_example(bad):
+def test_a_value_that_is_not_a_finite_number_names_column_record_and_value(bad):
     table = pa.table({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0], "y": [bad, 1.0, bad]})
     reader = ResultStream(table, pd.DataFrame({"record": ["1"], "value": ["12 m"]}))
     with pytest.raises(RecordsError) as raised:
         read_staging_records(reader, "conn", "stage", ["id", "x", "y"], "float64")
-    assert str(raised.value) == ("Carol staging conn/stage: column y has 2 values that are not numbers (NULL, or not "
-                                 "convertible to FLOAT64), e.g. '12 m' in record id=1")
+    assert str(raised.value) == ("Carol staging conn/stage: column y holds '12 m' in record id=1, not a finite number "
+                                 "(setting categorical_columns lists the columns of text categories)")
     assert reader.queries[-1] == build_failed_values_query("conn", "stage", "id", "y")
 
 
-def test_a_null_example_is_shown_as_null():
+def test_nulls_are_blanks_when_no_value_fails_to_cast():
     table = pa.table({"id": [7, 8], "x": [None, 1.0]})
-    reader = ResultStream(table, pd.DataFrame({"record": ["7"], "value": [None]}))
-    with pytest.raises(RecordsError, match="e.g. NULL in record id=7"):
-        read_staging_records(reader, "conn", "stage", ["id", "x"], "float64")
+    frame = read_staging_records(ResultStream(table), "conn", "stage", ["id", "x"], "float64")
+    assert np.isnan(frame["x"][0]) and frame["x"][1] == 1.0
 
 
 def test_staging_query_casts_numbers_in_bigquery_and_leaves_the_order_to_the_reader():
@@ -76,7 +91,7 @@ def test_staging_query_casts_numbers_in_bigquery_and_leaves_the_order_to_the_rea
     # The only ORDER BY is the window's choosing each record's latest version; the result has none.
     assert sql.count("ORDER BY") == 1 and "OVER (PARTITION BY mdmId ORDER BY" in sql
     failed = build_failed_values_query("conn", "stage", "id", "x")
-    assert "SAFE_CAST(`x` AS FLOAT64) IS NULL" in failed and failed.endswith("LIMIT 1")
+    assert "`x` IS NOT NULL AND (SAFE_CAST(`x` AS FLOAT64) IS NULL" in failed and failed.endswith("LIMIT 1")
     with pytest.raises(RecordsError, match="not a valid"):
         build_failed_values_query("conn", "stage", "id", "x) OR (1")
 

@@ -7,15 +7,17 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from carolbatch.registry import load_current, load_current_model, publish_model, rollback_model
 from carolbatch.storage.stores import LocalStore, write_bytes
 from carolbatch.online.follower import ModelFollower
 from carolbatch.online.source import LocalModelSource
+from tests.conftest import FEATURES
 from tests.online.conftest import APP, deploy
 
-ROWS = np.array([[0.1, -0.2, 0.3], [1.0, 2.0, -1.0]])
+ROWS = pd.DataFrame([[0.1, -0.2, 0.3], [1.0, 2.0, -1.0]], columns=list(FEATURES))
 
 
 class CountingStore(LocalStore):

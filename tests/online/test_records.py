@@ -1,15 +1,16 @@
-"""Request bodies to feature matrices: every refusal names the field and the record."""
+"""Request bodies to DataFrames of the features by name: every refusal names the field and the record."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carolbatch.online.records import RequestError, body_limit, parse_body, records_to_matrix
+from carolbatch.online.records import RequestError, body_limit, parse_body, records_to_frame
 
 COLUMNS = ("b", "a", "c")
 
@@ -20,14 +21,29 @@ def record(**values) -> dict:
 
 def refusal(payload, max_records: int = 10) -> RequestError:
     with pytest.raises(RequestError) as caught:
-        records_to_matrix(payload, COLUMNS, max_records)
+        records_to_frame(payload, COLUMNS, max_records)
     return caught.value
 
 
-def test_one_record_or_a_list_become_rows_in_model_feature_order():
-    assert records_to_matrix(record(), COLUMNS, 10).tolist() == [[2.0, 1.0, -3.5]]
-    matrix = records_to_matrix([record(), record(a=7)], COLUMNS, 10)
-    assert matrix.dtype == np.float64 and matrix.tolist() == [[2.0, 1.0, -3.5], [2.0, 7.0, -3.5]]
+def test_one_record_or_a_list_become_rows_of_named_features():
+    assert records_to_frame(record(), COLUMNS, 10).to_numpy().tolist() == [[2.0, 1.0, -3.5]]
+    frame = records_to_frame([record(), record(a=7)], COLUMNS, 10)
+    assert list(frame.columns) == list(COLUMNS) and (frame.dtypes == np.float64).all()
+    assert frame.to_numpy().tolist() == [[2.0, 1.0, -3.5], [2.0, 7.0, -3.5]]
+
+
+def test_a_null_is_a_blank_and_categories_are_text():
+    frame = records_to_frame([record(c=None, b="north"), record(b=None), record(b=3.0)], COLUMNS, 10, ("b",))
+    assert np.isnan(frame["c"][0]) and frame["c"].dtype == np.float64
+    assert frame["b"][0] == "north" and pd.isna(frame["b"][1]) and frame["b"][2] == "3"
+    error = refusal_with([record(b=2.5)], ("b",))
+    assert (error.field, error.record) == ("b", 0) and "not a category" in str(error)
+
+
+def refusal_with(payload, categorical_columns) -> RequestError:
+    with pytest.raises(RequestError) as caught:
+        records_to_frame(payload, COLUMNS, 10, categorical_columns)
+    return caught.value
 
 
 @pytest.mark.parametrize("payload, field, index, words", [
@@ -35,7 +51,7 @@ def test_one_record_or_a_list_become_rows_in_model_feature_order():
     ([record(d=1)], "d", 0, "'d' is not a feature"),
     ([record(), record(), record(b="2.5")], "b", 2, "not a number"),
     ([record(a=True)], "a", 0, "not a number"),
-    ([record(c=None)], "c", 0, "not a number"),
+    ([record(c="")], "c", 0, "not a number"),
     ([record(a=float("nan"))], "a", 0, "not a finite number"),
     ([record(), record(c=float("inf"))], "c", 1, "not a finite number"),
     ([record(b=10 ** 400)], "b", 0, "not a finite number"),
@@ -52,7 +68,7 @@ def test_too_many_records_names_the_limit_and_the_setting():
     error = refusal([record()] * 4, max_records=3)
     assert error.field == "records" and "4 records" in str(error) and "at most 3" in str(error)
     assert "max_request_records" in str(error)
-    assert records_to_matrix([record()] * 3, COLUMNS, 3).shape == (3, 3)
+    assert records_to_frame([record()] * 3, COLUMNS, 3).shape == (3, 3)
 
 
 @pytest.mark.parametrize("payload, words", [([], "empty"), ("text", "got str"), (3, "got int"), (None, "NoneType")])
@@ -75,8 +91,8 @@ def test_json_nan_literal_parses_and_is_then_refused_as_not_finite():
 @given(st.lists(st.fixed_dictionaries({name: st.floats(allow_nan=False, allow_infinity=False, width=64)
                                        for name in COLUMNS}), min_size=1, max_size=20))
 def test_any_finite_records_round_trip_through_json_exactly(records):
-    matrix = records_to_matrix(json.loads(json.dumps(records)), COLUMNS, 20)
-    assert matrix.tolist() == [[float(item[name]) for name in COLUMNS] for item in records]
+    frame = records_to_frame(json.loads(json.dumps(records)), COLUMNS, 20)
+    assert frame.to_numpy().tolist() == [[float(item[name]) for name in COLUMNS] for item in records]
 
 
 def parse_refusal(body: bytes, max_records: int = 10) -> RequestError:
