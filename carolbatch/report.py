@@ -116,7 +116,7 @@ def render_decision_report(trained: TrainedModel, evaluation: Evaluation, record
     split = trained.split
     snapshot = {"source": records.source, "data_fingerprint": data_fingerprint, "records": len(records.frame),
                 "train_rows": len(split.train_rows),
-                "validation_rows": len(split.validation_rows), "test_rows": len(split.test_rows)}
+                "validation_rows": len(split.validation_rows), "test_rows": len(split.test_rows), **records.facts}
     return render_report(evaluation, evaluation.files, settings, snapshot, decision.as_summary()).encode()
 
 

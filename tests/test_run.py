@@ -76,10 +76,10 @@ def test_bad_settings_stop_before_any_task_and_keep_the_deployed_model(tmp_path,
 
 
 BAD_DATA = {
-    "missing column": (lambda frame: frame.drop(columns=["RM"]), "no column RM"),
-    "non-numeric column": (lambda frame: frame.assign(TAX="high"), "column TAX is not numeric"),
-    "NaN in target": (lambda frame: frame.assign(target=frame["target"].where(frame.index > 2)),
-                      "column target has 3 missing"),
+    "missing column": (lambda frame: frame.drop(columns=["RM"]), "no column RM; its columns are: CRIM, ZN"),
+    "non-numeric column": (lambda frame: frame.assign(TAX="high"),
+                           "column TAX is not numeric: it holds 'high' in record sample=0"),
+    "no target at all": (lambda frame: frame.assign(target=float("nan")), "target column target has no value"),
     "empty file": ("", "is empty"),
     "duplicate ids": (lambda frame: frame.assign(sample=frame["sample"].where(frame.index != 5, 0)),
                       "id column sample has 1 duplicate values"),

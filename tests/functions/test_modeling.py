@@ -135,7 +135,7 @@ def test_training_stops_early_in_both_modes_and_never_sees_the_test_rows(max_in_
     assert np.isfinite(trained.training["best_validation_loss"]) and np.isfinite(trained.y_train_predicted).all()
     np.testing.assert_allclose(trained.model[0].mean_, frame.loc[split.train_rows, list(FEATURES)].mean().to_numpy())
     # The kept model is the best epoch's: its validation loss is the one reported.
-    columns = [frame[name].to_numpy() for name in FEATURES]
+    columns = {name: frame[name].to_numpy() for name in FEATURES}
     predicted = predict_rows(trained.model, columns, split.validation_rows, 64)
     assert rmse(frame["y"].to_numpy()[split.validation_rows], predicted) ** 2 == pytest.approx(
         trained.training["best_validation_loss"])
