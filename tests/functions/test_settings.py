@@ -74,11 +74,19 @@ def test_bad_values_name_the_setting_the_value_and_what_is_allowed(name, value, 
     ({"feature_columns": "CRIM,target"}, "feature_columns must not contain target_column 'target'"),
     ({"feature_columns": "CRIM,sample"}, "or id_column 'sample'"),
     ({"target_column": "sample"}, "target_column and id_column must name different columns (both 'sample')"),
+    ({"categorical_columns": "CHAS,district"}, "categorical_columns must be among feature_columns: district is not"),
 ])
 def test_the_row_key_target_and_features_must_be_different_columns(columns, message):
     with pytest.raises(SettingsError) as raised:
         build_settings([("file", DEFAULTS), ("--set", columns)])
     assert message in str(raised.value)
+
+
+def test_categories_and_an_empty_id_column_are_settings():
+    settings = build_settings([("file", DEFAULTS), ("--set", {"categorical_columns": "CHAS,RAD", "id_column": ""})])
+    assert settings.categorical_columns == ("CHAS", "RAD") and settings.id_column is None
+    assert build_settings([("file", DEFAULTS)]).categorical_columns == ()
+    assert build_settings([("file", DEFAULTS), ("--set", {"categorical_columns": ""})]).categorical_columns == ()
 
 
 def test_network_shape_and_batch_size_are_parsed_from_text():
