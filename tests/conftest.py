@@ -181,6 +181,11 @@ def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
     return storages
 
 
+def sample_columns_query(sql: str) -> pd.DataFrame | None:
+    """The staging table's column names (an empty frame of the sample) for the columns query; None for others."""
+    return pd.read_csv(SAMPLE_DATA).head(0) if sql.endswith("LIMIT 0") else None
+
+
 def sample_query_stream(sql: str):
     """The bundled sample as a BigQuery result stream (id int64, numbers float64), as the staging query gives it."""
     import pyarrow as pa

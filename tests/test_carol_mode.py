@@ -16,7 +16,7 @@ from carolbatch.control.runner import run_pipeline
 from carolbatch.control.startup import prepare_run
 from carolbatch.errors import AppError
 from carolbatch.storage.bigquery_reader import BigQueryReader
-from tests.conftest import PROJECT_DIR, sample_query_stream
+from tests.conftest import PROJECT_DIR, sample_columns_query, sample_query_stream
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
                "CAROLCONNECTORID": "connector1"}
@@ -34,6 +34,9 @@ def carol_platform(monkeypatch, fake_storages, tmp_path):
 
     def probe(sql):
         queries.append(sql)
+        columns = sample_columns_query(sql)
+        if columns is not None:
+            return columns
         return pd.DataFrame({"records": [506], "counter": [506], "updated": ["2026-01-01"], "deleted": [0]})
 
     def stream(sql):

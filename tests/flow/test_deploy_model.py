@@ -21,7 +21,8 @@ from carolbatch.registry import load_current, read_current_version, rollback_mod
 from carolbatch.storage.bigquery_reader import BigQueryReader
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import CarolStore, LocalStore
-from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint, sample_query_stream
+from tests.conftest import (SAMPLE_DATA, default_settings, sample_columns_query, sample_fingerprint,
+                            sample_query_stream)
 
 GOOD, BAD = 300, 100  # 100 epochs: worse than 300, still better than the mean predictor
 APP = "bostonhouseonline"
@@ -55,8 +56,8 @@ def test_worse_challenger_is_scored_against_the_champion_and_not_deployed(tmp_pa
     records = challenger.requires()[2].output().load()
     current = load_current(store, APP)
     champion_rmse = score_predictions(
-        trained.y_test, current.model.predict(records.frame[list(current.feature_columns)].to_numpy()[
-            trained.split.test_rows])).rmse
+        trained.y_test, current.model.predict(records.frame.loc[trained.split.test_rows,
+                                                                list(current.feature_columns)])).rmse
     test_records = len(trained.split.test_rows)
     assert f"vs {champion_rmse:.3f} of deployed model {champion} on {test_records} common test records: worse by " \
            f"more than champion_tolerance=0" in outcome.deploy_reason
@@ -107,6 +108,7 @@ def carol_session(monkeypatch, fake_storages):
     carol.app_name = "bostonhousebatch"
     reader = create_autospec(BigQueryReader, instance=True)
     reader.stream.side_effect = sample_query_stream
+    reader.query_frame.side_effect = sample_columns_query
     return RunContext(carol=carol, bigquery=reader), fake_storages
 
 
