@@ -76,7 +76,7 @@ def test_bad_settings_stop_before_any_task_and_keep_the_deployed_model(tmp_path,
 
 
 BAD_DATA = {
-    "missing column": (lambda frame: frame.drop(columns=["RM"]), "no column RM; its columns are: CRIM, ZN"),
+    "missing column": (lambda frame: frame.drop(columns=["RM"]), "no column RM; its columns are: sample, CRIM, ZN"),
     "non-numeric column": (lambda frame: frame.assign(TAX="high"),
                            "column TAX is not numeric: it holds 'high' in record sample=0"),
     "no target at all": (lambda frame: frame.assign(target=float("nan")), "target column target has no value"),
