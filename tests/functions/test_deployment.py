@@ -67,7 +67,7 @@ def test_published_version_keeps_a_check_record_its_model_predicts(tmp_path, tin
     row = next(row for _, row in tiny_frame.iterrows() if all(row[name] == record["features"][name]
                                                                for name in FEATURES))
     model = load_current_model(store, "online")
-    assert model.predict([[row[name] for name in FEATURES]])[0] == record["prediction"]
+    assert model.predict(row[list(FEATURES)].to_frame().T.astype(float))[0] == record["prediction"]
 
 
 def test_the_same_model_on_the_same_data_creates_no_new_version(tmp_path, tiny_frame):

@@ -33,7 +33,7 @@ def test_without_a_model_every_route_answers_503_with_the_reason(client, followe
 
 def test_predict_one_record_and_a_list_as_the_current_model_does(client, served, registry, tiny_frame):
     records = tiny_frame[list(FEATURES)].head(4).to_dict(orient="records")
-    expected = load_current_model(registry, APP).predict(tiny_frame[list(FEATURES)].head(4).to_numpy()).tolist()
+    expected = load_current_model(registry, APP).predict(tiny_frame[list(FEATURES)].head(4)).tolist()
     response = client.post("/predict", data=json.dumps(records))
     assert response.status_code == 200 and response.json == {"version": "v1", "predictions": expected}
     # One row through BLAS may differ from the same row in a batch in the last bit.

@@ -79,7 +79,7 @@ def test_predictions_on_the_test_records_equal_the_current_models(server, workdi
     status, answer = server.post("/predict", features.to_dict(orient="records"))
     model = load_current_model(LocalStore(workdir / "models"), APP)
     assert status == 200 and answer["version"] == first_version
-    assert answer["predictions"] == model.predict(features.to_numpy(dtype="float64")).tolist()
+    assert answer["predictions"] == model.predict(features).tolist()
 
 
 def test_a_new_deploy_and_a_rollback_are_served_within_the_poll_interval(server, workdir, first_version):

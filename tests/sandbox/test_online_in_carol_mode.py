@@ -62,7 +62,7 @@ def test_serves_the_model_run_py_deployed_to_carol_storage(carol_server, sandbox
     features = pd.read_csv(SAMPLE_DATA)[model["feature_columns"]].head(50)
     status, answer = server.post("/predict", features.to_dict(orient="records"))
     assert status == 200 and answer["version"] == first
-    expected = stored_model(sandbox_process, first).predict(features.to_numpy(dtype="float64")).tolist()
+    expected = stored_model(sandbox_process, first).predict(features).tolist()
     assert answer["predictions"] == expected
     assert "Carol storage of app" in server.output() and '"severity"' in server.output()
 
