@@ -191,8 +191,9 @@ def _partial_fit_steps(steps: Pipeline, train: TrainingRows, chunk_rows: int) ->
     for position, (name, step) in enumerate(steps.steps):
         before = steps[:position] if position else None
         if not hasattr(step, "partial_fit"):
-            sample = train.features(train.rows[:PREPARE_ROWS])
-            step.fit(before.transform(sample) if before is not None else sample, train.targets(train.rows[:PREPARE_ROWS]))
+            sample = train.rows[:PREPARE_ROWS]
+            features = train.features(sample)
+            step.fit(before.transform(features) if before is not None else features, train.targets(sample))
             continue
         for start in range(0, len(train), chunk_rows):
             chunk = train.features(train.rows[start:start + chunk_rows])
