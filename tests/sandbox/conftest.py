@@ -15,7 +15,7 @@ from sandbox.staging import stage_records
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment
 
 START_SECONDS = 60
-DUPLICATED_IDS = range(0, 40, 2)  # older versions with no target: kept by mistake, they fail validation
+DUPLICATED_IDS = range(0, 40, 2)  # older versions with no target: kept by mistake, the record count shows it
 DELETED_IDS = (3, 7, 11, 13, 17)
 
 
