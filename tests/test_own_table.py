@@ -84,6 +84,7 @@ def test_the_online_app_answers_for_records_with_a_category_and_a_blank(deployed
     server = ServerProcess(workdir, online_environment(workdir))
     try:
         server.wait_ready()
+        assert server.get("/model")[1]["categorical_columns"] == ["district"]
         record = {"crime_rate": 0.02, "rooms": None, "age": 65.2, "lower_status": 4.98, "tax": 296.0,
                   "district": "riverside"}
         status, answer = server.post("/predict", [record, {**record, "district": "zone-1", "age": None}])

@@ -53,6 +53,7 @@ class ServedModel:
             "created_at": self.metadata.get("created_at"),
             "test_metrics": metrics.get("test"),
             "feature_columns": list(self.feature_columns),
+            "categorical_columns": list(self.categorical_columns),
             "data_fingerprint": source.get("data_fingerprint"),
             # Why this version was deployed: the reason, and the comparison with the champion it replaced.
             "decision": self.metadata.get("decision"),
