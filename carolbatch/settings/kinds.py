@@ -61,7 +61,7 @@ class Names:
 
 
 def _json_list(text: str) -> Any:
-    """A JSON array typed as text (`["CRIM", "ZN"]`, as the Carol UI sends lists), or an object; other text as
+    """A JSON array typed as text (`["a", "b"]`, as the Carol UI sends lists), or an object; other text as
     it is."""
     if text.strip().startswith(("[", "{")):
         try:
