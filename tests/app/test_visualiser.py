@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import run_app, summary_of
-from tests.test_central_scheduler import TASKS, luigid  # noqa: F401 (fixture)
+from tests.app.test_central_scheduler import TASKS, luigid  # noqa: F401 (fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where a copy of the screenshot goes when set (for a human to look at); the test keeps its own in tmp_path.

@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 
 from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
-from tests.test_central_scheduler import luigid  # noqa: F401 (fixture)
+from tests.app.test_central_scheduler import luigid  # noqa: F401 (fixture)
 
 EPOCH_MESSAGE = re.compile(r"epoch (\d+) of at most 2000: validation loss [\d.]+ \(best [\d.]+ at epoch \d+\)")
 

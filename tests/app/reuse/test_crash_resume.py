@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import app_environment, run_app
-from tests.reuse.conftest import counts, kill_when, latest_target, run_log, slow_training_data, start_app
+from tests.app.reuse.conftest import counts, kill_when, latest_target, run_log, slow_training_data, start_app
 
 
 def deployed_metrics(workdir: Path) -> dict:

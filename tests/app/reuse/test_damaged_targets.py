@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import app_environment, run_app
-from tests.reuse.conftest import counts, latest_target, plan_of, start_app
+from tests.app.reuse.conftest import counts, latest_target, plan_of, start_app
 
 
 def test_a_truncated_target_is_recomputed_with_its_downstream(workdir):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import run_app
-from tests.reuse.conftest import counts, plan_of, run_log, target_files
+from tests.app.reuse.conftest import counts, plan_of, run_log, target_files
 
 
 def test_force_recomputes_in_place(workdir):

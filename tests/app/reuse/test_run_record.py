@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.reuse.conftest import FAMILIES, run_log
+from tests.app.reuse.conftest import FAMILIES, run_log
 
 
 def test_run_record_describes_every_task(workdir):

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.tenant import DEFAULT_APPS, write_app_settings
 from tests.conftest import run_app, summary_of
-from tests.sandbox.conftest import carol_environment
+from tests.app.sandbox.conftest import carol_environment
 
 APP_NAME = "bostonhouse"
 DEPLOY_APP = "bostonsettingsonline"

@@ -12,7 +12,7 @@ import pytest
 from sandbox.storage import list_app_objects
 from sandbox.tenant import open_tenant, read_task_log, write_app_settings
 from tests.conftest import run_app, summary_of
-from tests.sandbox.conftest import SandboxProcess, carol_environment, expected_record_count
+from tests.app.sandbox.conftest import SandboxProcess, carol_environment, expected_record_count
 
 APP_NAME = "bostonhouse"
 DEPLOY_APP = "bostonsandboxonline"

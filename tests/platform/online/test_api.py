@@ -10,7 +10,7 @@ from carolbatch.registry import load_current_model
 from carolbatch.online.api import create_api
 from carolbatch.online.records import body_limit
 from tests.conftest import FEATURES
-from tests.online.conftest import APP, deploy
+from tests.platform.online.conftest import APP, deploy
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from carolbatch.storage.stores import LocalStore, write_bytes
 from carolbatch.online.follower import ModelFollower
 from carolbatch.online.source import LocalModelSource
 from tests.conftest import FEATURES
-from tests.online.conftest import APP, deploy
+from tests.platform.online.conftest import APP, deploy
 
 ROWS = pd.DataFrame([[0.1, -0.2, 0.3], [1.0, 2.0, -1.0]], columns=list(FEATURES))
 
