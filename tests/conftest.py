@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny frames, settings, and helpers that run the real app in a temp folder."""
+"""Shared fixtures: a tiny frame and a trivial model trained on it, Carol storage doubles, and helpers that run
+the real app (run.py) in a temp folder. Nothing here imports app/ (tests/app/conftest.py has what does)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn.neural_network import MLPRegressor
+from sklearn.linear_model import SGDRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from app.pipeline import APP
-from carolbatch.settings.layers import build_settings, read_settings_file
 from carolbatch.training.epochs import StoppingRule, choose_batch_size
 from carolbatch.training.fitting import TrainedModel, train_model
 from carolbatch.training.partial_fit import EpochModel
@@ -46,7 +45,7 @@ def tiny_frame() -> pd.DataFrame:
     )
 
 
-# A salt whose split of `tiny_frame` lets the tiny network learn within 200 epochs (20 records split any
+# A salt whose split of `tiny_frame` lets the tiny model learn within 200 epochs (20 records split any
 # way leave a few test records: some splits are hard).
 TINY_RANDOM_STATE = 4
 
@@ -58,20 +57,16 @@ def tiny_rule(random_state: int = TINY_RANDOM_STATE, test_size: float = 0.25, fe
 
 def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state: int = TINY_RANDOM_STATE,
                test_size: float = 0.25) -> TrainedModel:
-    """A one-layer network fitted to `frame` (features FEATURES, target `y`) for exactly `epochs` epochs."""
+    """A linear model (scaled, SGD) fitted to `frame` (features FEATURES, target `y`) for exactly `epochs` epochs.
+
+    Any model with `partial_fit` does for the platform's tests; a linear one fits tiny_frame's linear target.
+    """
     split = split_by_identity(frame, tiny_rule(random_state, test_size))
     batch_size = choose_batch_size("auto", len(split.train_rows))
-    network = MLPRegressor(hidden_layer_sizes=(100,), alpha=l2, batch_size=batch_size, random_state=random_state)
-    model = EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), StoppingRule(epochs, epochs, 0.0),
-                       batch_size=batch_size, random_state=random_state,
-                       facts={"batch_size": batch_size, "hidden_layers": [100]})
+    linear = SGDRegressor(alpha=l2, random_state=random_state)
+    model = EpochModel(Pipeline([("scale", StandardScaler()), ("linear", linear)]), StoppingRule(epochs, epochs, 0.0),
+                       batch_size=batch_size, random_state=random_state, facts={"batch_size": batch_size})
     return train_model(frame, FEATURES, "y", split, model)
-
-
-def default_settings(**overrides):
-    """The declared defaults and settings.toml, with some values replaced."""
-    return build_settings(APP.settings, [("default", APP.settings.defaults()),
-                           ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
 
 
 def app_environment(workdir: Path, **extra: str) -> dict[str, str]:

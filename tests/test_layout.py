@@ -166,3 +166,41 @@ def test_outside_the_registry_code_imports_its_public_surface_only():
                  if (found := [name for name in imports_any(path, ("carolbatch.registry",))
                                if name.split(".")[2:3] and name.split(".")[2] in REGISTRY_ORDER])}
     assert not offenders, f"import from carolbatch.registry, not its modules: {offenders}"
+
+
+# The tests in two rooms, like the code: tests/platform tests carolbatch on synthetic data (tests/conftest.py is
+# shared by both rooms), tests/app tests this app on its sample. A user changing the model, the columns or the
+# number of tasks changes tests/app only.
+PLATFORM_TESTS = ("tests/platform", "tests/conftest.py")
+
+
+def platform_test_files() -> list[Path]:
+    return sorted(path for name in PLATFORM_TESTS for path in
+                  ([PROJECT_DIR / name] if name.endswith(".py") else (PROJECT_DIR / name).rglob("*.py")))
+
+
+def sample_columns() -> set[str]:
+    from app.functions.settings import APP_DEFAULTS
+
+    return {*APP_DEFAULTS["feature_columns"], APP_DEFAULTS["target_column"], APP_DEFAULTS["id_column"]}
+
+
+def named_columns(path: Path, columns: set[str]) -> set[str]:
+    """The columns a string in `path` is, or names as a word (for names like `LSTAT`: `target` is a word of prose too)."""
+    strings = [node.value for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return {column for column in columns for text in strings
+            if text == column or (len(column) > 1 and column != column.lower() and re.search(rf"\b{re.escape(column)}\b", text))}
+
+
+def test_platform_tests_import_nothing_from_the_app():
+    offenders = {relative(path): found for path in platform_test_files() if (found := imports_any(path, ("app",)))}
+    assert not offenders, f"tests/platform tests carolbatch on synthetic data, without app/: {offenders}"
+
+
+def test_platform_tests_name_no_column_of_the_sample():
+    columns = sample_columns()
+    assert {"target", "sample"} <= columns  # the check reads the app's defaults, not a list of its own
+    offenders = {relative(path): sorted(found) for path in platform_test_files()
+                 if (found := named_columns(path, columns))}
+    assert not offenders, f"tests/platform uses its own columns (tiny_frame's a, b, c, y), not the sample's: {offenders}"

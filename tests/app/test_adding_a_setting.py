@@ -48,7 +48,7 @@ def test_the_new_setting_is_validated_against_its_declared_bounds(project, tmp_p
 
 def test_the_readme_check_fails_until_the_table_is_regenerated(project):
     check = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             "tests/platform/settings/test_settings_doc.py::test_readme_settings_table_matches_the_declaration"]
+             "tests/app/functions/test_settings_doc.py::test_readme_settings_table_matches_the_declaration"]
     assert subprocess.run(check, cwd=project, capture_output=True, timeout=120).returncode == 1
     subprocess.run([sys.executable, "-m", "tools.settings_doc", "README.md"], cwd=project, check=True, timeout=60)
     assert "| `new_knob` | whole number | `3` | a whole number >= 1 | a knob added by a test |" in (

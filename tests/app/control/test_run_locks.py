@@ -12,7 +12,8 @@ from carolbatch.control.run_locks import check_folders, check_writable, lock_reg
 from carolbatch.control.startup import open_registry, prepare_run
 from carolbatch.errors import BAD_INPUT, AppError
 from carolbatch.storage.locks import LOCK_FILE, LockBusyError, describe_holder, local_locks
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA, default_settings
+from tests.app.conftest import default_settings
+from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import app.flow.train_model
 from app.pipeline import APP
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
-from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint
+from tests.app.conftest import default_settings
+from tests.conftest import SAMPLE_DATA, sample_fingerprint
 
 TASKS = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]
 

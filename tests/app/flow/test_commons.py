@@ -11,7 +11,8 @@ from app.pipeline import APP
 from carolbatch.tasks import attach_context, pipeline_params
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import LocalStore
-from tests.conftest import default_settings, sample_fingerprint
+from tests.app.conftest import default_settings
+from tests.conftest import sample_fingerprint
 
 
 def test_setting_parameters_take_class_and_significance_from_the_declaration():

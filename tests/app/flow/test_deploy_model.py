@@ -21,8 +21,8 @@ from carolbatch.registry import load_current, read_current_version, rollback_mod
 from carolbatch.storage.bigquery_reader import BigQueryReader
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import CarolStore, LocalStore
-from tests.conftest import (SAMPLE_DATA, default_settings, sample_columns_query, sample_fingerprint,
-                            sample_query_stream)
+from tests.app.conftest import default_settings
+from tests.conftest import SAMPLE_DATA, sample_columns_query, sample_fingerprint, sample_query_stream
 
 GOOD, BAD = 300, 100  # 100 epochs: worse than 300, still better than the mean predictor
 APP = "bostonhouseonline"

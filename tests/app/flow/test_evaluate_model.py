@@ -8,7 +8,8 @@ from carolbatch.tasks import pipeline_params
 from app.flow.evaluate_model import EvaluateModel
 from carolbatch.evaluation import score_predictions
 from carolbatch.report import LEARNING_CURVE_PLOT, PREDICTED_PLOT, RESIDUALS_PLOT
-from tests.conftest import SAMPLE_DATA, default_settings, sample_fingerprint
+from tests.app.conftest import default_settings
+from tests.conftest import SAMPLE_DATA, sample_fingerprint
 
 
 def evaluate_task(tmp_path, **overrides) -> EvaluateModel:

@@ -10,7 +10,8 @@ import pandas as pd
 from carolbatch.tasks import pipeline_params
 from app.flow.ingestion import IngestRecords
 from carolbatch.identity import fingerprint_file
-from tests.conftest import SAMPLE_DATA, default_settings
+from tests.app.conftest import default_settings
+from tests.conftest import SAMPLE_DATA
 
 
 def ingest_task(tmp_path, data_path=SAMPLE_DATA, **overrides) -> IngestRecords:

@@ -9,7 +9,8 @@ from app.functions.model import ModelSettings, build_model
 from carolbatch.records.sources import read_records, validate_records
 from carolbatch.training.fitting import train_model
 from carolbatch.training.split import identity_rule, split_by_identity
-from tests.conftest import SAMPLE_DATA, default_settings
+from tests.app.conftest import default_settings
+from tests.conftest import SAMPLE_DATA
 
 
 def model_settings(settings) -> ModelSettings:

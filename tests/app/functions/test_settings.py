@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from app.pipeline import APP
 from carolbatch.settings import SettingsError
 from carolbatch.settings.layers import build_settings as build_declared, parse_assignments, settings_from_environment
-from tests.conftest import default_settings
+from tests.app.conftest import default_settings
 
 DEFAULTS = APP.settings.defaults()
 

@@ -29,7 +29,7 @@ def test_json_console_lines_carry_severity_and_task_id():
 
 def test_input_errors_lose_their_traceback_but_keep_the_message():
     try:
-        raise ValueError("column RM is missing")
+        raise ValueError("column b is missing")
     except ValueError:
         import sys
 
@@ -37,7 +37,7 @@ def test_input_errors_lose_their_traceback_but_keep_the_message():
                                     sys.exc_info())
     OneLineInputErrors().filter(failure)
     assert failure.exc_info is None
-    assert failure.getMessage() == "task X failed: ValueError: column RM is missing"
+    assert failure.getMessage() == "task X failed: ValueError: column b is missing"
 
 
 def test_logging_cfg_is_valid():

@@ -25,7 +25,7 @@ class EventsBroken(AppTask):
     """Fails on bad input."""
 
     def easy_run(self, inputs) -> int:
-        raise ValueError("column RM is missing")
+        raise ValueError("column b is missing")
 
 
 class EventsDying(AppTask):
@@ -53,7 +53,7 @@ def test_ran_failed_seconds_and_found_done_reach_the_run(tmp_path, workers):
 
     events = build([fine, broken], workers)
 
-    assert events.ran == {fine.task_id} and events.failed == {broken.task_id: "ValueError: column RM is missing"}
+    assert events.ran == {fine.task_id} and events.failed == {broken.task_id: "ValueError: column b is missing"}
     assert set(events.seconds) == {fine.task_id} and events.seconds[fine.task_id] >= 0
     assert events.found_done == set()
     again = build([fine], workers)
@@ -95,7 +95,7 @@ def test_a_success_after_a_failure_clears_it():
 
 
 @pytest.mark.parametrize("text, line", [
-    ("Traceback (most recent call last):\n  File x\nKeyError: 'RM'\n", "KeyError: 'RM'"),
+    ("Traceback (most recent call last):\n  File x\nKeyError: 'b'\n", "KeyError: 'b'"),
     ("ValueError: plain", "ValueError: plain"),
     (None, "failed (see the log above)"),
     ("  \n", "failed (see the log above)"),

@@ -10,7 +10,7 @@ from carolbatch.storage.stores import CarolStore, LocalStore
 from carolbatch.online.source import CarolModelSource, LocalModelSource
 
 
-def carol_session(app_name: str = "bostonhouse"):
+def carol_session(app_name: str = "toyapp"):
     carol = create_autospec(pycarol.Carol, instance=True)
     carol.app_name = app_name
     return carol

@@ -60,7 +60,7 @@ def test_names_that_are_not_plain_are_refused(name):
 
 
 def test_plain_names_pass():
-    assert check_plain_name("deploy_app", "bostonhouseonline") == "bostonhouseonline"
+    assert check_plain_name("deploy_app", "toyonline") == "toyonline"
     assert check_plain_name("model version", "20261127T082012Z-6cc72f61") == "20261127T082012Z-6cc72f61"
 
 

@@ -6,7 +6,6 @@ import pickle
 
 import pytest
 
-from app.pipeline import APP
 from carolbatch.settings import NO_DEFAULT, PLATFORM_SETTINGS, Setting, SettingsError, declare_settings
 from carolbatch.settings.doc import format_settings_table
 from carolbatch.settings.kinds import Whole
@@ -47,8 +46,9 @@ def test_a_name_declared_twice_or_a_default_of_nothing_is_refused(groups, defaul
 
 
 def test_the_settings_object_is_frozen_and_survives_pickling():
-    settings = build_settings(APP.settings, [("default", APP.settings.defaults())])
+    declaration = declare_settings(PLATFORM_SETTINGS, [KNOB], defaults=APP_DEFAULTS)
+    settings = build_settings(declaration, [("default", declaration.defaults())])
     with pytest.raises(AttributeError):
-        settings.model_epochs = 5
+        settings.knob = 5
     copy = pickle.loads(pickle.dumps(settings))
     assert copy == settings and type(copy) is type(settings) and copy.as_dict() == settings.as_dict()

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from app.pipeline import APP
 from carolbatch.settings import SettingsError
 from carolbatch.settings.layers import (
     format_settings_sources,
@@ -10,12 +9,13 @@ from carolbatch.settings.layers import (
     resolve_settings,
     settings_from_environment,
 )
+from tests.platform.conftest import TOY_SETTINGS
 
 
 def resolve(carol=None, environment=None, settings_file=None, assignments=None):
-    layers, ignored = gather_layers(APP.settings, ("settings.toml", settings_file or {}), carol or {}, environment or {},
+    layers, ignored = gather_layers(TOY_SETTINGS, ("settings.toml", settings_file or {}), carol or {}, environment or {},
                                     assignments or {})
-    return resolve_settings(APP.settings, layers), ignored
+    return resolve_settings(TOY_SETTINGS, layers), ignored
 
 
 def test_carol_none_and_empty_values_leave_the_lower_layer_standing():
@@ -28,10 +28,10 @@ def test_carol_none_and_empty_values_leave_the_lower_layer_standing():
 
 
 def test_carol_values_come_as_json_lists_numbers_and_booleans():
-    resolved, _ = resolve(carol={"feature_columns": '["CRIM", "ZN"]', "model_epochs": 800, "float32": True,
+    resolved, _ = resolve(carol={"feature_columns": '["a", "b"]', "model_epochs": 800, "float32": True,
                                  "champion_tolerance": 0})
     settings = resolved.settings
-    assert settings.feature_columns == ("CRIM", "ZN") and settings.model_epochs == 800
+    assert settings.feature_columns == ("a", "b") and settings.model_epochs == 800
     assert settings.float32 is True and settings.champion_tolerance == 0.0
 
 
@@ -63,7 +63,7 @@ def test_pycarol_cloud_target_variable_sets_the_cloud_target_setting():
 def test_every_setting_is_described_with_its_value_and_layer():
     resolved, _ = resolve(assignments={"model_epochs": "5"})
     lines = format_settings_sources(resolved)
-    assert [line.split()[0] for line in lines] == list(APP.settings.names)
+    assert [line.split()[0] for line in lines] == list(TOY_SETTINGS.names)
     epochs = next(line for line in lines if line.startswith("model_epochs "))
     assert epochs.split() == ["model_epochs", "5", "--set"]
     assert next(line for line in lines if line.startswith("max_test_rmse ")).split()[1:] == ["null", "default"]

@@ -20,7 +20,7 @@ from carolbatch.storage.carol_platform import (
 from carolbatch.storage.stores import CarolStore, read_bytes, write_bytes
 
 
-def carol_double(app_name="bostonhousebatch"):
+def carol_double(app_name="toybatch"):
     carol = create_autospec(pycarol.Carol, instance=True)
     carol.app_name = app_name
     return carol
@@ -49,7 +49,7 @@ def test_app_settings_come_from_apps_get_settings(monkeypatch):
     carol = carol_double()
     assert fetch_app_settings(carol) == {"model_epochs": "200"}
     apps_class.assert_called_once_with(carol)
-    apps_class.return_value.get_settings.assert_called_once_with(app_name="bostonhousebatch")
+    apps_class.return_value.get_settings.assert_called_once_with(app_name="toybatch")
 
 
 def test_staging_query_goes_through_bq(monkeypatch):

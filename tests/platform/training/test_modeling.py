@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.neural_network import MLPRegressor
+from sklearn.linear_model import SGDRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -19,9 +19,9 @@ from tests.conftest import FEATURES
 
 def small_model(rule: StoppingRule, random_state: int = 1, batch_size: int = 32, max_in_memory_rows: int | None = None,
                 chunk_rows: int = CHUNK_ROWS, facts=None) -> EpochModel:
-    """A small scaled network trained epoch by epoch (the platform knows it only as a partial_fit pipeline)."""
-    network = MLPRegressor(hidden_layer_sizes=(16,), alpha=0.001, batch_size=batch_size, random_state=random_state)
-    return EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), rule, batch_size, random_state,
+    """A scaled linear model trained epoch by epoch (the platform knows it only as a partial_fit pipeline)."""
+    linear = SGDRegressor(alpha=0.001, random_state=random_state)
+    return EpochModel(Pipeline([("scale", StandardScaler()), ("linear", linear)]), rule, batch_size, random_state,
                       max_in_memory_rows, chunk_rows, facts or {})
 
 
@@ -170,7 +170,7 @@ def test_chunks_are_whole_batches_and_a_step_without_partial_fit_is_fitted_on_a_
     split = split_records(300, 0.2, 0.1, 1)
     assert small_model(epochs(1), batch_size=32, chunk_rows=100)._whole_batches() == 96
     assert small_model(epochs(1), batch_size=200, chunk_rows=100)._whole_batches() == 200
-    network = MLPRegressor(hidden_layer_sizes=(4,), batch_size=16, random_state=0)
+    linear = SGDRegressor(random_state=0)
     seen = []
 
     class Absolute(FunctionTransformer):  # no partial_fit
@@ -179,7 +179,8 @@ def test_chunks_are_whole_batches_and_a_step_without_partial_fit_is_fitted_on_a_
             return super().fit(features, target)
 
     monkeypatch.setattr(partial_fit, "PREPARE_ROWS", 50)
-    model = EpochModel(Pipeline([("abs", Absolute(np.abs)), ("mlp", network)]), epochs(2), 16, max_in_memory_rows=100)
+    model = EpochModel(Pipeline([("abs", Absolute(np.abs)), ("linear", linear)]), epochs(2), 16,
+                       max_in_memory_rows=100)
     assert train_model(frame, FEATURES, "y", split, model).epochs_run == 2
     assert seen == [50]  # fitted once on the first 50 (shuffled) train rows, then only transforming chunks
     # In memory the same pipeline trains: its steps before the last are fitted on all the train rows.
@@ -203,7 +204,7 @@ def test_an_epoch_model_fits_a_fresh_clone_each_time(tiny_frame):
     split = split_records(20, 0.2, 0.1, 1)
     first, second = (train_model(tiny_frame, FEATURES, "y", split, model) for _ in range(2))
     np.testing.assert_array_equal(first.y_test_predicted, second.y_test_predicted)
-    assert first.model is not second.model and not hasattr(model.pipeline[-1], "coefs_")
+    assert first.model is not second.model and not hasattr(model.pipeline[-1], "coef_")
 
 
 def test_predict_rows_refuses_an_empty_chunk(tiny_frame):

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 import pytest
-from sklearn.neural_network import MLPRegressor
+from sklearn.linear_model import SGDRegressor
 from sklearn.pipeline import Pipeline
 
 from carolbatch.training.epochs import (
@@ -15,11 +15,11 @@ from carolbatch.training.epochs import (
 from carolbatch.training.contract import Step
 
 
-def network_and_epoch(rows: int = 50):
-    """A real small network in a pipeline and one epoch of fitting it on random rows; returns (pipeline, fit_epoch)."""
+def model_and_epoch(rows: int = 50):
+    """A real linear model in a pipeline and one epoch of fitting it on random rows; returns (pipeline, fit_epoch)."""
     generator = np.random.default_rng(0)
     features, target = generator.normal(size=(rows, 3)), generator.normal(size=rows)
-    pipeline = Pipeline([("mlp", MLPRegressor(hidden_layer_sizes=(4,), batch_size=10, random_state=0))])
+    pipeline = Pipeline([("linear", SGDRegressor(random_state=0))])
 
     def fit_epoch() -> int:
         pipeline[-1].partial_fit(features, target)
@@ -34,27 +34,26 @@ def scripted(losses):
 
 
 def test_stops_after_n_iter_no_change_epochs_and_restores_the_best_weights():
-    pipeline, fit_epoch = network_and_epoch()
+    pipeline, fit_epoch = model_and_epoch()
     snapshots = []
     state, reason = run_epochs(pipeline, fit_epoch, scripted([5.0, 3.0, 4.0, 3.5, 6.0, 1.0]),
-                               StoppingRule(100, 3, 0.0), lambda report: snapshots.append([array.copy() for array in pipeline[-1].coefs_]))
+                               StoppingRule(100, 3, 0.0), lambda report: snapshots.append(pipeline[-1].coef_.copy()))
     assert (state.epoch, state.best_epoch, state.best_validation_loss) == (5, 2, 3.0)
     assert state.validation_losses == [5.0, 3.0, 4.0, 3.5, 6.0] and state.stale == 3
     assert "n_iter_no_change=3" in reason
-    for kept, best in zip(pipeline[-1].coefs_, snapshots[1]):
-        np.testing.assert_array_equal(kept, best)
-    assert not np.array_equal(pipeline[-1].coefs_[0], snapshots[-1][0])
+    np.testing.assert_array_equal(pipeline[-1].coef_, snapshots[1])
+    assert not np.array_equal(pipeline[-1].coef_, snapshots[-1])
 
 
 def test_model_epochs_is_the_upper_bound():
-    pipeline, fit_epoch = network_and_epoch()
+    pipeline, fit_epoch = model_and_epoch()
     state, reason = run_epochs(pipeline, fit_epoch, scripted([3.0, 2.0, 1.0]), StoppingRule(3, 10, 0.0))
     assert (state.epoch, state.best_epoch, reason) == (3, 3, "reached model_epochs=3")
     assert state.rows_per_second > 0 and state.rows == 150
 
 
 def test_a_rule_without_epochs_is_refused():
-    pipeline, fit_epoch = network_and_epoch()
+    pipeline, fit_epoch = model_and_epoch()
     with pytest.raises(ValueError, match="model_epochs must be at least 1, not 0"):
         run_epochs(pipeline, fit_epoch, scripted([]), StoppingRule(0, 10, 0.0))
 
@@ -73,13 +72,13 @@ def test_the_state_says_when_to_stop():
 @pytest.mark.parametrize("rows, stops", [(1000, True), (100, False)])
 def test_tol_is_per_thousand_rows_of_the_epoch(rows, stops):
     # Each epoch gains 0.4; with tol=0.5 that is too little for an epoch of 1000 rows, enough for one of 100.
-    pipeline, fit_epoch = network_and_epoch(rows)
+    pipeline, fit_epoch = model_and_epoch(rows)
     state, _ = run_epochs(pipeline, fit_epoch, scripted([10.0, 9.6, 9.2, 8.8]), StoppingRule(4, 2, 0.5))
     assert (state.epoch == 3) is stops and state.best_epoch == state.epoch
 
 
 def test_a_loss_that_is_not_finite_stops_training_with_the_best_finite_epoch():
-    pipeline, fit_epoch = network_and_epoch()
+    pipeline, fit_epoch = model_and_epoch()
     reports = []
     state, reason = run_epochs(pipeline, fit_epoch, scripted([2.0, float("nan")]), StoppingRule(10, 5, 0.0),
                                reports.append)

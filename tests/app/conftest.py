@@ -1,0 +1,13 @@
+"""What the app's tests share besides tests/conftest.py: this app's settings as run.py resolves them."""
+
+from __future__ import annotations
+
+from app.pipeline import APP
+from carolbatch.settings.layers import build_settings, read_settings_file
+from tests.conftest import PROJECT_DIR
+
+
+def default_settings(**overrides):
+    """This app's declared defaults and settings.toml, with some values replaced."""
+    return build_settings(APP.settings, [("default", APP.settings.defaults()),
+                           ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
