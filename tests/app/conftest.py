@@ -11,3 +11,8 @@ def default_settings(**overrides):
     """This app's declared defaults and settings.toml, with some values replaced."""
     return build_settings(APP.settings, [("default", APP.settings.defaults()),
                            ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
+
+# The pipeline as app/pipeline.py declares it: a run does every task once, a rerun reuses every one.
+TASKS = APP.pipeline.families
+TASK_COUNT = len(TASKS)
+ALL_TASKS = str(TASK_COUNT)  # as the summary line writes it

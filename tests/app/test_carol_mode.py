@@ -16,6 +16,7 @@ from carolbatch.control.runner import run_pipeline
 from carolbatch.control.startup import prepare_run
 from carolbatch.errors import AppError
 from carolbatch.storage.bigquery_reader import BigQueryReader
+from tests.app.conftest import TASK_COUNT
 from tests.conftest import PROJECT_DIR, sample_columns_query, sample_query_stream
 
 ENVIRONMENT = {"CAROLTENANT": "tenant1", "CAROLAPPNAME": "bostonhousebatch", "CAROLAPPOAUTH": "key",
@@ -64,13 +65,13 @@ def test_carol_mode_reads_settings_and_staging_and_deploys_to_the_deploy_app(car
 
     outcome = run_pipeline(APP.pipeline, plan.root, workers=1, scheduler_host=None, scheduler_port=8082)
 
-    assert outcome.succeeded and len(outcome.ran) == 4 and outcome.deployed
+    assert outcome.succeeded and len(outcome.ran) == TASK_COUNT and outcome.deployed
     ingestion_sql = carol_platform["queries"][-1]
     assert "stg_boston_house_price_samples" in ingestion_sql and "ROW_NUMBER()" in ingestion_sql
     assert "mdmDeleted" in ingestion_sql
     objects = carol_platform["storages"].objects
     batch_targets = [name for name in objects["bostonhousebatch"] if name.endswith(".pkl")]
-    assert len(batch_targets) == 4 and all(name.startswith("pipeline/") for name in batch_targets)
+    assert len(batch_targets) == TASK_COUNT and all(name.startswith("pipeline/") for name in batch_targets)
     assert objects["bostononline"]["bostononline/current"].decode() == outcome.deployed
     assert f"bostononline/{outcome.deployed}/model.pkl" in objects["bostononline"]
     assert "bostononline/model.pkl" in objects["bostononline"]
@@ -82,14 +83,14 @@ def test_carol_mode_reuses_targets_from_carol_storage(carol_platform, tmp_path):
     first = run_pipeline(APP.pipeline, prepare_run(APP, PROJECT_DIR, environment, []).root, 1, None, 8082)
     second = run_pipeline(APP.pipeline, prepare_run(APP, PROJECT_DIR, environment, []).root, 1, None, 8082)
     assert first.succeeded and second.succeeded
-    assert (len(second.ran), len(second.reused)) == (0, 4)
+    assert (len(second.ran), len(second.reused)) == (0, TASK_COUNT)
 
 
 def test_carol_mode_with_cloud_target_false_keeps_targets_local(carol_platform, tmp_path):
     environment = {**ENVIRONMENT, "APP_TARGET_DIR": str(tmp_path / "t"), "CLOUD_TARGET": "false"}
     outcome = run_pipeline(APP.pipeline, prepare_run(APP, PROJECT_DIR, environment, []).root, 1, None, 8082)
     assert outcome.succeeded
-    assert len(list((tmp_path / "t").rglob("*.pkl"))) == 4
+    assert len(list((tmp_path / "t").rglob("*.pkl"))) == TASK_COUNT
     assert "bostonhousebatch" not in carol_platform["storages"].objects
 
 

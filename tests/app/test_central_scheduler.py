@@ -14,10 +14,10 @@ import pytest
 
 from carolbatch.registry import read_current_version, verify_version
 from carolbatch.storage.stores import LocalStore
+from tests.app.conftest import TASKS
 from tests.conftest import PROJECT_DIR, app_environment, summary_of
 
 LUIGID = Path(sys.executable).with_name("luigid")
-TASKS = ("IngestRecords", "TrainModel", "EvaluateModel", "DeployModel")
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""luigid's visualiser shows the pipeline's four tasks after a run through the central scheduler."""
+"""luigid's visualiser shows every task of the pipeline after a run through the central scheduler."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 
+from tests.app.conftest import ALL_TASKS, TASKS
 from tests.conftest import run_app, summary_of
-from tests.app.test_central_scheduler import TASKS, luigid  # noqa: F401 (fixture)
+from tests.app.test_central_scheduler import luigid  # noqa: F401 (fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where a copy of the screenshot goes when set (for a human to look at); the test keeps its own in tmp_path.
@@ -34,10 +35,10 @@ def png_size(path) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium)")
-def test_visualiser_shows_the_four_tasks(tmp_path, luigid):  # noqa: F811
+def test_visualiser_shows_every_task(tmp_path, luigid):  # noqa: F811
     result = run_app(tmp_path, "--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid))
     assert result.returncode == 0, result.stderr
-    assert summary_of(result)["ran"] == "4"
+    assert summary_of(result)["ran"] == ALL_TASKS
     url = f"http://127.0.0.1:{luigid}/static/visualiser/index.html"
 
     page = chromium(tmp_path / "profile-dom", "--dump-dom", url)

@@ -8,6 +8,7 @@ from app.pipeline import APP
 from carolbatch.control.maintenance import affected_tasks, all_tasks, check_task_names, describe_plan
 from carolbatch.control.startup import prepare_run
 from carolbatch.errors import AppError
+from tests.app.conftest import TASK_COUNT
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA
 
 FAMILIES = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]
@@ -38,5 +39,5 @@ def test_forcing_a_task_affects_it_and_everything_downstream(root):
 
 def test_before_any_run_the_plan_runs_everything_for_lack_of_output(root):
     lines = describe_plan(root)
-    assert lines[-1] == "plan: 4 to run, 0 to reuse"
+    assert lines[-1] == f"plan: {TASK_COUNT} to run, 0 to reuse"
     assert all(line.split()[0] == "RUN" and line.endswith("no output") for line in lines[:-1])

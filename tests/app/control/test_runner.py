@@ -11,10 +11,9 @@ import app.flow.train_model
 from app.pipeline import APP
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
-from tests.app.conftest import default_settings
+from tests.app.conftest import TASKS, default_settings
 from tests.conftest import SAMPLE_DATA, sample_fingerprint
 
-TASKS = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]
 
 
 def pipeline(tmp_path, **overrides):
@@ -32,12 +31,12 @@ def last_record(tmp_path) -> dict:
 def test_a_run_classifies_every_task_and_records_its_seconds(tmp_path, workers):
     outcome = run_pipeline(APP.pipeline, pipeline(tmp_path), workers, None, 8082)
 
-    assert outcome.succeeded and outcome.ran == TASKS and outcome.reused == [] and outcome.failed == {}
+    assert outcome.succeeded and outcome.ran == list(TASKS) and outcome.reused == [] and outcome.failed == {}
     assert outcome.deploy_reason and set(outcome.seconds) == set(TASKS)
     record = last_record(tmp_path)
     assert record["status"] == "SUCCESS" and all(task["seconds"] > 0 for task in record["tasks"])
     again = run_pipeline(APP.pipeline, pipeline(tmp_path), workers, None, 8082)
-    assert again.succeeded and again.ran == [] and again.reused == TASKS and again.deploy_reason is None
+    assert again.succeeded and again.ran == [] and again.reused == list(TASKS) and again.deploy_reason is None
 
 
 @pytest.mark.parametrize("workers", [1, 2])

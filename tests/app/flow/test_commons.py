@@ -11,7 +11,7 @@ from app.pipeline import APP
 from carolbatch.tasks import attach_context, pipeline_params
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import LocalStore
-from tests.app.conftest import default_settings
+from tests.app.conftest import TASK_COUNT, default_settings
 from tests.conftest import sample_fingerprint
 
 
@@ -44,7 +44,7 @@ def test_the_run_context_reaches_every_task_of_the_pipeline(tmp_path, fake_stora
     root = attach_context(root_task(tmp_path, carol_mode=True, cloud_targets=True), context)
 
     tasks = [root, *root.upstream_tasks()]
-    assert len(tasks) == 4 and all(task.run_context() is context for task in tasks)
+    assert len(tasks) == TASK_COUNT and all(task.run_context() is context for task in tasks)
     # Luigi builds the upstream tasks again from their parameters: its instance cache gives these ones.
     assert all(task.run_context() is context for task in luigi.task.flatten(root.requires()))
     assert len({task.target_store() for task in tasks}) == 1  # one view of the targets a run

@@ -11,6 +11,7 @@ import pytest
 
 from sandbox.storage import list_app_objects
 from sandbox.tenant import open_tenant, read_task_log, write_app_settings
+from tests.app.conftest import ALL_TASKS
 from tests.conftest import run_app, summary_of
 from tests.app.sandbox.conftest import SandboxProcess, carol_environment, expected_record_count
 
@@ -77,7 +78,7 @@ def test_first_run_ingests_latest_undeleted_records_through_bigquery(first_run, 
 
 
 def test_first_run_keeps_targets_in_carol_storage_and_nothing_locally(first_run, sandbox_process, workdir):
-    assert summary_of(first_run)["ran"] == "4"
+    assert summary_of(first_run)["ran"] == ALL_TASKS
     names = stored_names(sandbox_process, APP_NAME)
     for family in FAMILIES:
         assert any(name.startswith(f"pipeline/{family}/") and name.endswith(".pkl") for name in names), names
@@ -104,7 +105,7 @@ def test_first_run_posts_its_log_to_the_carol_task(first_run, sandbox_process):
 def test_second_run_reuses_every_target_from_carol_storage(second_run):
     assert second_run.returncode == 0, second_run.stderr[-3000:]
     summary = summary_of(second_run)
-    assert (summary["ran"], summary["reused"]) == ("0", "4")
+    assert (summary["ran"], summary["reused"]) == ("0", ALL_TASKS)
 
 
 def test_a_lock_object_in_carol_storage_makes_a_no_wait_run_exit_1_naming_its_holder(second_run, sandbox_process,
