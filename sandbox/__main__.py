@@ -10,10 +10,12 @@ import sys
 import threading
 from pathlib import Path
 
+from app.functions.settings import APP_DEFAULTS
+from sandbox.server import sample_table
 from sandbox.tenant import TASK_LOG_FAULTS
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
+SAMPLE_DATA = PROJECT_DIR / APP_DEFAULTS["data_path"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,9 +44,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="streams a Storage Read session gets when the client leaves it to the server (default 4)")
     staging = parser.add_argument_group("stage")
     staging.add_argument("--file", type=Path, help="the Parquet file to stage")
-    staging.add_argument("--connector", default="boston_house_price", help="connector name (default boston_house_price)")
-    staging.add_argument("--staging", default="samples", help="staging name (default samples)")
-    staging.add_argument("--id-column", default="sample", help="the column whose value becomes mdmId (default sample)")
+    connector, staging_name, id_column = sample_table()
+    staging.add_argument("--connector", default=connector, help=f"connector name (default {connector})")
+    staging.add_argument("--staging", default=staging_name, help=f"staging name (default {staging_name})")
+    staging.add_argument("--id-column", default=id_column,
+                         help=f"the column whose value becomes mdmId (default {id_column})")
     return parser.parse_args(argv)
 
 

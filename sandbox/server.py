@@ -25,7 +25,17 @@ from sandbox.tenant import Tenant, open_tenant
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_STAGING = ("boston_house_price", "samples")
+
+
+def sample_table() -> tuple[str, str, str]:
+    """Where a new sandbox stages the app's bundled data, and its row key: (connector, staging, id column).
+
+    The app's declared defaults (app/functions/settings.py) say so, as its data file holds the rows: the
+    staging table is the app's data, not the sandbox's code.
+    """
+    from app.functions.settings import APP_DEFAULTS
+
+    return APP_DEFAULTS["input_connector"], APP_DEFAULTS["input_staging"], APP_DEFAULTS["id_column"]
 
 
 class Sandbox:
@@ -83,15 +93,16 @@ def start_sandbox(folder: Path, carol_port: int = 0, storage_port: int = 0, samp
         folder: the sandbox folder (settings, staging files, storage, task logs).
         carol_port: port of the HTTPS API; 0 picks a free one.
         storage_port: port of the storage emulator; 0 picks a free one.
-        sample: a CSV staged as `boston_house_price/samples` when the sandbox has no staging table yet.
+        sample: a CSV staged where `sample_table()` says when the sandbox has no staging table yet.
         storage_read_port: port of the BigQuery Storage Read API (gRPC); 0 picks a free one.
     """
     folder = folder.resolve()
     tenant = open_tenant(folder)
     certificates = ensure_certificates(folder / "certificates", tenant.hosts)
     if sample is not None and not staging_tables(folder):
-        records = with_metadata(pd.read_csv(sample), "sample", datetime.datetime.now(datetime.timezone.utc))
-        stage_records(folder, *SAMPLE_STAGING, records)
+        connector, staging, id_column = sample_table()
+        records = with_metadata(pd.read_csv(sample), id_column, datetime.datetime.now(datetime.timezone.utc))
+        stage_records(folder, connector, staging, records)
     counters = RequestCounters()
     count_storage_requests(counters)
     storage = StorageEmulator(folder, storage_port or free_port(), [tenant.bucket])
