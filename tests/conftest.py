@@ -171,7 +171,7 @@ def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
     storages = FakeCarolStorages(tmp_path / "downloads")
     storage_class = create_autospec(pycarol.Storage, side_effect=storages)
     monkeypatch.setattr(pycarol, "Storage", storage_class)
-    # These storages have no Google client to share credentials with (tests/sandbox share them for real).
+    # These storages have no Google client to share credentials with (tests/app/sandbox share them for real).
     monkeypatch.setattr(ServiceAccounts, "share_with_storage", lambda accounts, storage: None)
     return storages
 

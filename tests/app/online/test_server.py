@@ -95,7 +95,7 @@ def test_a_corrupt_new_version_is_refused_and_the_old_one_keeps_serving(server, 
     served = load_current(store, APP)
     corrupt = "99990101T000000Z-corrupt"
     # Not the model its metadata describes (damaged weights): it loads, then fails its check record. (Damaged
-    # bytes are refused too, see tests/online/test_follower.py; here they could be served before the damage.)
+    # bytes are refused too, see tests/platform/online/test_follower.py; here they could be served before the damage.)
     damaged = copy.deepcopy(served.model)
     damaged[-1].intercepts_[-1] += 100.0
     publish_model(store, APP, corrupt, damaged, {**served.metadata, "version": corrupt})
