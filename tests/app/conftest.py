@@ -1,4 +1,5 @@
-"""What the app's tests share besides tests/conftest.py: this app's settings as run.py resolves them."""
+"""What the app's tests share besides tests/conftest.py: this app's pipeline and settings, as app/pipeline.py
+declares them. Tests of run.py count tasks from here, so a task added to the pipeline changes no count."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from app.pipeline import APP
 from carolbatch.settings.layers import build_settings, read_settings_file
 from tests.conftest import PROJECT_DIR
 
+# A run does every task once, a rerun reuses every one.
+TASKS = APP.pipeline.families
+TASK_COUNT = len(TASKS)
+ALL_TASKS = str(TASK_COUNT)  # as the summary line writes it
+
 
 def default_settings(**overrides):
     """This app's declared defaults and settings.toml, with some values replaced."""
     return build_settings(APP.settings, [("default", APP.settings.defaults()),
                            ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
-
-# The pipeline as app/pipeline.py declares it: a run does every task once, a rerun reuses every one.
-TASKS = APP.pipeline.families
-TASK_COUNT = len(TASKS)
-ALL_TASKS = str(TASK_COUNT)  # as the summary line writes it
