@@ -33,7 +33,7 @@ from carolbatch.registry import list_version_ids, rollback_model  # noqa: E402
 from carolbatch.online.server import DEFAULT_THREADS  # noqa: E402
 from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS  # noqa: E402
 from carolbatch.storage.stores import LocalStore  # noqa: E402
-from tests.platform.online.server_process import ServerProcess, SlowClients, online_environment, request_json  # noqa: E402
+from tests.app.online.server_process import ServerProcess, SlowClients, online_environment, request_json  # noqa: E402
 
 DEPLOY_APP = "bostonhouseonline"
 POLL_SECONDS = 0.2

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import PROJECT_DIR, run_app, summary_of
-from tests.platform.online.server_process import ServerProcess, SlowClients, online_environment
+from tests.app.online.server_process import ServerProcess, SlowClients, online_environment
 
 REQUEST_SECONDS = 3
 HEALTH_SECONDS = 2  # the acceptance bound while slow clients are attached

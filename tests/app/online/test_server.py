@@ -22,7 +22,7 @@ from carolbatch.registry import (
 )
 from carolbatch.storage.stores import LocalStore
 from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
-from tests.platform.online.server_process import ServerProcess, online_environment
+from tests.app.online.server_process import ServerProcess, online_environment
 
 APP = "bostonhouseonline"
 POLL_SECONDS = 1.0
