@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from tests.app.conftest import ALL_TASKS, TASKS
-from tests.conftest import run_app, summary_of
 from tests.app.test_central_scheduler import luigid  # noqa: F401 (fixture)
+from tests.conftest import run_app, summary_of
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Where a copy of the screenshot goes when set (for a human to look at); the test keeps its own in tmp_path.

@@ -10,8 +10,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
 from tests.app.test_central_scheduler import luigid  # noqa: F401 (fixture)
+from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
 
 EPOCH_MESSAGE = re.compile(r"epoch (\d+) of at most 2000: validation loss [\d.]+ \(best [\d.]+ at epoch \d+\)")
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, run_app, summary_of
 from tests.app.online.server_process import ServerProcess, SlowClients, online_environment
+from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 REQUEST_SECONDS = 3
 HEALTH_SECONDS = 2  # the acceptance bound while slow clients are attached

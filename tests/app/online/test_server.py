@@ -21,8 +21,8 @@ from carolbatch.registry import (
     rollback_model,
 )
 from carolbatch.storage.stores import LocalStore
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
 from tests.app.online.server_process import ServerProcess, online_environment
+from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app, summary_of
 
 APP = "bostonhouseonline"
 POLL_SECONDS = 1.0

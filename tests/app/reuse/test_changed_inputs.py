@@ -8,8 +8,8 @@ import shutil
 import pandas as pd
 
 from tests.app.conftest import ALL_TASKS
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app
 from tests.app.reuse.conftest import counts, plan_of, run_log
+from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app
 
 
 def test_new_data_reruns_everything_and_data_seen_before_is_reused(tmp_path):

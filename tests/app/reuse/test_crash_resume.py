@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tests.app.conftest import ALL_TASKS
-from tests.conftest import app_environment, run_app
 from tests.app.reuse.conftest import counts, kill_when, latest_target, run_log, slow_training_data, start_app
+from tests.conftest import app_environment, run_app
 
 
 def deployed_metrics(workdir: Path) -> dict:

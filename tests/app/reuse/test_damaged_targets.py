@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from tests.app.conftest import ALL_TASKS
-from tests.conftest import app_environment, run_app
 from tests.app.reuse.conftest import counts, latest_target, plan_of, start_app
+from tests.conftest import app_environment, run_app
 
 
 def test_a_truncated_target_is_recomputed_with_its_downstream(workdir):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from tests.app.conftest import ALL_TASKS
-from tests.conftest import run_app
 from tests.app.reuse.conftest import counts, plan_of, run_log, target_files
+from tests.conftest import run_app
 
 
 def test_force_recomputes_in_place(workdir):

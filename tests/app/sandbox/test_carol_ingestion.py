@@ -17,9 +17,9 @@ from sandbox.storage import storage_client
 from sandbox.storage_read import DEFAULT_STREAMS, cut_storage_read_streams, set_storage_read_api, set_storage_read_streams
 from sandbox.tenant import open_tenant, write_app_settings
 from tests.app.conftest import ALL_TASKS
-from tests.conftest import run_app, summary_of
 from tests.app.sandbox.conftest import SandboxProcess, carol_environment, carol_staging_records, expected_record_count
 from tests.app.sandbox.test_run_in_carol_mode import APP_NAME, log_messages, stored_names
+from tests.conftest import run_app, summary_of
 
 DEPLOY_APP = "bostontypesonline"
 CONNECTOR, STAGING = "boston_house_price", "samples"

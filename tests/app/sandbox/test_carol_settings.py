@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.tenant import DEFAULT_APPS, write_app_settings
-from tests.conftest import run_app, summary_of
 from tests.app.sandbox.conftest import carol_environment
+from tests.conftest import run_app, summary_of
 
 APP_NAME = "bostonhouse"
 DEPLOY_APP = "bostonsettingsonline"
