@@ -11,8 +11,8 @@ import pytest
 
 from app.functions.settings import BOSTON_FEATURES
 from carolbatch.gate import REMEDY
+from tests.app.test_visualiser import chromium
 from tests.conftest import SAMPLE_DATA, run_app, summary_of
-from tests.test_visualiser import chromium
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 APP = "bostonhouseonline"

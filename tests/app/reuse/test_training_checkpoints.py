@@ -22,8 +22,9 @@ import joblib
 import numpy as np
 import pytest
 
+from tests.app.conftest import ALL_TASKS
+from tests.app.reuse.conftest import counts, latest_target, run_log, slow_training_data
 from tests.conftest import PROJECT_DIR, app_environment, run_app
-from tests.reuse.conftest import counts, latest_target, run_log, slow_training_data
 
 EPOCHS = 40
 KILL_AFTER = 24  # 60% of the epochs
@@ -99,7 +100,7 @@ def copy_of_killed(killed, tmp_path) -> Path:
 def test_a_killed_training_resumes_and_deploys_the_model_of_an_uninterrupted_run(copy_of_killed, data,
                                                                                  tmp_path_factory):
     clean = tmp_path_factory.mktemp("clean")
-    assert counts(run_app(clean, env=environment(clean, data))) == ("4", "0")
+    assert counts(run_app(clean, env=environment(clean, data))) == (ALL_TASKS, "0")
     rerun = run_app(copy_of_killed, env=environment(copy_of_killed, data))
     assert counts(rerun) == ("3", "1")
     resumed_from = int(RESUMED.search(rerun.stderr).group(1))

@@ -13,7 +13,7 @@ from carolbatch.storage.stores import CarolStore, read_bytes
 from carolbatch.training.checkpoints import Checkpoints, checkpoint_name
 from carolbatch.training.rows import predict_rows
 from sandbox.server import start_sandbox
-from tests.functions.test_checkpoints import IDENTITY, Stop, epoch_model, rows, stop_after
+from tests.platform.training.test_checkpoints import IDENTITY, Stop, epoch_model, rows, stop_after
 
 
 @pytest.fixture(scope="module")
