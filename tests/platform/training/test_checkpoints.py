@@ -1,6 +1,6 @@
 """Training checkpoints: a training stopped after some epoch and fitted again with the same checkpoints goes on
 from the last one and ends with the same model, bit for bit, as an uninterrupted fit; in memory and by chunks.
-Synthetic data, a small network, checkpoints in a local folder."""
+Synthetic data, a linear model, checkpoints in a local folder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
-from sklearn.neural_network import MLPRegressor
+from sklearn.linear_model import SGDRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -39,9 +39,9 @@ def rows() -> tuple[TrainingRows, TrainingRows, TrainingRows]:
 
 
 def epoch_model(in_memory: bool) -> EpochModel:
-    network = MLPRegressor(hidden_layer_sizes=(16,), batch_size=32, random_state=3)
+    linear = SGDRegressor(random_state=3)
     # n_iter_no_change as large as the epochs: every epoch runs.
-    return EpochModel(Pipeline([("scale", StandardScaler()), ("mlp", network)]), StoppingRule(EPOCHS, EPOCHS, 0.0),
+    return EpochModel(Pipeline([("scale", StandardScaler()), ("linear", linear)]), StoppingRule(EPOCHS, EPOCHS, 0.0),
                       batch_size=32, random_state=5, max_in_memory_rows=None if in_memory else 100, chunk_rows=64)
 
 
@@ -82,7 +82,7 @@ def test_a_resumed_training_ends_with_the_same_model_as_an_uninterrupted_one(tmp
 
 
 def test_a_resume_that_skipped_the_saved_state_would_differ(tmp_path):
-    """The test above can fail: training 4 more epochs from a fresh network gives another model."""
+    """The test above can fail: training 4 more epochs from a fresh model gives another model."""
     train, validation, test = rows()
     model = epoch_model(in_memory=False)
     full = model.fit(train, validation)
