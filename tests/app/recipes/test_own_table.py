@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.app.online.server_process import ServerProcess, online_environment
 from tests.conftest import SAMPLE_DATA, run_app, summary_of
-from tests.online.server_process import ServerProcess, online_environment
 
 APP = "bostonhouseonline"
 NAMES = {"CRIM": "crime_rate", "RM": "rooms", "AGE": "age", "LSTAT": "lower_status", "TAX": "tax",
