@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.neural_network import MLPRegressor
+from sklearn.linear_model import SGDRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -30,9 +30,9 @@ def mixed_frame(rows: int = 200) -> pd.DataFrame:
 
 
 def model(max_in_memory_rows: int | None = None) -> EpochModel:
-    network = MLPRegressor(hidden_layer_sizes=(16,), batch_size=16, learning_rate_init=0.02, random_state=0)
+    linear = SGDRegressor(random_state=0)
     pipeline = Pipeline([("prepare", prepare_columns(FEATURES, ["kind"])), ("scale", StandardScaler()),
-                         ("mlp", network)])
+                         ("linear", linear)])
     return EpochModel(pipeline, StoppingRule(100, 100, 0.0), 16, 0, max_in_memory_rows, chunk_rows=64)
 
 
