@@ -5,10 +5,10 @@ code reruns it and what follows only)."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
+from tests.app.recipes.conftest import copy_project, files_changed, outside_the_users_room
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 TASK = '''"""DescribeRecords: how many records there are, and the target's mean."""
@@ -43,9 +43,7 @@ def edit(path, old: str, new: str) -> None:
 def project(tmp_path_factory):
     """A copy of the project with DescribeRecords declared after IngestRecords and required by DeployModel."""
     copy = tmp_path_factory.mktemp("task") / "project"
-    shutil.copytree(PROJECT_DIR, copy, ignore=shutil.ignore_patterns(
-        ".venv", ".tmp", "sandbox_data", "luigi_targets", "models", ".git", "bench", "__pycache__",
-        ".pytest_cache", ".hypothesis"))
+    copy_project(copy)
     (copy / "app" / "flow" / "describe_records.py").write_text(TASK)
     (copy / "app" / "functions" / "summary.py").write_text(FUNCTION)
     pipeline = copy / "app" / "pipeline.py"
@@ -95,3 +93,8 @@ def test_a_task_not_declared_in_the_pipeline_is_named(project, tmp_path):
     assert result.returncode == 1
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "DescribeRecords" in error.split("but the app declares")[0] and "but the app declares" in error
+
+
+def test_the_recipe_touches_only_the_users_room(project):
+    changed = files_changed(project)
+    assert changed and not outside_the_users_room(changed), changed

@@ -4,11 +4,11 @@ estimator that has no epochs (no partial_fit), and the whole pipeline run end to
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from tests.app.conftest import ALL_TASKS
+from tests.app.recipes.conftest import copy_project, files_changed, outside_the_users_room
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 IMPORTS = '''from sklearn.ensemble import HistGradientBoostingRegressor
@@ -24,9 +24,7 @@ BUILD_MODEL = '''def build_model(settings: ModelSettings, train_rows: int) -> On
 def project(tmp_path_factory):
     """A copy of the project whose model is HistGradientBoostingRegressor, fitted in one step."""
     copy = tmp_path_factory.mktemp("changed") / "project"
-    shutil.copytree(PROJECT_DIR, copy, ignore=shutil.ignore_patterns(
-        ".venv", ".tmp", "sandbox_data", "luigi_targets", "models", ".git", "bench", "__pycache__",
-        ".pytest_cache", ".hypothesis"))
+    copy_project(copy)
     model = copy / "app" / "functions" / "model.py"
     text = model.read_text()
     start = text.index("\ndef build_model(") + 1
@@ -51,3 +49,8 @@ def test_a_model_without_epochs_runs_through_the_whole_pipeline(project, tmp_pat
     assert "carolbatch.training.contract: fitted on 361 records in one step (validation loss " in result.stderr
     # A rerun reuses everything: the model's reproducible facts and bytes are the same.
     assert summary_of(run_app(tmp_path, project=project))["reused"] == ALL_TASKS
+
+
+def test_the_recipe_touches_only_the_users_room(project):
+    changed = files_changed(project)
+    assert changed and not outside_the_users_room(changed), changed
