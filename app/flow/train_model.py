@@ -8,7 +8,8 @@ from app.flow.commons import AppTask, setting_parameter
 from app.flow.ingestion import IngestRecords
 from app.functions import model as model_module
 from app.functions.model import ModelSettings, build_model
-from carolbatch.training import contract, epochs, fitting, partial_fit, preprocessing, rows, split as splitting
+from carolbatch.training import contract, epochs, fitting, partial_fit, preprocessing, rows, split as splitting, \
+    target_scaling
 from carolbatch.training.contract import ProgressReport, describe_training
 from carolbatch.training.epochs import ProgressReporter
 from carolbatch.training.fitting import TrainedModel, train_model
@@ -19,7 +20,7 @@ from carolbatch.training.split import identity_rule, split_by_identity
 class TrainModel(AppTask):
     """Produces a `TrainedModel`: app/functions/model.py's model fitted on the train split."""
 
-    code_modules = (model_module, fitting, contract, epochs, partial_fit, preprocessing, rows, splitting)
+    code_modules = (model_module, fitting, contract, epochs, partial_fit, preprocessing, rows, splitting, target_scaling)
 
     test_size = setting_parameter("test_size")
     validation_size = setting_parameter("validation_size")

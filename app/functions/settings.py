@@ -26,7 +26,8 @@ APP_DEFAULTS = {
 
 APP_SETTINGS = (
     Setting("model_hidden_layers", Sizes(1), (128, 64), "sizes of the MLP's hidden layers"),
-    Setting("model_l2regularization", Real(0.0), 1.0, "`alpha` (L2 penalty) of the MLP"),
+    Setting("model_l2regularization", Real(0.0), 0.1,
+            "`alpha` (L2 penalty) of the MLP, which learns the standardised target"),
     Setting("model_epochs", Whole(1), 1000, "at most this many passes over the training rows"),
     Setting("model_batch_size", AutoOrWhole(1), "auto",
             "mini-batch size: `auto` (200 on small data, about 1/1000 of the training rows, at most 1024, on large "
