@@ -14,6 +14,7 @@ from google.cloud import storage
 
 from sandbox.https_server import HOST
 from sandbox.preconditions import honour_generation_preconditions
+from sandbox.resumable_uploads import append_resumable_chunks
 
 STORAGE_FOLDER = "storage"
 # Where pycarol keeps its own files in the app bucket (pycarol.carolina).
@@ -31,6 +32,7 @@ class StorageEmulator:
         self.url = f"http://{HOST}:{port}"
         rebase_media_links(data_dir, self.url)
         honour_generation_preconditions()
+        append_resumable_chunks()
         self._server = create_server(HOST, port, in_memory=False, data_dir=str(data_dir))
         self._server.start()
         client = storage_client(self.url, project="sandbox")

@@ -20,7 +20,6 @@ from carolbatch.gate import GateRules
 from carolbatch.planning import report_name
 from carolbatch.registry import make_version_id
 from carolbatch.report import render_decision_report
-from carolbatch.training.split import identity_rule
 
 
 @inherit_list(TrainModel, EvaluateModel, IngestRecords)
@@ -59,9 +58,7 @@ class DeployModel(AppTask):
         params = self.get_execution_params()
         # The lineage tells clean-up (`run.py --gc`) which targets produced the deployed model.
         settings = {**params, LINEAGE_KEY: self.lineage()}
-        split = identity_rule(self.id_column, [*self.feature_columns, self.target_column], self.random_state,
-                              self.test_size, self.validation_size)
-        rules = GateRules(self.target_column, self.champion_tolerance, split, self.replace_champion)
+        rules = GateRules(self.target_column, self.champion_tolerance, trained.split.rule, self.replace_champion)
         user_settings = {name: value for name, value in params.items() if name in SETTINGS}
         render = partial(render_decision_report, trained, evaluated, records, self.data_fingerprint, user_settings)
         page = DecisionReport(render, self.target_store(), report_name(self.output().name))

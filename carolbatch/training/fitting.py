@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,15 +15,20 @@ from carolbatch.training.checkpoints import Checkpoints
 from carolbatch.training.contract import Fitted, Model, ProgressCallback
 from carolbatch.training.rows import TrainingRows, predict_rows
 
+if TYPE_CHECKING:
+    from carolbatch.training.split import SplitRule
+
 
 @dataclass(frozen=True)
 class Split:
     """Row positions of the three disjoint parts of a set of records: the model fits `train_rows`,
-    early stopping watches `validation_rows`, and `test_rows` are only ever predicted."""
+    early stopping watches `validation_rows`, and `test_rows` are only ever predicted. `rule` is the split by
+    identity that drew them (what the registry records and the gate compares), None for `split_records`."""
 
     train_rows: np.ndarray
     validation_rows: np.ndarray
     test_rows: np.ndarray
+    rule: SplitRule | None = None
 
 
 @dataclass(frozen=True)

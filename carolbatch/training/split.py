@@ -105,7 +105,7 @@ def split_by_identity(frame: pd.DataFrame, rule: SplitRule) -> Split:
     if min(len(part) for part in parts) < 1:
         raise ValueError(f"cannot split {len(frame)} records with test_size={rule.test_size} and "
                          f"validation_size={rule.validation_size}: a part would be empty")
-    return Split(train_rows=parts[0], validation_rows=parts[1], test_rows=parts[2])
+    return Split(train_rows=parts[0], validation_rows=parts[1], test_rows=parts[2], rule=rule)
 
 
 def _column_hashes(column: pd.Series) -> np.ndarray:

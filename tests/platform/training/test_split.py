@@ -107,6 +107,16 @@ def test_the_rule_round_trips_through_metadata_and_refuses_what_it_does_not_know
     assert SplitRule.from_dict({**RULE.as_dict(), "method": "row-positions"}) is None
 
 
+def test_a_split_and_the_model_trained_on_it_carry_the_rule_that_drew_it():
+    frame = table(np.arange(300))
+    split = split_by_identity(frame, RULE)
+    assert split.rule == RULE
+    assert split_by_identity(frame, identity_rule(None, ["a", "b"], 9, 0.3, 0.1)).rule.random_state == 9
+    model = EpochModel(Pipeline([("scale", StandardScaler()), ("linear", SGDRegressor(random_state=0))]),
+                       StoppingRule(2, 2, 0.0), 16, 0)
+    assert train_model(frame, ["a", "b"], "y", split, model).split.rule == RULE
+
+
 def test_a_missing_key_column_or_an_empty_part_is_an_error():
     with pytest.raises(KeyError, match="no key column id"):
         split_by_identity(table(np.arange(50)).drop(columns="id"), RULE)
