@@ -4,6 +4,7 @@ the real app (run.py) in a temp folder. Nothing here imports app/ (tests/app/con
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,16 @@ from carolbatch.training.split import SplitRule, identity_rule, split_by_identit
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = PROJECT_DIR / "data" / "boston_house_prices.csv"
+# What a copy of the project leaves out: outputs, caches, the venv, history and the benchmarks (whose gitignored
+# data reach tens of GB), none of which a test of a copy reads or edits.
+LEFT_OUT = (".venv", ".tmp", "sandbox_data", "luigi_targets", "models", ".git", "bench", "__pycache__",
+            ".pytest_cache", ".hypothesis", "*.egg-info", "build")
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the project at `destination`, without outputs or caches."""
+    shutil.copytree(PROJECT_DIR, destination, ignore=shutil.ignore_patterns(*LEFT_OUT))
+    return destination
 
 
 def sample_fingerprint() -> str:

@@ -28,9 +28,9 @@ def succeed(workdir, *args) -> dict[str, str]:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install -y chromium)")
 def test_the_report_opens_with_the_decision_for_a_deployed_and_a_refused_challenger(tmp_path):
-    first = succeed(tmp_path, "--set", "model_epochs=100")["deployed"]
+    first = succeed(tmp_path, "--set", "model_epochs=40")["deployed"]
     deployed = succeed(tmp_path, "--set", "champion_tolerance=1000")
-    refused = succeed(tmp_path, "--set", "model_epochs=90")  # worse than the champion
+    refused = succeed(tmp_path, "--set", "model_epochs=20")  # worse than the champion (early stopping ends at 94)
     assert deployed["deployed"] != "none" and refused["deployed"] == "none"
     assert refused["lines"][-3].startswith("not deployed: test RMSE ") and "common test records" in refused["lines"][-3]
 

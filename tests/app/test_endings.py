@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
+from tests.conftest import PROJECT_DIR, app_environment, copy_project, run_app, summary_of
 
 
 def test_a_usage_error_ends_with_one_error_line_and_the_summary(tmp_path):
@@ -104,9 +103,7 @@ def test_cloud_targets_without_carol_credentials_is_one_line(tmp_path):
 @pytest.mark.parametrize("value", ['{"a": 1}', '[["RM"], "LSTAT"]'])
 @pytest.mark.parametrize("layer", ["--set", "APP_ env", "settings.toml"])
 def test_a_table_or_nested_list_is_not_a_column_name(tmp_path, value, layer):
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".git", ".venv", "luigi_targets", "models",
-                                                                        "__pycache__", "sandbox_data"))
+    project = copy_project(tmp_path / "project")
     settings = project / "settings.toml"
     toml_value = "{a = 1}" if value.startswith("{") else '[["RM"], "LSTAT"]'
     if layer == "settings.toml":

@@ -56,7 +56,7 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
         assert f"{metadata['metrics'][part]['rmse']:.4f}" in page
     assert metadata["source"]["data_fingerprint"] in page
 
-    worse = succeed(tmp_path, "--set", "model_epochs=100")
+    worse = succeed(tmp_path, "--set", "model_epochs=40")
     assert (worse["ran"], worse["deployed"]) == ("3", "none")
     reason_line = worse["stdout"].strip().splitlines()[-3]
     assert reason_line.startswith("not deployed: test RMSE") and f"of deployed model {version}" in reason_line
@@ -71,8 +71,9 @@ def test_run_publishes_report_then_the_gate_keeps_the_better_champion(tmp_path):
 
 
 def test_better_model_replaces_the_champion_and_rollback_restores_it(tmp_path):
-    # Another seed, not fewer epochs: early stopping makes 500 and 1000 epochs the same model (no new version).
-    older = succeed(tmp_path, "--set", "model_epochs=100")["deployed"]
+    # Capped at 40 epochs, then the defaults (early stopping ends them at 94): two models. A cap above the stop, as
+    # 500 and 1000, would give the same model twice (no new version).
+    older = succeed(tmp_path, "--set", "model_epochs=40")["deployed"]
     newer = succeed(tmp_path, "--set", "champion_tolerance=1000")["deployed"]
     assert newer != "none" and current_version(tmp_path) == newer
 
@@ -144,7 +145,7 @@ def test_open_registry_rejects_bad_settings_with_exit_2():
 
 
 def test_plan_reruns_a_refusal_once_the_champion_it_lost_to_is_rolled_back(tmp_path):
-    older = succeed(tmp_path, "--set", "model_epochs=100")["deployed"]
+    older = succeed(tmp_path, "--set", "model_epochs=40")["deployed"]
     succeed(tmp_path, "--set", "champion_tolerance=1000")
     assert succeed(tmp_path, "--set", "model_epochs=1")["deployed"] == "none"
     assert "SKIP  DeployModel" in succeed(tmp_path, "--plan", "--set", "model_epochs=1")["stdout"]

@@ -83,7 +83,7 @@ def test_predictions_on_the_test_records_equal_the_current_models(server, workdi
 
 
 def test_a_new_deploy_and_a_rollback_are_served_within_the_poll_interval(server, workdir, first_version):
-    second = deploy(workdir, "--set", "model_epochs=100", "--set", "champion_tolerance=1000")
+    second = deploy(workdir, "--set", "model_epochs=40", "--set", "champion_tolerance=1000")
     wait_for_version(server, second)
     result = run_app(workdir, "--rollback")
     assert result.returncode == 0 and summary_of(result)["deployed"] == first_version, result.stderr[-2000:]
@@ -94,10 +94,11 @@ def test_a_corrupt_new_version_is_refused_and_the_old_one_keeps_serving(server, 
     store = LocalStore(workdir / "models")
     served = load_current(store, APP)
     corrupt = "99990101T000000Z-corrupt"
-    # Not the model its metadata describes (damaged weights): it loads, then fails its check record. (Damaged
-    # bytes are refused too, see tests/platform/online/test_follower.py; here they could be served before the damage.)
+    # Not the model its metadata describes (its network's output bias moved): it loads, then fails its check
+    # record. (Damaged bytes are refused too, see tests/platform/online/test_follower.py; here they could be served
+    # before the damage.)
     damaged = copy.deepcopy(served.model)
-    damaged[-1].intercepts_[-1] += 100.0
+    damaged[-1].regressor_.intercepts_[-1] += 100.0
     publish_model(store, APP, corrupt, damaged, {**served.metadata, "version": corrupt})
     time.sleep(FOLLOW_SECONDS)
     check = served.metadata["check_record"]

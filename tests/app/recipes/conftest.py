@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import filecmp
-import shutil
 from pathlib import Path
 
-from tests.conftest import PROJECT_DIR
+from tests.conftest import LEFT_OUT, PROJECT_DIR, copy_project
 
-# What a copy leaves out: outputs, caches, the venv and history, none of which a recipe edits.
-LEFT_OUT = (".venv", ".tmp", "sandbox_data", "luigi_targets", "models", ".git", "bench", "__pycache__",
-            ".pytest_cache", ".hypothesis", "*.egg-info", "build")
+__all__ = ["copy_project", "files_changed", "outside_the_users_room"]
+
 # A template user edits app/ and their settings file; nothing else may need a change.
 USER_FILES = ("app/", "settings.toml")
-
-
-def copy_project(destination: Path) -> Path:
-    """A copy of the project at `destination`, without outputs or caches."""
-    shutil.copytree(PROJECT_DIR, destination, ignore=shutil.ignore_patterns(*LEFT_OUT))
-    return destination
 
 
 def files_changed(copy: Path) -> list[str]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from tests.app.conftest import ALL_TASKS
 from tests.app.reuse.conftest import counts, plan_of, run_log
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA, app_environment, run_app
+from tests.conftest import SAMPLE_DATA, app_environment, copy_project, run_app
 
 
 def test_new_data_reruns_everything_and_data_seen_before_is_reused(tmp_path):
@@ -52,10 +52,7 @@ def insert_in_build_model(source: str, line: str) -> str:
 
 
 def test_code_changes_rerun_their_task_and_below_but_comments_do_not(workdir, tmp_path_factory):
-    project = tmp_path_factory.mktemp("project") / "app-copy"
-    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
-        ".venv", "luigi_targets", "models", ".git", "bench", "__pycache__", ".pytest_cache", ".hypothesis",
-        ".tmp"))
+    project = copy_project(tmp_path_factory.mktemp("project") / "app-copy")
     # The file a user edits to change the model.
     model = project / "app" / "functions" / "model.py"
     original = model.read_text()
