@@ -124,7 +124,12 @@ def carol_section(path: Path) -> list[str]:
         "query under load): at 5e6 records, 4 streams read at once took IngestRecords 48.8 s against 62.0 s "
         "through one stream, with the same app CPU (6.2-6.3 s) and app peak RSS 1.08x the local Parquet run's "
         "(ordering by id locally included). The sandbox's query and Arrow encoding, on the same 2 shared cores, "
-        "bound the gain; 5e7 records were not measured (the 5e6 pair took 7 minutes of wall time).",
+        "bound the gain. At 5e7 records (measured 2026-12-05, load 1.8, `--sizes 5e7 --streams 4 --rest-sizes ''`) "
+        "4 streams read at once: IngestRecords 157.9 s wall and 54.7 s app CPU (query, streams, ordering by id and "
+        "the 6 GB target's upload to the app's storage) against 59.5 s and 66.5 s from local Parquet; the run's "
+        "peak RSS 9,279 MiB, 1.14x the local run's 8,129 MiB (IngestRecords alone 8,112 vs 7,762 MiB, 1.05x). "
+        "The first attempt at 5e7 never finished: the storage emulator rewrote the whole partial object for "
+        "every 100 MiB chunk of the target's upload (sandbox/resumable_uploads.py now appends).",
         "",
         "No-op rerun (fastest of three; the Carol one asks the sandbox what it served): seconds, OAuth token "
         "requests, storage metadata calls, storage downloads (checksum records, registry records and the run log) "

@@ -20,7 +20,8 @@ from carolbatch.training.split import identity_rule, split_by_identity
 class TrainModel(AppTask):
     """Produces a `TrainedModel`: app/functions/model.py's model fitted on the train split."""
 
-    code_modules = (model_module, fitting, contract, epochs, partial_fit, preprocessing, rows, splitting, target_scaling)
+    code_modules = (model_module, fitting, contract, epochs, partial_fit, preprocessing, rows, splitting,
+                    target_scaling)
 
     test_size = setting_parameter("test_size")
     validation_size = setting_parameter("validation_size")

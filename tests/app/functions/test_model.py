@@ -54,7 +54,8 @@ def test_the_model_is_scaling_into_a_network_with_the_auto_batch_size():
     settings = model_settings(default_settings())
     model = build_model(settings, train_rows=720_000)
     assert [name for name, _ in model.pipeline.steps] == ["prepare", "scale", "mlp"]
-    assert model.batch_size == model.pipeline[-1].regressor.batch_size == 720 and model.rule.max_epochs == settings.epochs
+    assert model.batch_size == model.pipeline[-1].regressor.batch_size == 720
+    assert model.rule.max_epochs == settings.epochs
     assert build_model(settings, train_rows=50).batch_size == 50
 
 
