@@ -23,7 +23,7 @@ def model_settings(settings) -> ModelSettings:
 # The issue's promise per split: 3.0 at random_state 1, 3.3 at 2 and 3. Measured with the split by identity
 # (issue 19): 2.887 / 3.659 / 3.022. The sample's ~100 test records move one split's RMSE by about +-0.5
 # (README, "Model and early stopping": over random_state 1-40 the defaults average about 3.4, and no
-# setting of the network found brings random_state 2 under 3.6), so 2 is held to what it reaches.
+# setting of the network tried brings random_state 2 under 3.5), so 2 is held to what it reaches.
 PROMISED_TEST_RMSE = {1: 3.0, 2: 3.7, 3: 3.3}
 
 
