@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ from carolbatch.definition import AppDefinition
 STARTED = time.monotonic()
 USAGE_EXIT = 2
 SIGTERM_EXIT = 143
+# Set by the SIGTERM handler. The exception it raises can be caught and replaced by the code it interrupts
+# (Python's `inspect`, under scikit-learn's parameter checks, turns it into "TypeError: unsupported callable"):
+# the run is still one stopped by SIGTERM.
+SIGTERM_RECEIVED = threading.Event()
 
 
 class Terminated(Exception):
@@ -49,7 +54,15 @@ class UsageParser(argparse.ArgumentParser):
 
 def _terminate(signum, frame) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough; the ending must not be interrupted
+    SIGTERM_RECEIVED.set()
     raise Terminated("stopped by SIGTERM")
+
+
+def stopped_by_sigterm(failed: dict[str, str]) -> bool:
+    """Whether a SIGTERM stopped the run: this process received one, or a task's failure (`failed`: task to
+    message, from a worker process) is its exception."""
+    return SIGTERM_RECEIVED.is_set() or any(message.endswith("Terminated: stopped by SIGTERM")
+                                            for message in failed.values())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -178,7 +191,7 @@ def run_pipeline(args: argparse.Namespace, plan) -> Ending:
     # The deploy step decides again under --replace-champion, whatever it decided before.
     forced = [*args.force, plan.root.get_task_family()] if args.replace_champion else args.force
     outcome = run(plan.pipeline, plan.root, args.workers, args.scheduler_host, args.scheduler_port, forced=forced)
-    if any(message.endswith("Terminated: stopped by SIGTERM") for message in outcome.failed.values()):
+    if stopped_by_sigterm(outcome.failed):
         return Ending("FAILED", SIGTERM_EXIT, errors=["stopped by SIGTERM"], ran=len(outcome.ran),
                       reused=len(outcome.reused))
     lines = []
