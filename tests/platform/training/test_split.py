@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from carolbatch.training.epochs import StoppingRule
 from carolbatch.training.fitting import train_model
 from carolbatch.training.partial_fit import EpochModel
-from carolbatch.training.split import SplitRule, identity_rule, key_hashes, split_by_identity, holdout_mask
+from carolbatch.training.split import SplitRule, hash_fractions, holdout_mask, identity_rule, key_hashes, split_by_identity
 
 FEATURES = ("a", "b")
 
@@ -131,3 +131,26 @@ def test_any_order_of_any_ids_gives_the_same_parts(ids, seed):
     mask = holdout_mask(frame, RULE)
     order = np.random.default_rng(seed).permutation(len(ids))
     np.testing.assert_array_equal(holdout_mask(frame.iloc[order], RULE), mask[order])
+
+
+def test_the_hash_of_an_id_never_changes():
+    # Registry versions record their rule; a record's hash moving would move it to another part under that rule.
+    hashes = key_hashes(pd.DataFrame({"id": [0, 1, 2, 12345]}), identity_rule("id", (), 1, 0.2, 0.1))
+    assert hashes.tolist() == [8841707400507832957, 1307770100151614807, 17787796986424490649, 11190268125071958540]
+
+
+@settings(max_examples=40, deadline=None)
+@given(test_size=st.floats(0.01, 0.9), validation_size=st.floats(0.01, 0.9), salt=st.integers(0, 10**6))
+def test_each_part_is_its_share_of_the_hash_space(test_size, validation_size, salt):
+    frame = table(np.arange(400))
+    rule = identity_rule("id", (), salt, test_size, validation_size)
+    fractions = hash_fractions(key_hashes(frame, rule))
+    validation_end = test_size + (1.0 - test_size) * validation_size
+    expected = {"test": fractions < test_size, "validation": (fractions >= test_size) & (fractions < validation_end),
+                "train": fractions >= validation_end}
+    if not all(mask.any() for mask in expected.values()):
+        return
+    split = split_by_identity(frame, rule)
+    for part, rows in (("train", split.train_rows), ("validation", split.validation_rows), ("test", split.test_rows)):
+        assert sorted(rows.tolist()) == np.flatnonzero(expected[part]).tolist()
+        assert np.all(np.diff(key_hashes(frame, rule)[rows].astype("float64")) >= 0)  # in hash order
