@@ -4,8 +4,8 @@ google-cloud-storage uploads a file over 8 MiB in resumable chunks (100 MiB by d
 emulator reads the whole partial object, appends the chunk, writes it all back and reads it once more to count
 its bytes: quadratic in the object's size. A 6 GB target (5e7 records, 60 chunks) meant hundreds of GB of
 copying: the upload had not finished after 15 minutes, with the machine out of memory. Cloud Storage takes it
-at network speed. Here a chunk
-is appended to the partial file, the count is that file's size, and the finished object is read once.
+at network speed. Here a chunk is appended to the partial file, the count is that file's size, and the
+finished object is read once.
 """
 
 from __future__ import annotations

@@ -83,14 +83,20 @@ def key_hashes(frame: pd.DataFrame, rule: SplitRule) -> np.ndarray:
     return combined
 
 
-def hash_fractions(hashes: np.ndarray) -> np.ndarray:
-    """Each hash as a point of [0, 1) (its top 53 bits)."""
-    return (hashes >> np.uint64(64 - _FRACTION_BITS)).astype("float64") * 2.0 ** -_FRACTION_BITS
+def hash_points(hashes: np.ndarray) -> np.ndarray:
+    """Each hash's point of the hash space, in place: its top 53 bits, the point `top / 2**53` of [0, 1)."""
+    hashes >>= np.uint64(64 - _FRACTION_BITS)
+    return hashes
+
+
+def share_bound(share: float) -> np.uint64:
+    """The first point at or beyond `share` of the hash space: point / 2**53 < share <=> point < the bound."""
+    return np.uint64(math.ceil(share * 2.0 ** _FRACTION_BITS))
 
 
 def holdout_mask(frame: pd.DataFrame, rule: SplitRule) -> np.ndarray:
     """Which records of `frame` are in the test part under `rule`."""
-    return hash_fractions(key_hashes(frame, rule)) < rule.test_size
+    return hash_points(key_hashes(frame, rule)) < share_bound(rule.test_size)
 
 
 def split_by_identity(frame: pd.DataFrame, rule: SplitRule) -> Split:
@@ -106,13 +112,11 @@ def split_by_identity(frame: pd.DataFrame, rule: SplitRule) -> Split:
     validation_end = rule.test_size + (1.0 - rule.test_size) * rule.validation_size
     # Equal hashes are equal keys: under a whole-record key, identical records, whose order changes nothing.
     order = np.argsort(hashes)
-    # A hash's fraction grows with it, so in hash order each part is one run of rows (slices, no masks), found
-    # on the sorted hashes' top bits, shifted in place: fraction < share <=> top bits < ceil(share * 2**53).
-    hashes = hashes[order]
-    hashes >>= np.uint64(64 - _FRACTION_BITS)
-    bounds = [np.uint64(math.ceil(share * 2.0 ** _FRACTION_BITS)) for share in (rule.test_size, validation_end)]
-    test_end, train_start = np.searchsorted(hashes, bounds)
+    # A hash's point grows with it, so in hash order each part is one run of rows: slices, no masks.
+    points = hash_points(hashes[order])
     del hashes
+    test_end, train_start = np.searchsorted(points, [share_bound(rule.test_size), share_bound(validation_end)])
+    del points
     parts = (order[train_start:], order[test_end:train_start], order[:test_end])
     if min(len(part) for part in parts) < 1:
         raise ValueError(f"cannot split {len(frame)} records with test_size={rule.test_size} and "

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from carolbatch.training.epochs import StoppingRule
 from carolbatch.training.fitting import train_model
 from carolbatch.training.partial_fit import EpochModel
-from carolbatch.training.split import SplitRule, hash_fractions, holdout_mask, identity_rule, key_hashes, split_by_identity
+from carolbatch.training.split import SplitRule, holdout_mask, identity_rule, key_hashes, split_by_identity
 
 FEATURES = ("a", "b")
 
@@ -144,7 +144,8 @@ def test_the_hash_of_an_id_never_changes():
 def test_each_part_is_its_share_of_the_hash_space(test_size, validation_size, salt):
     frame = table(np.arange(400))
     rule = identity_rule("id", (), salt, test_size, validation_size)
-    fractions = hash_fractions(key_hashes(frame, rule))
+    # The hash space as the split's rule defines it: a hash's top 53 bits as a point of [0, 1).
+    fractions = (key_hashes(frame, rule) >> np.uint64(11)).astype("float64") * 2.0 ** -53
     validation_end = test_size + (1.0 - test_size) * validation_size
     expected = {"test": fractions < test_size, "validation": (fractions >= test_size) & (fractions < validation_end),
                 "train": fractions >= validation_end}
