@@ -10,12 +10,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from carolbatch.evaluation import Evaluation
+from carolbatch.problem import plain_label
 from carolbatch.gate import Comparison, GateRules, compare_with_champion, decide_deployment
-from carolbatch.training.fitting import TrainedModel
-from carolbatch.training.rows import predict_frame
+from carolbatch.training.fitting import TrainedModel, predict_output
 from carolbatch.registry import (RegistryError, has_version, load_current, publish_model, read_current_version,
                                  registry_name, repair_pointers)
 from carolbatch.report import REPORT_FILE, build_metadata, format_metrics_table
@@ -28,8 +29,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Deployment:
     """What a deploy step did: the version it published (None when it published nothing), why, the champion
-    version it was compared with (None when there was none), the comparison on their common test records,
-    the tolerance, when it was decided and where its report is."""
+    version it was compared with (None when there was none), the comparison on their common test records (with
+    the decision metric and its paired interval), the tolerance, when it was decided and where its report is."""
 
     version: str | None
     reason: str
@@ -110,7 +111,8 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
     logger.info("deploying model version %s: %s", version, reason)
     source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
     metadata = build_metadata(version, settings, trained, evaluation, source, decision.as_summary())
-    metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records))
+    metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records),
+                    problem=trained.problem.as_dict(), decision_metric=rules.metric)
     files = {**evaluation.files, REPORT_FILE: report.render(decision)}
     publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
     return decision
@@ -145,13 +147,17 @@ def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Deploy
 
 
 def build_check_record(trained: TrainedModel, records: Records) -> dict[str, Any]:
-    """One test record's features and the model's prediction for it, kept with the version so that a
-    server loading the version can check the model it loaded predicts what was deployed. A blank is null,
-    a category its text."""
+    """One test record's features and the model's answer for it, kept with the version so that a server loading
+    the version can check the model it loaded predicts what was deployed. A blank is null, a category its text; a
+    classifier's answer is its label and class probabilities (by class, as text)."""
     row = int(trained.split.test_rows[0])
     features = {name: _json_value(records.frame[name].to_numpy()[row]) for name in trained.feature_columns}
-    frame = pd.DataFrame({name: records.frame[name].to_numpy()[row:row + 1] for name in trained.feature_columns})
-    return {"features": features, "prediction": float(predict_frame(trained.model, frame)[0])}
+    columns = {name: records.frame[name].to_numpy() for name in trained.feature_columns}
+    output = predict_output(trained.model, columns, np.array([row]), trained.problem)
+    if not trained.problem.is_classification:
+        return {"features": features, "prediction": float(output.values[0])}
+    return {"features": features, "prediction": plain_label(output.values[0]),
+            "probabilities": dict(zip(map(str, trained.problem.classes), output.probabilities[0].tolist()))}
 
 
 def _json_value(value: Any) -> float | str | None:

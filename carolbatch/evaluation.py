@@ -1,47 +1,53 @@
-"""Scoring models: metrics of a model and of the mean predictor, and the thresholds a new model must meet
-(the comparison with the deployed model is the gate's, carolbatch/gate.py)."""
+"""Scoring models: the metrics of a model's kind of problem for it and for a baseline that learned nothing, and the
+thresholds a new model must meet (the comparison with the deployed model is the gate's, carolbatch/gate.py)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
+from carolbatch.metrics import (
+    METRICS,
+    Metric,
+    Metrics,
+    MetricChoiceError,
+    Output,
+    baseline_output,
+    decision_metric,
+    metrics_of,
+    score_output,
+)
+from carolbatch.problem import Problem
 from carolbatch.training.fitting import TrainedModel
 
-
-@dataclass(frozen=True)
-class Metrics:
-    """Regression metrics of one set of predictions."""
-
-    mse: float
-    mae: float
-    rmse: float
-    r2: float
-
-    def is_finite(self) -> bool:
-        return all(math.isfinite(value) for value in asdict(self).values())
+# The threshold settings, one per metric: `max_test_<name>` where lower is better, `min_test_<name>` where higher is.
+THRESHOLD_SETTINGS = tuple(metric.threshold_setting for metric in METRICS.values())
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Optional absolute limits a new model's test metrics must meet before it may be deployed."""
+    """What a new model's test metrics must meet before it may be deployed.
 
-    max_test_rmse: float | None = None
-    min_test_r2: float | None = None
-    # How much lower than the mean predictor's the test RMSE must be; 0 means strictly lower.
+    Attributes:
+        limits: threshold setting name (`max_test_rmse`, `min_test_roc_auc`, ...) to its limit; None: no limit.
+        min_improvement_over_baseline: how much better than the baseline's its decision metric must be (in the
+            metric's units); 0 means strictly better.
+        decision_metric: the metric the model must win on; None: its kind's default.
+    """
+
+    limits: Mapping[str, float | None] = field(default_factory=dict)
     min_improvement_over_baseline: float = 0.0
+    decision_metric: str | None = None
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics of a model and of a mean predictor on the same split, whether the model passed the
-    thresholds, how training went (epochs run, best validation loss, why it stopped), and the report
-    files (`report.html`, PNG plots) by file name."""
+    """Metrics of a model and of a baseline on the same split, the kind of problem and the decision metric,
+    whether the model passed the thresholds, how training went (epochs run, best validation loss, why it stopped),
+    and the report files (`report.html`, PNG plots) by file name."""
 
     train: Metrics
     test: Metrics
@@ -51,66 +57,96 @@ class Evaluation:
     reason: str
     training: Mapping[str, Any] = field(default_factory=dict)
     files: Mapping[str, bytes] = field(default_factory=dict)
+    problem: Problem = Problem()
+    decision_metric: str = "rmse"
 
     def metrics(self) -> dict[str, dict[str, Any]]:
         """All metrics as plain dicts, keyed by part (`train`, `test`, `baseline_train`, `baseline_test`),
         and the training facts under `training`."""
         parts = ("train", "test", "baseline_train", "baseline_test")
-        return {**{part: asdict(getattr(self, part)) for part in parts}, "training": dict(self.training)}
+        return {**{part: getattr(self, part).as_dict() for part in parts}, "training": dict(self.training)}
+
+    @property
+    def metric(self) -> Metric:
+        return METRICS[self.decision_metric]
+
+
+def check_thresholds(train: Metrics, test: Metrics, thresholds: Thresholds, baseline_test: Metrics | None = None,
+                     metric: Metric | None = None) -> tuple[bool, str]:
+    """Approve metrics whose decision metric (`metric`; default: the thresholds' own, else RMSE) is finite, within
+    the thresholds and better than the baseline's.
+
+    Returns:
+        Whether approved, and the reason, naming the failed limit.
+
+    Raises:
+        MetricChoiceError: a threshold is set for a metric the model's kind has not.
+    """
+    metric = metric or METRICS[thresholds.decision_metric or "rmse"]
+    for part, metrics in (("train", train), ("test", test)):
+        if not np.isfinite(metrics[metric.name]):
+            return False, f"{part} {metric.label} is not finite: {metrics.as_dict()}"
+    margin = thresholds.min_improvement_over_baseline
+    if baseline_test is not None and not -metric.worse_by(test[metric.name], baseline_test[metric.name]) > margin:
+        return False, (f"test {metric.label} {test[metric.name]:.3f} is not better than the baseline's "
+                       f"{baseline_test[metric.name]:.3f} by more than min_improvement_over_baseline={margin:g}")
+    for name, limit in thresholds.limits.items():
+        if limit is not None:
+            failed = _failed_limit(name, limit, test)
+            if failed:
+                return False, failed
+    return True, "metrics finite and within the thresholds"
+
+
+def _failed_limit(setting: str, limit: float, test: Metrics) -> str:
+    metric = next(metric for metric in METRICS.values() if metric.threshold_setting == setting)
+    if metric.name not in test:
+        raise MetricChoiceError(f"setting {setting}={limit:g} bounds {metric.label}, which this kind of model has "
+                                f"not: leave it empty, or set one of {', '.join(_settings_of(test))}")
+    value = test[metric.name]
+    if (value < limit) if metric.higher_is_better else (value > limit):
+        side = "below" if metric.higher_is_better else "above"
+        return f"test {metric.label} {value:.3f} is {side} {setting}={limit:g}"
+    return ""
+
+
+def _settings_of(test: Metrics) -> list[str]:
+    return [METRICS[name].threshold_setting for name in test]
 
 
 def score_predictions(y_true: np.ndarray, y_predicted: np.ndarray) -> Metrics:
-    """MSE, MAE, RMSE and R² of predictions (R² is NaN for a single value).
+    """A regressor's metrics (MSE, MAE, RMSE, R²; R² is NaN for a single value).
 
     Raises:
         ValueError: the arrays are empty or of different lengths.
     """
-    if len(y_true) == 0 or len(y_true) != len(y_predicted):
-        raise ValueError(f"cannot score {len(y_predicted)} predictions against {len(y_true)} true values")
-    mse = float(mean_squared_error(y_true, y_predicted))
-    r2 = float(r2_score(y_true, y_predicted)) if len(y_true) > 1 else math.nan
-    return Metrics(mse=mse, mae=float(mean_absolute_error(y_true, y_predicted)), rmse=math.sqrt(mse), r2=r2)
+    return score_output(y_true, Output(np.asarray(y_predicted, dtype="float64")), Problem())
 
 
 def score_baseline(y_train: np.ndarray, y_true: np.ndarray) -> Metrics:
-    """Metrics of always predicting the train mean: what a model has to beat to be worth anything."""
-    return score_predictions(y_true, np.full(len(y_true), float(np.mean(y_train))))
-
-
-def check_thresholds(
-    train: Metrics, test: Metrics, thresholds: Thresholds, baseline_test: Metrics | None = None
-) -> tuple[bool, str]:
-    """Approve metrics that are finite, within the thresholds and better than the mean predictor's.
-
-    Returns:
-        Whether approved, and the reason, naming the failed limit.
-    """
-    for part, metrics in (("train", train), ("test", test)):
-        if not metrics.is_finite():
-            return False, f"{part} metrics are not finite: {asdict(metrics)}"
-    margin = thresholds.min_improvement_over_baseline
-    if baseline_test is not None and not test.rmse < baseline_test.rmse - margin:
-        return False, (f"test RMSE {test.rmse:.3f} is not below the mean predictor's {baseline_test.rmse:.3f} "
-                       f"by more than min_improvement_over_baseline={margin:g}")
-    if thresholds.max_test_rmse is not None and test.rmse > thresholds.max_test_rmse:
-        return False, f"test RMSE {test.rmse:.3f} is above max_test_rmse={thresholds.max_test_rmse:g}"
-    if thresholds.min_test_r2 is not None and test.r2 < thresholds.min_test_r2:
-        return False, f"test R² {test.r2:.3f} is below min_test_r2={thresholds.min_test_r2:g}"
-    return True, "metrics finite and within the thresholds"
+    """A regressor's metrics of always predicting the train mean: what a model has to beat to be worth anything."""
+    return score_predictions(y_true, baseline_output(y_train, len(y_true), Problem()).values)
 
 
 def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
-    """Score both parts of a trained model's split, and a mean predictor on it, and check the thresholds."""
-    train = score_predictions(trained.y_train, trained.y_train_predicted)
-    test = score_predictions(trained.y_test, trained.y_test_predicted)
-    baseline_test = score_baseline(trained.y_train, trained.y_test)
-    approved, reason = check_thresholds(train, test, thresholds, baseline_test)
-    return Evaluation(
-        train=train,
-        test=test,
-        baseline_train=score_baseline(trained.y_train, trained.y_train),
-        baseline_test=baseline_test,
-        approved=approved,
-        reason=reason,
-        training=dict(trained.training),
-    )
+    """Score both parts of a trained model's split, and a baseline on it, and check the thresholds.
+
+    Raises:
+        MetricChoiceError: the decision metric or a threshold names a metric of another kind of problem.
+    """
+    problem = trained.problem
+    metric = decision_metric(thresholds.decision_metric, problem)
+    train = score_output(trained.y_train, trained.train_output, problem)
+    test = score_output(trained.y_test, trained.test_output, problem)
+    baseline_train = score_output(trained.y_train, baseline_output(trained.y_train, len(trained.y_train), problem),
+                                  problem)
+    baseline_test = score_output(trained.y_test, baseline_output(trained.y_train, len(trained.y_test), problem),
+                                 problem)
+    approved, reason = check_thresholds(train, test, thresholds, baseline_test, metric)
+    return Evaluation(train=train, test=test, baseline_train=baseline_train, baseline_test=baseline_test,
+                      approved=approved, reason=reason, training=dict(trained.training), problem=problem,
+                      decision_metric=metric.name)
+
+
+__all__ = ["Evaluation", "Metrics", "THRESHOLD_SETTINGS", "Thresholds", "check_thresholds", "evaluate_model",
+           "metrics_of", "score_baseline", "score_predictions"]

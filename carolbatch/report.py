@@ -11,10 +11,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from carolbatch.evaluation import Evaluation, Metrics
+from carolbatch.evaluation import Evaluation
+from carolbatch.metrics import METRICS, Metrics
 from carolbatch.records.sources import Records
 from carolbatch.training.fitting import TrainedModel
 
@@ -22,12 +21,21 @@ LEARNING_CURVE_PLOT = "learning_curve.png"
 RESIDUALS_PLOT = "residuals.png"
 PREDICTED_PLOT = "predicted_vs_true.png"
 REPORT_FILE = "report.html"
-METRIC_NAMES = ("mse", "mae", "rmse", "r2")
 # More points than this per part only blacken the plot and cost minutes at millions of records.
 MAX_PLOTTED_POINTS = 5000
 
 
-def _render_png(figure: Figure) -> bytes:
+def new_figure():
+    """A bare matplotlib Figure (imported here: a run that draws nothing does not load matplotlib)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(6.4, 4.8), dpi=100)
+
+
+def render_png(figure) -> bytes:
+    """The figure as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     # Agg canvas on a bare Figure: no pyplot state, no display needed, safe in worker processes.
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
@@ -36,19 +44,19 @@ def _render_png(figure: Figure) -> bytes:
 
 def plot_residuals(trained: TrainedModel) -> bytes:
     """PNG of residual (true - predicted) against the true value, train and test points apart."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    figure = new_figure()
     axes = figure.add_subplot()
     for part, y_true, y_predicted in _parts(trained):
         axes.scatter(y_true, y_true - y_predicted, s=12, alpha=0.6, label=part)
     axes.axhline(0.0, color="black", linewidth=1)
     axes.set(xlabel="true value", ylabel="residual (true - predicted)", title="Residuals")
     axes.legend()
-    return _render_png(figure)
+    return render_png(figure)
 
 
 def plot_predicted_vs_true(trained: TrainedModel) -> bytes:
     """PNG of predicted against true values with the line of perfect predictions."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    figure = new_figure()
     axes = figure.add_subplot()
     for part, y_true, y_predicted in _parts(trained):
         axes.scatter(y_true, y_predicted, s=12, alpha=0.6, label=part)
@@ -56,24 +64,31 @@ def plot_predicted_vs_true(trained: TrainedModel) -> bytes:
     axes.plot([values.min(), values.max()], [values.min(), values.max()], color="black", linewidth=1)
     axes.set(xlabel="true value", ylabel="predicted value", title="Predicted vs true")
     axes.legend()
-    return _render_png(figure)
+    return render_png(figure)
 
 
-def plot_learning_curve(validation_losses: Sequence[float]) -> bytes:
-    """PNG of the validation loss after each epoch."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+def plot_learning_curve(validation_losses: Sequence[float], loss: str = "MSE") -> bytes:
+    """PNG of the validation loss (`loss`: its name) after each epoch."""
+    figure = new_figure()
     axes = figure.add_subplot()
     marker = "." if len(validation_losses) < 50 else None
     axes.plot(range(1, len(validation_losses) + 1), validation_losses, marker=marker)
-    axes.set(xlabel="epoch", ylabel="validation loss (MSE)", title="Learning curve")
+    axes.set(xlabel="epoch", ylabel=f"validation loss ({loss})", title="Learning curve")
     if min(validation_losses) > 0:
         axes.set_yscale("log")
-    return _render_png(figure)
+    return render_png(figure)
 
 
 def build_plots(trained: TrainedModel) -> dict[str, bytes]:
-    """The report's plots by file name: the learning curve where the model has epochs, residuals, predicted vs true."""
-    curve = {LEARNING_CURVE_PLOT: plot_learning_curve(trained.validation_losses)} if trained.validation_losses else {}
+    """The report's plots by file name: the learning curve where the model has epochs, then residuals and
+    predicted vs true for a regressor, or a classifier's curves and confusion matrix (carolbatch/class_plots.py)."""
+    loss = "log loss" if trained.problem.is_classification else "MSE"
+    curve = ({LEARNING_CURVE_PLOT: plot_learning_curve(trained.validation_losses, loss)}
+             if trained.validation_losses else {})
+    if trained.problem.is_classification:
+        from carolbatch.class_plots import classification_plots
+
+        return {**curve, **classification_plots(trained)}
     return {**curve, RESIDUALS_PLOT: plot_residuals(trained), PREDICTED_PLOT: plot_predicted_vs_true(trained)}
 
 
@@ -103,11 +118,18 @@ def metric_rows(evaluation: Evaluation) -> list[tuple[str, Metrics]]:
 
 
 def format_metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
-    """Metrics as a small aligned text table for the log."""
-    lines = [f"{'part':<16}{'MSE':>10}{'MAE':>10}{'RMSE':>10}{'R2':>10}"]
+    """Metrics as a small aligned text table for the log, one column per metric of the first row."""
+    names = list(rows[0][1]) if rows else []
+    lines = [f"{'part':<16}" + "".join(f"{_short_label(name):>10}" for name in names)]
     for label, metrics in rows:
-        lines.append(f"{label:<16}" + "".join(f"{getattr(metrics, name):>10.3f}" for name in METRIC_NAMES))
+        lines.append(f"{label:<16}" + "".join(f"{metrics.get(name, float('nan')):>10.3f}" for name in names))
     return "\n".join(lines)
+
+
+def _short_label(name: str) -> str:
+    """A metric's column heading: its label, or its name where the label is long (log loss, balanced accuracy)."""
+    label = METRICS[name].label if name in METRICS else name
+    return (label if len(label) <= 9 else name[:9]).replace("²", "2")
 
 
 def render_decision_report(trained: TrainedModel, evaluation: Evaluation, records: Records, data_fingerprint: str,
@@ -169,23 +191,40 @@ def _decision_section(title: str, decision: Mapping[str, Any]) -> str:
                      f"{html.escape(comparison['problem'])}</p>")
     elif comparison.get("challenger"):
         rows = [("challenger", comparison["challenger"]), (f"champion {decision['champion']}", comparison["champion"]),
-                ("baseline (train mean)", comparison["baseline"])]
-        lines.append(_metrics_table([(label, Metrics(**values)) for label, values in rows]))
+                (f"baseline ({_baseline_kind(comparison.get('metric'))})", comparison["baseline"])]
+        lines.append(_metrics_table([(label, Metrics(values)) for label, values in rows]))
         lines.append(f"<p>On {comparison['records']} test records held out by both models; "
-                     f"champion_tolerance={_plain(tolerance)}.</p>")
+                     f"champion_tolerance={_plain(tolerance)}.</p>{_interval_line(comparison)}")
     else:
         lines.append(f"<p>Deployed model {html.escape(decision['champion'])} was not scored (see above).</p>")
     return "".join(lines)
 
 
 def _metrics_table(rows: Sequence[tuple[str, Metrics]]) -> str:
-    header = "".join(f"<th>{name.upper()}</th>" for name in METRIC_NAMES)
+    names = list(rows[0][1]) if rows else []
+    header = "".join(f"<th>{html.escape(METRICS[name].label if name in METRICS else name)}</th>" for name in names)
     lines = "".join(
         f"<tr><th>{html.escape(label)}</th>"
-        + "".join(f"<td>{getattr(metrics, name):.4f}</td>" for name in METRIC_NAMES) + "</tr>"
+        + "".join(f"<td>{metrics.get(name, float('nan')):.4f}</td>" for name in names) + "</tr>"
         for label, metrics in rows
     )
     return f"<table><tr><th>part</th>{header}</tr>{lines}</table>"
+
+
+def _baseline_kind(metric: str | None) -> str:
+    """What the baseline predicts, for the metric's kind of problem."""
+    return "class prior" if metric in METRICS and "regression" not in METRICS[metric].kinds else "train mean"
+
+
+def _interval_line(comparison: Mapping[str, Any]) -> str:
+    """The decision metric's difference and its paired bootstrap interval, in words."""
+    interval, name = comparison.get("interval"), comparison.get("metric")
+    if not interval or name not in METRICS:
+        return ""
+    return (f"<p id=\"interval\">{html.escape(METRICS[name].label)} of challenger minus champion: "
+            f"{interval['difference']:+.4f}, {interval['confidence']:.0%} paired bootstrap interval "
+            f"{interval['low']:+.4f} to {interval['high']:+.4f} ({interval['resamples']} resamples of the common "
+            f"records; {'lower' if not METRICS[name].higher_is_better else 'higher'} is better).</p>")
 
 
 def _figures(plots: Mapping[str, bytes]) -> str:
@@ -216,13 +255,16 @@ def _key_value_table(values: Mapping[str, Any]) -> str:
 
 
 def format_versions_table(versions: Sequence[Mapping[str, Any]], current: str | None) -> str:
-    """The registry's versions, oldest first, with their test metrics; `*` marks the current one."""
-    lines = [f"  {'version':<28}{'test RMSE':>10}{'test R2':>10}  created"]
+    """The registry's versions, oldest first, with the test value of the metric each was decided on; `*` marks the
+    current one."""
+    lines = [f"  {'version':<28}{'metric':>18}{'test':>10}  created"]
     for entry in versions:
         test = entry.get("metrics", {}).get("test", {})
+        name = entry.get("decision_metric") or "rmse"
         marker = "*" if entry["version"] == current else " "
-        lines.append(f"{marker} {entry['version']:<28}{test.get('rmse', float('nan')):>10.3f}"
-                     f"{test.get('r2', float('nan')):>10.3f}  {entry.get('created_at', '?')}")
+        label = METRICS[name].label if name in METRICS else name
+        lines.append(f"{marker} {entry['version']:<28}{label:>18}{test.get(name, float('nan')):>10.3f}"
+                     f"  {entry.get('created_at', '?')}")
     return "\n".join(lines)
 
 

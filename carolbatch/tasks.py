@@ -15,7 +15,6 @@ from carolbatch.errors import is_one_line_error
 from carolbatch.identity import fingerprint_code, fingerprint_task
 from carolbatch.planning import format_target_name
 from carolbatch.settings.declaration import Settings, SettingsDeclaration, declare_settings
-from carolbatch.settings.kinds import AutoOrWhole, Flag, Names, Real, Sizes, Text, Whole
 from carolbatch.settings.platform import PLATFORM_SETTINGS
 from carolbatch.storage.artifacts import (
     artifact_is_present,
@@ -37,13 +36,12 @@ _PLATFORM = declare_settings(PLATFORM_SETTINGS)
 # Key of the deployed model's target lineage inside its registry metadata `settings`.
 LINEAGE_KEY = "target_lineage"
 
-_PARAMETER_CLASSES = {Text: luigi.Parameter, Names: luigi.ListParameter, Sizes: luigi.ListParameter,
-                      AutoOrWhole: luigi.Parameter, Whole: luigi.IntParameter, Real: luigi.FloatParameter,
-                      Flag: luigi.BoolParameter}
-_OPTIONAL_PARAMETER_CLASSES = {Text: luigi.OptionalParameter, Names: luigi.OptionalListParameter,
-                               Sizes: luigi.OptionalListParameter, AutoOrWhole: luigi.OptionalParameter,
-                               Whole: luigi.OptionalIntParameter, Real: luigi.OptionalFloatParameter,
-                               Flag: luigi.OptionalBoolParameter}
+# A setting's Luigi parameter class, by the Python type of its kind's values (the kind protocol's `python_type`).
+_PARAMETER_CLASSES = {str: luigi.Parameter, tuple: luigi.ListParameter, int: luigi.IntParameter,
+                      float: luigi.FloatParameter, bool: luigi.BoolParameter}
+_OPTIONAL_PARAMETER_CLASSES = {str: luigi.OptionalParameter, tuple: luigi.OptionalListParameter,
+                               int: luigi.OptionalIntParameter, float: luigi.OptionalFloatParameter,
+                               bool: luigi.OptionalBoolParameter}
 
 
 def setting_parameter(declaration: SettingsDeclaration, name: str) -> luigi.Parameter:
@@ -51,10 +49,10 @@ def setting_parameter(declaration: SettingsDeclaration, name: str) -> luigi.Para
     description from the declaration. Optional settings default to None. An app binds its declaration once
     (app/flow/commons.py)."""
     setting = declaration[name]
+    classes = _OPTIONAL_PARAMETER_CLASSES if setting.optional else _PARAMETER_CLASSES
+    parameter_class = classes.get(getattr(setting.kind, "python_type", None), classes[str])
     if setting.optional:
-        parameter_class = _OPTIONAL_PARAMETER_CLASSES[type(setting.kind)]
         return parameter_class(default=None, significant=setting.significant, description=setting.meaning)
-    parameter_class = _PARAMETER_CLASSES[type(setting.kind)]
     return parameter_class(significant=setting.significant, description=setting.meaning)
 
 

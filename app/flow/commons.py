@@ -1,12 +1,12 @@
-"""What this app's tasks share: the platform's base task and the parameters built from this app's settings."""
+"""What this app's tasks share: the platform's base task of each role and the parameters of this app's settings."""
 
 import luigi
 
 from app.functions.settings import SETTINGS
 from carolbatch import tasks
-from carolbatch.tasks import LINEAGE_KEY, AppTask
+from carolbatch.base_tasks import DeploymentTask, EvaluationTask, ModelTask, RecordsTask
 
-__all__ = ["LINEAGE_KEY", "AppTask", "setting_parameter"]
+__all__ = ["DeploymentTask", "EvaluationTask", "ModelTask", "RecordsTask", "setting_parameter"]
 
 
 def setting_parameter(name: str) -> luigi.Parameter:

@@ -41,7 +41,7 @@ class DataChangedError(RecordsError):
 @dataclass(frozen=True)
 class Records:
     """Validated records: an id column (when there is one), float features (NaN where blank) or text
-    categories, and a float target. `facts`: blanks per numeric feature (`imputed_values`, imputed by the model)
+    categories, and the target: floats, or text labels. `facts`: blanks per numeric feature (`imputed_values`, imputed by the model)
     and records left out for lack of a target (`records_without_target`), for the log and the report."""
 
     frame: pd.DataFrame
@@ -159,7 +159,7 @@ def validate_records(
     Args:
         frame: the raw records (any column types).
         feature_columns: input columns: numbers, except `categorical_columns`.
-        target_column: numeric column to predict.
+        target_column: column to predict: numbers become floats, other values text labels.
         id_column: row key, kept as is; None or empty when the records have none.
         source: where the records came from, for messages.
         float_dtype: "float64" or "float32", the type of numeric features and target.
@@ -181,9 +181,11 @@ def validate_records(
     ids = frame[id_column].to_numpy() if id_column else None
     converted = {id_column: _column_payload(frame[id_column])} if id_column else {}
     try:
-        for name in [*feature_columns, target_column]:
+        for name in feature_columns:
             converted[name] = (category_values(frame[name]) if name in categorical_columns
                                else _finite_or_blank(frame[name], name, ids, id_column, source, float_dtype))
+        converted[target_column] = _target_values(frame[target_column], target_column, ids, id_column, source,
+                                                  float_dtype)
     except ValueProblem as problem:
         raise RecordsError(f"{source}: {problem}") from None
     _add_extra_columns(converted, frame, extra_columns, source, float_dtype)
@@ -200,6 +202,15 @@ def _finite_or_blank(column: pd.Series, name: str, ids, id_column: str | None, s
     return values
 
 
+def _target_values(column: pd.Series, name: str, ids, id_column: str | None, source: str, float_dtype: str
+                   ) -> np.ndarray:
+    """The target as the source holds it: numbers as floats (a regressor's target, or a classifier's numbered
+    classes), anything else as text labels; blanks as NaN. The model decides what it needs (training/labels.py)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return _finite_or_blank(column, name, ids, id_column, source, float_dtype)
+    return category_values(column)
+
+
 def _add_extra_columns(converted: dict, frame: pd.DataFrame, extra_columns: Sequence[str], source: str,
                        float_dtype: str) -> None:
     for name in extra_columns:
@@ -213,7 +224,7 @@ def _add_extra_columns(converted: dict, frame: pd.DataFrame, extra_columns: Sequ
 def _complete_records(converted: dict[str, Any], feature_columns: Sequence[str], categorical_columns: Sequence[str],
                       target_column: str, id_column: str | None, source: str) -> Records:
     """The records that have a target, with the count of those left out and of the blanks per numeric feature."""
-    has_target = ~np.isnan(converted[target_column])
+    has_target = ~pd.isna(converted[target_column])
     left_out = int(len(has_target) - np.count_nonzero(has_target))
     if left_out == len(has_target):
         raise RecordsError(f"{source}: target column {target_column} has no value in any of its {left_out} records")

@@ -23,8 +23,8 @@ STAGING_KEY = "mdmId"
 
 
 def read_staging_records(reader, connector: str, staging: str, columns: Sequence[str], float_dtype: str,
-                         optional_columns: Sequence[str] = (), numeric_columns: Sequence[str] | None = None
-                         ) -> pd.DataFrame:
+                         optional_columns: Sequence[str] = (), numeric_columns: Sequence[str] | None = None,
+                         native_columns: Sequence[str] = ()) -> pd.DataFrame:
     """The latest, non-deleted records of a staging table, numbers cast by BigQuery, held once in memory.
 
     Args:
@@ -36,7 +36,8 @@ def read_staging_records(reader, connector: str, staging: str, columns: Sequence
         optional_columns: more numeric columns read when the table has them (a value that is not a number
             becomes NaN in them, not an error).
         numeric_columns: the columns cast to numbers (default: all but the id); the other columns but the id
-            are categories, cast to STRING.
+            and `native_columns` are categories, cast to STRING.
+        native_columns: columns read in the staging table's own type (a target: numbers, or labels).
 
     Returns:
         One unconsolidated array per column, rows ordered by the id column (whatever streams they came by).
@@ -50,7 +51,7 @@ def read_staging_records(reader, connector: str, staging: str, columns: Sequence
     optional_columns = _present_optional_columns(reader, connector, staging, source, columns, optional_columns)
     read = [*columns, *optional_columns]
     numeric = [*(read[1:] if numeric_columns is None else numeric_columns), *optional_columns]
-    text = [name for name in columns[1:] if name not in numeric]
+    text = [name for name in columns[1:] if name not in numeric and name not in native_columns]
     stream = reader.stream(build_staging_query(connector, staging, read, numeric, text))
     streams = "" if stream.route != "Storage Read API" else (
         f" ({stream.streams} streams at once)" if stream.streams > 1 else f" ({stream.streams} stream)")

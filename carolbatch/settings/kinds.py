@@ -2,6 +2,9 @@
 
 Values come from TOML (typed), from Carol app settings (text, numbers, JSON, or None) and from text
 (environment, `--set`), so every parser takes both the typed value and its text.
+
+A kind is any object with the protocol `SettingKind` below: the platform's kinds here, or one an app writes
+(`python_type` also chooses the setting's Luigi parameter class: str, int, float, bool or tuple).
 """
 
 from __future__ import annotations
@@ -10,9 +13,22 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@runtime_checkable
+class SettingKind(Protocol):
+    """What a setting's kind gives: the Python type of its values, what it allows (in words, for messages and the
+    README table) and `parse`, which returns the value or raises ValueError (its message: `allowed`)."""
+
+    python_type: ClassVar[type]
+
+    @property
+    def allowed(self) -> str: ...
+
+    def parse(self, value: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -193,7 +209,31 @@ class Flag:
         return text in ("true", "1", "yes")
 
 
-Kind = Text | Names | Sizes | AutoOrWhole | Whole | Real | Flag
+@dataclass(frozen=True, init=False)
+class Choice:
+    """One of a few names (`Choice("rmse", "mae")`), in any letter case; kept as declared."""
+
+    options: tuple[str, ...]
+    python_type = str
+
+    def __init__(self, *options: str) -> None:
+        if not options or len({option.lower() for option in options}) != len(options):
+            raise ValueError("a Choice needs distinct options")
+        object.__setattr__(self, "options", tuple(options))
+
+    @property
+    def allowed(self) -> str:
+        return f"one of {', '.join(self.options)}"
+
+    def parse(self, value: Any) -> str:
+        text = str(value).strip().lower()
+        for option in self.options:
+            if option.lower() == text:
+                return option
+        raise ValueError(self.allowed)
+
+
+Kind = SettingKind
 
 # How an optional setting is left unset: empty in settings.toml, `--set name=`, or none/null.
 UNSET_TEXTS = ("", "none", "null")

@@ -129,6 +129,9 @@ def _parse(declaration: SettingsDeclaration, name: str, value: Any, source: str)
         return setting.kind.parse(value)
     except ValueError as allowed:
         raise SettingsError(f"setting {name}={value!r} (from {source}) is invalid: expected {allowed}") from None
+    except Exception:  # an app's own kind that fails otherwise still names what it allows
+        raise SettingsError(f"setting {name}={value!r} (from {source}) is invalid: expected "
+                            f"{getattr(setting.kind, 'allowed', type(setting.kind).__name__)}") from None
 
 
 def _check_columns(settings: Settings) -> None:

@@ -6,10 +6,29 @@ from __future__ import annotations
 
 import math
 
+from carolbatch.metrics import METRICS, Metric
 from carolbatch.settings.declaration import NO_DEFAULT, Setting
-from carolbatch.settings.kinds import Flag, Names, Real, Text, Whole
+from carolbatch.settings.kinds import Choice, Flag, Names, Real, Text, Whole
 
 SHARE = Real(0.0, 1.0, low_open=True, high_open=True)
+# The metrics bounded in [0, 1] (a limit outside cannot be met); the others are at least 0 but R², at most 1.
+_UNIT_METRICS = ("roc_auc", "accuracy", "balanced_accuracy", "f1", "brier")
+
+
+def _threshold_setting(metric: Metric) -> Setting:
+    """`max_test_<metric>` (lower is better) or `min_test_<metric>` (higher is), empty by default."""
+    if metric.name in _UNIT_METRICS:
+        kind = Real(0.0, 1.0)
+    elif metric.name == "r2":
+        kind = Real(-math.inf, 1.0)
+    else:
+        kind = Real(0.0, low_open=True)
+    side = "at least" if metric.higher_is_better else "at most"
+    return Setting(metric.threshold_setting, kind, None, f"deploy only if test {metric.label} is {side} this",
+                   optional=True)
+
+
+THRESHOLD_SETTINGS = tuple(_threshold_setting(metric) for metric in METRICS.values())
 
 PLATFORM_SETTINGS = (
     Setting("input_connector", Text(), NO_DEFAULT, "Carol connector of the staging table (Carol mode)",
@@ -25,13 +44,22 @@ PLATFORM_SETTINGS = (
     Setting("test_size", SHARE, 0.2, "share of records held out for testing"),
     Setting("validation_size", SHARE, 0.1, "share of the train split held out for early stopping"),
     Setting("random_state", Whole(0, 2**32 - 1), 1, "seed of the split and of the model"),
-    Setting("max_test_rmse", Real(0.0, low_open=True), None, "deploy only if test RMSE is at most this",
-            optional=True),
-    Setting("min_test_r2", Real(-math.inf, 1.0), None, "deploy only if test R² is at least this", optional=True),
+    Setting("decision_metric", Choice(*METRICS), None,
+            "the metric a model must win on (threshold, baseline, champion); empty: rmse for a regressor, log_loss "
+            "for a classifier", optional=True),
+    *THRESHOLD_SETTINGS,
     Setting("champion_tolerance", Real(0.0), 0.0,
-            "how much worse (test RMSE) than the deployed model a new one may be"),
+            "how much worse than the deployed model a new one may be, in the decision metric's units"),
+    Setting("champion_min_improvement", Real(0.0, 1.0, high_open=True), 0.0,
+            "how much better than the deployed model a new one must be, as a share of its decision metric "
+            "(0.02: 2% better); 0: not worse"),
+    Setting("champion_confidence", Real(0.5, 1.0, low_open=True, high_open=True), None,
+            "deploy only when the paired bootstrap interval at this confidence shows the new model not worse than "
+            "the deployed one (by more than champion_tolerance); empty: the difference itself decides",
+            optional=True),
     Setting("min_improvement_over_baseline", Real(0.0), 0.0,
-            "deploy only if test RMSE is below the mean predictor's (always the train mean) by more than this"),
+            "deploy only if the decision metric is better than the baseline's (train mean or class prior) by more "
+            "than this"),
     Setting("deploy_app", Text(plain=True), NO_DEFAULT, "the online app that receives the model"),
     Setting("target_dir", Text(), "luigi_targets", "local folder of the pipeline targets", significant=False),
     Setting("registry_dir", Text(), "models", "local model registry folder", significant=False),

@@ -13,15 +13,18 @@ any pipeline once, for estimators without epochs.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sklearn.base import clone
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from carolbatch.training.checkpoints import Checkpoints
-from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_rows
+from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_probabilities, predict_rows
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,10 @@ ProgressCallback = Callable[[ProgressReport], None]
 
 
 class Model(Protocol):
-    """A model the platform can train: the app's model module builds one."""
+    """A model the platform can train: the app's model module builds one. Its `pipeline` (unfitted) tells the kind
+    of problem: a classifier's last step makes it a classifier (scikit-learn's `is_classifier`)."""
+
+    pipeline: Pipeline
 
     def fit(self, train: TrainingRows, validation: TrainingRows, on_progress: ProgressCallback | None = None,
             checkpoints: Checkpoints | None = None) -> Fitted:
@@ -107,11 +113,22 @@ class OneStepModel:
             raise ValueError("cannot fit a model on 0 train rows")
         pipeline = clone(self.pipeline)
         pipeline.fit(train.features(), train.targets())
-        loss = mean_squared_error(validation.targets(), predict_rows(pipeline, validation.columns, validation.rows))
+        loss = validation_loss(pipeline, validation)
         if on_progress is not None:
             on_progress(Step(1, 1, f"fitted (validation loss {loss:.4f})"))
         logger.info("fitted on %d records in one step (validation loss %.4f)", len(train), loss)
         return Fitted(pipeline, {"validation_loss": loss, **self.facts})
+
+
+def validation_loss(pipeline: Pipeline, validation: TrainingRows) -> float:
+    """How far a fitted model is off on the validation rows: mean squared error for a regressor, log loss of the
+    class probabilities for a classifier (NaN when they are not finite)."""
+    if not is_classifier(pipeline):
+        return mean_squared_error(validation.targets(), predict_rows(pipeline, validation.columns, validation.rows))
+    probabilities = predict_probabilities(pipeline, validation.columns, validation.rows)
+    if not np.isfinite(probabilities).all():
+        return math.nan
+    return float(log_loss(validation.targets(), probabilities, labels=list(pipeline.classes_)))
 
 
 def describe_training(facts: Mapping[str, Any]) -> str:

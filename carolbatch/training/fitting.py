@@ -11,9 +11,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from carolbatch.metrics import Output
+from carolbatch.problem import REGRESSION, Problem, problem_of
+from carolbatch.training.labels import check_classes, is_classifying, target_values
 from carolbatch.training.checkpoints import Checkpoints
 from carolbatch.training.contract import Fitted, Model, ProgressCallback
-from carolbatch.training.rows import TrainingRows, predict_rows
+from carolbatch.training.rows import Columns, TrainingRows, predict_probabilities, predict_rows
 
 if TYPE_CHECKING:
     from carolbatch.training.split import SplitRule
@@ -35,7 +38,9 @@ class Split:
 class TrainedModel:
     """A fitted model with the true and predicted targets of its train and test rows, and how training went
     (`training`: the model's facts with the number of train and validation rows; `validation_losses`: the
-    validation loss after each epoch, empty for a model without epochs)."""
+    validation loss after each epoch, empty for a model without epochs). A classifier's predictions are labels,
+    with the class probabilities beside them (`train_probabilities`, `test_probabilities`; None for a regressor).
+    """
 
     model: Pipeline
     feature_columns: tuple[str, ...]
@@ -46,11 +51,22 @@ class TrainedModel:
     y_test_predicted: np.ndarray
     training: Mapping[str, Any]
     validation_losses: tuple[float, ...] = ()
+    problem: Problem = Problem()
+    train_probabilities: np.ndarray | None = None
+    test_probabilities: np.ndarray | None = None
 
     @property
     def epochs_run(self) -> int | None:
         """Epochs trained, or None for a model without epochs."""
         return self.training.get("epochs_run")
+
+    @property
+    def train_output(self) -> Output:
+        return Output(self.y_train_predicted, self.train_probabilities)
+
+    @property
+    def test_output(self) -> Output:
+        return Output(self.y_test_predicted, self.test_probabilities)
 
 
 def split_records(row_count: int, test_size: float, validation_size: float, random_state: int) -> Split:
@@ -79,35 +95,62 @@ def train_model(
     model: Model,
     on_progress: ProgressCallback | None = None,
     checkpoints: Checkpoints | None = None,
+    id_column: str | None = None,
 ) -> TrainedModel:
     """Fit `model` on the train rows of `frame` (it may watch the validation rows), then predict by chunks.
 
-    The test rows are only predicted. The frame is never copied: the model gets views of its columns, by name.
-    With `checkpoints` an epoch model goes on from the last one there is and keeps them as it trains.
+    The kind of problem is the model's: a regressor learns the target as numbers, a classifier as labels, each of
+    which must have train records. The test rows are only predicted. The frame is never copied: the model gets views
+    of its columns, by name. With `checkpoints` an epoch model goes on from the last one there is and keeps them as
+    it trains.
 
     Raises:
         KeyError: a feature or the target column is missing from `frame`.
+        RecordsError: the target does not suit the model (text for a regressor, a class without train records).
         ValueError: the model cannot be fitted on these rows.
     """
     columns = {name: frame[name].to_numpy() for name in feature_columns}
-    target = frame[target_column].to_numpy()
+    classifying = is_classifying(model.pipeline)
+    ids = frame[id_column].to_numpy() if id_column else None
+    target = target_values(frame[target_column], classifying, target_column, ids, id_column)
+    if classifying:
+        check_classes(target, split.train_rows, target_column)
+        if not hasattr(model.pipeline, "predict_proba"):
+            raise ValueError(f"{type(model.pipeline[-1]).__name__} gives no class probabilities (predict_proba), "
+                             "which the metrics, the gate and the online answer need: choose a classifier that does")
     fitted = model.fit(TrainingRows(columns, target, split.train_rows),
                        TrainingRows(columns, target, split.validation_rows), on_progress, checkpoints)
     return _predict_parts(fitted, feature_columns, columns, target, split)
+
+
+def predict_output(model: Pipeline, columns: Columns, rows: np.ndarray, problem: Problem) -> Output:
+    """A model's answer for `rows`: its predictions, or a classifier's labels (the most probable class) and class
+    probabilities."""
+    if not problem.is_classification:
+        return Output(predict_rows(model, columns, rows))
+    probabilities = predict_probabilities(model, columns, rows)
+    return Output(np.asarray(model.classes_)[np.argmax(probabilities, axis=1)], probabilities)
 
 
 def _predict_parts(fitted: Fitted, feature_columns: Sequence[str], columns: Mapping[str, np.ndarray], target: np.ndarray,
                    split: Split) -> TrainedModel:
     """The fitted model with the true and predicted targets of its train and test rows."""
     facts = {**fitted.facts, "train_rows": len(split.train_rows), "validation_rows": len(split.validation_rows)}
+    pipeline = fitted.pipeline
+    problem = problem_of(pipeline.classes_) if is_classifying(pipeline) else Problem(REGRESSION)
+    train, test = (predict_output(pipeline, columns, rows, problem) for rows in (split.train_rows, split.test_rows))
+    kept = (lambda rows: target[rows]) if problem.is_classification else (lambda rows: target[rows].astype("float64"))
     return TrainedModel(
-        model=fitted.pipeline,
+        model=pipeline,
         feature_columns=tuple(feature_columns),
         split=split,
-        y_train=target[split.train_rows].astype("float64"),
-        y_train_predicted=predict_rows(fitted.pipeline, columns, split.train_rows),
-        y_test=target[split.test_rows].astype("float64"),
-        y_test_predicted=predict_rows(fitted.pipeline, columns, split.test_rows),
+        y_train=kept(split.train_rows),
+        y_train_predicted=train.values,
+        y_test=kept(split.test_rows),
+        y_test_predicted=test.values,
         training=facts,
         validation_losses=fitted.validation_losses,
+        problem=problem,
+        train_probabilities=train.probabilities,
+        test_probabilities=test.probabilities,
     )

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from carolbatch.training.checkpoints import Checkpoints
-from carolbatch.training.contract import Fitted, ProgressCallback
+from carolbatch.training.contract import Fitted, ProgressCallback, validation_loss
 from carolbatch.training.epochs import EpochState, StoppingRule, run_epochs
-from carolbatch.training.rows import TrainingRows, mean_squared_error, predict_rows
+from carolbatch.training.rows import TrainingRows
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ PREPARE_ROWS = 1 << 18
 @dataclass(frozen=True)
 class EpochModel:
     """A pipeline trained epoch by epoch: its last step learns by `partial_fit`, the steps before it are
-    fitted once before the first epoch; `rule` stops training on the validation loss (mean squared error)
-    and the last step is kept as it was after its best epoch.
+    fitted once before the first epoch; `rule` stops training on the validation loss (mean squared error; log loss
+    for a classifier, whose classes are those of the train part) and the last step is kept as it was after its
+    best epoch.
 
     Up to `max_in_memory_rows` train rows (or always, when it is None) the transformed train rows are held
     in memory. Above it, the steps before the last learn from chunks of about `chunk_rows` rows (a step without
@@ -79,10 +80,6 @@ class EpochModel:
         training = resumed or Training(clone(self.pipeline), EpochState(), np.random.default_rng(self.random_state))
         pipeline, fit_epoch = training.pipeline, self._epochs(training, train, fresh=resumed is None)
 
-        def validation_loss() -> float:
-            predicted = predict_rows(pipeline, validation.columns, validation.rows)
-            return mean_squared_error(validation.targets(), predicted)
-
         def keep_checkpoint(state: EpochState) -> None:
             if checkpoints is not None and checkpoints.due(state.epoch):
                 checkpoints.save(state.epoch, training)
@@ -92,7 +89,8 @@ class EpochModel:
         with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
             # A last chunk smaller than one batch is a fine batch.
             warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
-            state, reason = run_epochs(pipeline, fit_epoch, validation_loss, self.rule, on_progress,
+            state, reason = run_epochs(pipeline, fit_epoch, lambda: validation_loss(pipeline, validation), self.rule,
+                                       on_progress,
                                        training.epochs, keep_checkpoint)
         _log_training(state, reason, len(train), time.perf_counter() - started)
         facts = {"epochs_run": state.epoch, "best_epoch": state.best_epoch,
@@ -100,10 +98,12 @@ class EpochModel:
         return Fitted(pipeline, facts, tuple(state.validation_losses))
 
     def _epochs(self, training: Training, train: TrainingRows, fresh: bool) -> Callable[[], int]:
-        """One epoch of `training` over `train`, in memory or by chunks; `fresh`: nothing is fitted yet."""
+        """One epoch of `training` over `train`, in memory or by chunks; `fresh`: nothing is fitted yet. A
+        classifier's classes are those of the train part, given to every `partial_fit`."""
+        labels = {"classes": np.unique(train.targets())} if is_classifier(training.pipeline) else {}
         if self.max_in_memory_rows is None or len(train) <= self.max_in_memory_rows:
-            return _epochs_in_memory(training.pipeline, train, fit_before=fresh)
-        return _epochs_in_chunks(training.pipeline, train, self._whole_batches(), training.generator, fresh)
+            return _epochs_in_memory(training.pipeline, train, fit_before=fresh, labels=labels)
+        return _epochs_in_chunks(training.pipeline, train, self._whole_batches(), training.generator, fresh, labels)
 
     def _whole_batches(self) -> int:
         batch = self.batch_size or 1
@@ -148,7 +148,8 @@ def _steps_before_last(pipeline: Pipeline) -> Pipeline | None:
     return Pipeline(pipeline.steps[:-1]) if len(pipeline.steps) > 1 else None
 
 
-def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows, fit_before: bool) -> Callable[[], int]:
+def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows, fit_before: bool, labels: Mapping[str, Any]
+                      ) -> Callable[[], int]:
     """One epoch over the train rows held in memory, transformed once by the steps before the last (fitted
     on them first when `fit_before`; a resumed training has them fitted already)."""
     before, estimator = _steps_before_last(pipeline), pipeline[-1]
@@ -161,14 +162,14 @@ def _epochs_in_memory(pipeline: Pipeline, train: TrainingRows, fit_before: bool)
     y_train = train.targets()
 
     def fit_epoch() -> int:
-        estimator.partial_fit(features, y_train)
+        estimator.partial_fit(features, y_train, **labels)
         return len(y_train)
 
     return fit_epoch
 
 
 def _epochs_in_chunks(pipeline: Pipeline, train: TrainingRows, chunk_rows: int, generator: np.random.Generator,
-                      fit_before: bool) -> Callable[[], int]:
+                      fit_before: bool, labels: Mapping[str, Any]) -> Callable[[], int]:
     """One epoch over the train rows chunk by chunk, in an order drawn from `generator` (part of the training's
     state: each epoch draws the next order from it); the steps before the last learn first when `fit_before`."""
     before, estimator = _steps_before_last(pipeline), pipeline[-1]
@@ -181,7 +182,7 @@ def _epochs_in_chunks(pipeline: Pipeline, train: TrainingRows, chunk_rows: int, 
         for start in range(0, len(order), chunk_rows):
             # Sorted rows read memory in order; the estimator shuffles each chunk itself.
             chunk = np.sort(order[start:start + chunk_rows])
-            estimator.partial_fit(transform(train.features(chunk)), train.targets(chunk))
+            estimator.partial_fit(transform(train.features(chunk)), train.targets(chunk), **labels)
         return len(order)
 
     return fit_epoch

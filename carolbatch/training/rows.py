@@ -78,6 +78,23 @@ def predict_rows(model: Pipeline, columns: Columns, rows: np.ndarray, chunk_rows
     return predicted
 
 
+def predict_probabilities(model: Pipeline, columns: Columns, rows: np.ndarray, chunk_rows: int = PREDICT_ROWS
+                          ) -> np.ndarray:
+    """A classifier's class probabilities for `rows` (one column per class, in `model.classes_` order), float64,
+    `chunk_rows` at a time.
+
+    Raises:
+        ValueError: `chunk_rows` is not positive (or the model refuses the features).
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    predicted = np.empty((len(rows), len(model.classes_)), dtype="float64")
+    for start in range(0, len(rows), chunk_rows):
+        chunk = rows[start:start + chunk_rows]
+        predicted[start:start + len(chunk)] = model.predict_proba(gather_features(columns, chunk))
+    return predicted
+
+
 def predict_frame(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     """float64 predictions of `model` for a DataFrame of its features by name (as a float matrix in the frame's
     column order for a model fitted on a bare matrix, a version deployed before models knew column names).

@@ -69,10 +69,10 @@ def test_evaluate_model_scores_model_and_baseline_on_the_same_split(trained):
     "thresholds, approved, words",
     [
         (Thresholds(), True, "within"),
-        (Thresholds(max_test_rmse=3.0), True, "within"),
-        (Thresholds(max_test_rmse=1.0), False, "max_test_rmse=1"),
-        (Thresholds(min_test_r2=0.8), True, "within"),
-        (Thresholds(min_test_r2=0.99), False, "min_test_r2=0.99"),
+        (Thresholds({"max_test_rmse": 3.0}), True, "within"),
+        (Thresholds({"max_test_rmse": 1.0}), False, "max_test_rmse=1"),
+        (Thresholds({"min_test_r2": 0.8}), True, "within"),
+        (Thresholds({"min_test_r2": 0.99}), False, "min_test_r2=0.99"),
     ],
 )
 def test_check_thresholds_names_the_limit_that_failed(thresholds, approved, words):
@@ -82,7 +82,7 @@ def test_check_thresholds_names_the_limit_that_failed(thresholds, approved, word
 
 def test_check_thresholds_refuses_non_finite_metrics():
     approved, reason = check_thresholds(metrics(1.0), metrics(math.nan), Thresholds())
-    assert not approved and "test metrics are not finite" in reason
+    assert not approved and "test RMSE is not finite" in reason
 
 
 @pytest.mark.parametrize("margin, approved", [(0.0, True), (0.5, True), (1.0, False), (2.0, False)])
@@ -90,5 +90,5 @@ def test_a_model_must_beat_the_mean_predictor(margin, approved):
     result = check_thresholds(metrics(2.0), metrics(2.0), Thresholds(min_improvement_over_baseline=margin),
                               baseline_test=metrics(3.0))
     assert result[0] is approved
-    assert approved or "mean predictor's 3.000 by more than min_improvement_over_baseline" in result[1]
+    assert approved or "not better than the baseline's 3.000 by more than min_improvement_over_baseline" in result[1]
     assert not check_thresholds(metrics(2.0), metrics(3.0), Thresholds(), baseline_test=metrics(3.0))[0]

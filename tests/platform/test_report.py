@@ -52,7 +52,7 @@ def render_files(trained, result, settings, snapshot, decision=DEPLOYED) -> dict
 
 @pytest.fixture
 def files(trained):
-    result = evaluate_model(trained, Thresholds(min_test_r2=0.5))
+    result = evaluate_model(trained, Thresholds({"min_test_r2": 0.5}))
     settings = {"model_epochs": 200, "data_path": "<data>.csv", "model_hidden_layers": [128, 64],
                 "max_test_rmse": None}
     snapshot = {"source": "tiny frame", "data_fingerprint": "file:abc123"}
@@ -117,7 +117,7 @@ def test_report_shows_how_training_went(files):
 
 
 def test_report_says_when_thresholds_failed(trained):
-    result = evaluate_model(trained, Thresholds(max_test_rmse=1e-6))
+    result = evaluate_model(trained, Thresholds({"max_test_rmse": 1e-6}))
     page = render_files(trained, result, {}, {})[REPORT_FILE].decode()
     assert "Thresholds failed" in page and "max_test_rmse=1e-06" in page
 

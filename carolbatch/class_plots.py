@@ -1,0 +1,89 @@
+"""A classifier's plots for its report, drawn from its test part: ROC and precision-recall curves, the calibration
+curve and the confusion matrix (one curve per class, one class against the rest, for more than two classes)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+
+from carolbatch.report import new_figure, render_png
+from carolbatch.training.fitting import TrainedModel
+
+ROC_PLOT = "roc_curve.png"
+PRECISION_RECALL_PLOT = "precision_recall.png"
+CALIBRATION_PLOT = "calibration.png"
+CONFUSION_PLOT = "confusion_matrix.png"
+# More classes than this get no curve each: the plot would be unreadable.
+MAX_CURVES = 10
+
+
+def classification_plots(trained: TrainedModel) -> dict[str, bytes]:
+    """The plots by file name."""
+    return {ROC_PLOT: plot_roc(trained), PRECISION_RECALL_PLOT: plot_precision_recall(trained),
+            CALIBRATION_PLOT: plot_calibration(trained), CONFUSION_PLOT: plot_confusion(trained)}
+
+
+def _curves(trained: TrainedModel):
+    """(class, is it, its probability) on the test part: the positive class of a binary problem, else each class."""
+    classes = trained.problem.classes
+    shown = classes[1:] if len(classes) == 2 else classes[:MAX_CURVES]
+    for label in shown:
+        column = classes.index(label)
+        yield label, np.asarray(trained.y_test) == label, trained.test_probabilities[:, column]
+
+
+def plot_roc(trained: TrainedModel) -> bytes:
+    figure = new_figure()
+    axes = figure.add_subplot()
+    for label, positive, score in _curves(trained):
+        if positive.any() and not positive.all():
+            false_positive, true_positive, _ = roc_curve(positive, score)
+            axes.plot(false_positive, true_positive, label=f"class {label}")
+    axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
+    axes.legend()
+    return render_png(figure)
+
+
+def plot_precision_recall(trained: TrainedModel) -> bytes:
+    figure = new_figure()
+    axes = figure.add_subplot()
+    for label, positive, score in _curves(trained):
+        if positive.any():
+            precision, recall, _ = precision_recall_curve(positive, score)
+            axes.plot(recall, precision, label=f"class {label}")
+    axes.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.05))
+    axes.legend()
+    return render_png(figure)
+
+
+def plot_calibration(trained: TrainedModel) -> bytes:
+    """Observed frequency against predicted probability, in ten bins: a calibrated model lies on the diagonal."""
+    figure = new_figure()
+    axes = figure.add_subplot()
+    for label, positive, score in _curves(trained):
+        if positive.any() and not positive.all():
+            observed, predicted = calibration_curve(positive, score, n_bins=10, strategy="quantile")
+            axes.plot(predicted, observed, marker=".", label=f"class {label}")
+    axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
+    axes.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
+    axes.legend()
+    return render_png(figure)
+
+
+def plot_confusion(trained: TrainedModel) -> bytes:
+    """Test records by true class (rows) and predicted class (columns), counts written in each cell."""
+    classes = list(trained.problem.classes)
+    counts = confusion_matrix(trained.y_test, trained.y_test_predicted, labels=classes)
+    figure = new_figure()
+    axes = figure.add_subplot()
+    axes.imshow(counts, cmap="Blues")
+    ticks = range(len(classes))
+    axes.set(xticks=ticks, yticks=ticks, xticklabels=[str(label) for label in classes],
+             yticklabels=[str(label) for label in classes], xlabel="predicted class", ylabel="true class",
+             title="Confusion matrix (test)")
+    if len(classes) <= 20:
+        for row, column in np.ndindex(counts.shape):
+            axes.text(column, row, str(counts[row, column]), ha="center", va="center")
+    return render_png(figure)
