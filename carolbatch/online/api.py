@@ -19,7 +19,8 @@ ROUTES = {
     "GET /": "this list",
     "GET /health": "200 once a model is served, 503 before (the health check)",
     "GET /model": "the served model version, its test metrics and feature (and categorical) columns",
-    "POST /predict": "a JSON object or a list of them, one value per feature -> predictions",
+    "POST /predict": "a JSON object or a list of them, one value per feature -> predictions (and a classifier's "
+                     "class probabilities)",
 }
 # Parsing and predicting hold the GIL: more of them at once only add memory, not speed.
 CONCURRENT_PREDICTIONS = 2
@@ -73,6 +74,9 @@ def _predict(follower: ModelFollower, max_records: int, predicting: threading.Bo
     with predicting:
         frame = records_to_frame(parse_body(body, max_records, len(served.feature_columns)),
                                  served.feature_columns, max_records, served.categorical_columns)
+        if served.problem.is_classification:
+            labels, probabilities = _classified(served, frame)
+            return _json({"version": served.version, "predictions": labels, "probabilities": probabilities}, 200)
         predictions = _finite_predictions(served, frame)
     return _json({"version": served.version, "predictions": predictions}, 200)
 
@@ -105,6 +109,20 @@ def _finite_predictions(served: ServedModel, frame) -> list[float]:
             raise PredictionError(f"record {index}: the model predicts {value} (not a finite number): "
                                   f"its values are far outside what it was trained on", record=index)
     return predictions
+
+
+def _classified(served: ServedModel, frame) -> tuple[list, list[dict[str, float]]]:
+    """A classifier's labels and class probabilities; 422 when they are not finite probabilities."""
+    try:
+        labels, probabilities = served.classify(frame)
+    except (ArithmeticError, ValueError) as error:
+        raise PredictionError(f"the model cannot predict these records: {type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}") from None
+    for index, row in enumerate(probabilities):
+        if not all(math.isfinite(value) for value in row.values()):
+            raise PredictionError(f"record {index}: the model gives class probabilities {row} (not finite): its "
+                                  "values are far outside what it was trained on", record=index)
+    return labels, probabilities
 
 
 def _answer_errors_in_json(api: Flask, max_records: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carolbatch.problem import Problem
 from carolbatch.registry import CurrentModel
 from carolbatch.training.rows import predict_frame
 
@@ -36,6 +37,25 @@ class ServedModel:
         """The features holding categories (text), as the version was trained."""
         return tuple((self.metadata.get("settings") or {}).get("categorical_columns") or ())
 
+    @property
+    def problem(self) -> Problem:
+        """What the version predicts: a regression, or a classification with its classes."""
+        return Problem.from_dict(self.metadata.get("problem"))
+
+    def classify(self, frame: pd.DataFrame) -> tuple[list[Any], list[dict[str, float]]]:
+        """A classifier's labels (the most probable class) and class probabilities (by class, as text) for the rows
+        of `frame`.
+
+        Raises:
+            ValueError: a feature is missing, or the model refuses a value.
+        """
+        features = frame if hasattr(self.model, "feature_names_in_") else frame.to_numpy(dtype="float64")
+        probabilities = np.asarray(self.model.predict_proba(features), dtype="float64")
+        classes = self.problem.classes
+        labels = [classes[column] for column in np.argmax(probabilities, axis=1)]
+        names = [str(label) for label in classes]
+        return labels, [dict(zip(names, row)) for row in probabilities.tolist()]
+
     def predict(self, frame: pd.DataFrame) -> list[float]:
         """Predictions of the rows of `frame` (its columns the features, by name) as plain floats.
 
@@ -54,6 +74,9 @@ class ServedModel:
             "test_metrics": metrics.get("test"),
             "feature_columns": list(self.feature_columns),
             "categorical_columns": list(self.categorical_columns),
+            "problem": self.problem.kind,
+            "classes": list(self.problem.classes),
+            "decision_metric": self.metadata.get("decision_metric") or "rmse",
             "data_fingerprint": source.get("data_fingerprint"),
             # Why this version was deployed: the reason, and the comparison with the champion it replaced.
             "decision": self.metadata.get("decision"),
@@ -88,6 +111,8 @@ def _check_problem(served: ServedModel, record: Mapping[str, Any] | None) -> str
         row = pd.DataFrame({name: np.array([_feature_value(features[name])],
                                            dtype=object if name in served.categorical_columns else "float64")
                             for name in served.feature_columns})
+        if served.problem.is_classification:
+            return _check_classifier(served, row, record)
         predicted = served.predict(row)
     except Exception as error:
         return f"it cannot predict its check record: {type(error).__name__}: {error}"
@@ -96,4 +121,17 @@ def _check_problem(served: ServedModel, record: Mapping[str, Any] | None) -> str
     expected = float(record["prediction"]) if record else predicted[0]
     if not math.isclose(predicted[0], expected, rel_tol=CHECK_RELATIVE_TOLERANCE, abs_tol=1e-9):
         return f"it predicts {predicted[0]!r} for its check record, {expected!r} at deploy time"
+    return ""
+
+
+def _check_classifier(served: ServedModel, row: pd.DataFrame, record: Mapping[str, Any] | None) -> str:
+    """A classifier's probabilities of its check record: finite, summing to 1, and those it gave at deploy time."""
+    _, (probabilities,) = served.classify(row)
+    values = list(probabilities.values())
+    if not all(math.isfinite(value) for value in values) or not math.isclose(sum(values), 1.0, abs_tol=1e-6):
+        return f"its class probabilities for its check record are {probabilities}, not finite ones summing to 1"
+    expected = (record or {}).get("probabilities") or probabilities
+    for name, value in probabilities.items():
+        if not math.isclose(value, float(expected.get(name, math.nan)), rel_tol=CHECK_RELATIVE_TOLERANCE, abs_tol=1e-9):
+            return f"it gives class {name} probability {value!r} for its check record, {expected.get(name)!r} at deploy time"
     return ""

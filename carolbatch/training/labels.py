@@ -45,7 +45,7 @@ def target_values(target: np.ndarray | pd.Series, classifying: bool, name: str, 
         return np.asarray([str(value) for value in values], dtype=object)
     if values.dtype.kind == "f" and not np.all(np.mod(values, 1) == 0):
         position = int(np.flatnonzero(np.mod(values, 1) != 0)[0])
-        raise RecordsError(f"target column {name} holds {values[position]!r} in "
+        raise RecordsError(f"target column {name} holds {plain_label(values[position])!r} in "
                            f"{name_record(ids, id_column, position, source)}: a classifier's labels are whole numbers "
                            "or text (build a regressor in app/functions/model.py to predict numbers)")
     return values.astype("int64")
@@ -55,7 +55,7 @@ def _numbers(values: np.ndarray, name: str, ids: Any, id_column: str | None, sou
     numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype="float64")
     bad = np.flatnonzero(np.isnan(numbers))
     if len(bad):
-        raise RecordsError(f"target column {name} holds {values[bad[0]]!r} in "
+        raise RecordsError(f"target column {name} holds {plain_label(values[bad[0]])!r} in "
                            f"{name_record(ids, id_column, int(bad[0]), source)}: the model is a regressor, which "
                            "predicts numbers (build a classifier in app/functions/model.py to predict labels)")
     return numbers
