@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from unittest.mock import create_autospec
 
 import joblib
@@ -61,8 +62,10 @@ def test_worse_challenger_is_scored_against_the_champion_and_not_deployed(tmp_pa
         trained.y_test, current.model.predict(records.frame.loc[trained.split.test_rows,
                                                                 list(current.feature_columns)])).rmse
     test_records = len(trained.split.test_rows)
-    assert f"vs {champion_rmse:.3f} of deployed model {champion} on {test_records} common test records: worse by " \
-           f"more than champion_tolerance=0" in outcome.deploy_reason
+    assert f"vs {champion_rmse:.3f} of deployed model {champion} on {test_records} common test records, difference +" \
+           in outcome.deploy_reason
+    assert re.search(r"\(95% interval \+[\d.]+ to \+[\d.]+\): worse by more than champion_tolerance=0$",
+                     outcome.deploy_reason), outcome.deploy_reason
     report = (tmp_path / "t" / challenger.output().name).with_suffix(".report.html")
     assert deployment.report == str(report) and "<h1>Model not deployed</h1>" in report.read_text()
 
