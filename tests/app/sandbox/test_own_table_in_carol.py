@@ -73,11 +73,11 @@ def test_the_online_app_in_carol_mode_answers_with_a_category_and_a_null(carol_r
         server.stop()
 
 
-def stored_model(sandbox_process, version: str):
+def stored_model(sandbox_process, version: str, deploy_app: str = DEPLOY_APP):
     """The model file of `version` in the deploy app's storage, read straight from the emulator."""
     bucket = storage_client(sandbox_process.environment["STORAGE_EMULATOR_HOST"], project="sandbox").bucket(
         open_tenant(sandbox_process.folder).bucket)
-    data = bucket.blob(f"carolapps/{DEPLOY_APP}/files/{DEPLOY_APP}/{version}/model.pkl").download_as_bytes()
+    data = bucket.blob(f"carolapps/{deploy_app}/files/{deploy_app}/{version}/model.pkl").download_as_bytes()
     return joblib.load(io.BytesIO(data))
 
 
