@@ -16,6 +16,9 @@ CALIBRATION_PLOT = "calibration.png"
 CONFUSION_PLOT = "confusion_matrix.png"
 # More classes than this get no curve each: the plot would be unreadable.
 MAX_CURVES = 10
+# The curves are drawn from at most this many test records, the same ones every time: a curve of more looks the
+# same and costs seconds at millions of records (the metrics are computed on all of them).
+MAX_CURVE_RECORDS = 200_000
 
 
 def classification_plots(trained: TrainedModel) -> dict[str, bytes]:
@@ -25,12 +28,19 @@ def classification_plots(trained: TrainedModel) -> dict[str, bytes]:
 
 
 def _curves(trained: TrainedModel):
-    """(class, is it, its probability) on the test part: the positive class of a binary problem, else each class."""
-    classes = trained.problem.classes
+    """(class, is it, its probability) on the test part (at most MAX_CURVE_RECORDS of it): the positive class of a
+    binary problem, else each class."""
+    classes, rows = trained.problem.classes, _drawn_rows(len(trained.y_test))
     shown = classes[1:] if len(classes) == 2 else classes[:MAX_CURVES]
     for label in shown:
         column = classes.index(label)
-        yield label, np.asarray(trained.y_test) == label, trained.test_probabilities[:, column]
+        yield label, np.asarray(trained.y_test)[rows] == label, trained.test_probabilities[rows, column]
+
+
+def _drawn_rows(count: int) -> np.ndarray:
+    if count <= MAX_CURVE_RECORDS:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(0).choice(count, MAX_CURVE_RECORDS, replace=False))
 
 
 def plot_roc(trained: TrainedModel) -> bytes:

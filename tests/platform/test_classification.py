@@ -197,3 +197,30 @@ def test_class_probabilities_are_predicted_by_chunks_in_class_order():
     rows = np.arange(50)
     assert np.allclose(predict_probabilities(trained.model, columns, rows, chunk_rows=7),
                        trained.model.predict_proba(labelled()[list(FEATURES)].iloc[:50]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("classes", [(0, 1), ("a", "b", "c"), (2, 5, 7, 9)])
+def test_the_metrics_equal_scikit_learns_on_random_predictions_with_ties(classes):
+    generator = np.random.default_rng(len(classes))
+    rows = 500
+    y = np.asarray(classes, dtype=object if isinstance(classes[0], str) else "int64")[
+        generator.integers(0, len(classes), rows)]
+    probabilities = np.round(generator.dirichlet(np.ones(len(classes)), size=rows), 1)  # rounded: many ties
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    predicted = np.asarray(classes, dtype=y.dtype)[np.argmax(probabilities, axis=1)]
+    problem = Problem(BINARY if len(classes) == 2 else MULTICLASS, classes)
+    result = score_output(y, Output(predicted, probabilities), problem)
+    labels = list(classes)
+    expected = {"log_loss": sk.log_loss(y, probabilities, labels=labels),
+                "accuracy": sk.accuracy_score(y, predicted),
+                "balanced_accuracy": sk.balanced_accuracy_score(y, predicted)}
+    if len(classes) == 2:
+        expected.update(roc_auc=sk.roc_auc_score(y == classes[1], probabilities[:, 1]),
+                        f1=sk.f1_score(y, predicted, pos_label=classes[1]),
+                        brier=sk.brier_score_loss(y == classes[1], probabilities[:, 1]))
+    else:
+        expected.update(roc_auc=sk.roc_auc_score(y, probabilities, multi_class="ovr", labels=labels),
+                        f1=sk.f1_score(y, predicted, average="macro", labels=labels))
+    assert set(result) == set(expected)
+    for name, value in expected.items():
+        assert result[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
