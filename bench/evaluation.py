@@ -93,12 +93,10 @@ def write_section(results: dict[str, list[dict]], records: int, reference: str) 
         lines.append(f"| {'reference' if name.startswith('reference') else 'today'} | "
                      f"{name.replace('reference ', '')} | {statistics.median(row['scored'] for row in rows):.2f} | "
                      f"{total:.2f} | {total / base:.2f}x | {max(row['peak_mib'] for row in rows):,.0f} |")
-    SECTION.parent.mkdir(exist_ok=True)
-    SECTION.write_text("\n".join(lines) + "\n")
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
-    from report import write_results  # bench/report.py, beside this file
+    from report import publish_section  # bench/report.py, beside this file
 
-    write_results(json.loads((PROJECT_DIR / "bench" / "results.json").read_text()), PROJECT_DIR / "bench" / "RESULTS.md")
+    publish_section(SECTION, lines)
 
 
 def main() -> None:

@@ -159,12 +159,10 @@ def write_section(results: list[dict], gc_results: list[dict], seconds: float) -
              _row("two runs, different settings, one registry", results, f"current test RMSE {rmse}"),
              _row("run via central scheduler + `--gc --keep-models 0` mid-write", gc_results,
                  f"gc waited {min(waits):.1f}-{max(waits):.1f} s for the deploy's registry lock")]
-    SECTION.parent.mkdir(exist_ok=True)
-    SECTION.write_text("\n".join(lines) + "\n")
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
-    from report import write_results  # bench/report.py, beside this file
+    from report import publish_section  # bench/report.py, beside this file
 
-    write_results(json.loads((PROJECT_DIR / "bench" / "results.json").read_text()), PROJECT_DIR / "bench" / "RESULTS.md")
+    publish_section(SECTION, lines)
 
 
 def main() -> None:

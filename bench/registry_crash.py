@@ -175,12 +175,10 @@ def write_section(results: list[dict], cases: list[dict], seconds: float) -> Non
              f"sound, {seconds:.0f} s in all. Then, on copies of the registry they left:", "",
              "| case | versions | result |", "| --- | --- | --- |"]
     lines += [f"| {case['case']} | {case['versions']} | {'; '.join(case['problems']) or 'pass'} |" for case in cases]
-    SECTION.parent.mkdir(exist_ok=True)
-    SECTION.write_text("\n".join(lines) + "\n")
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
-    from report import write_results  # bench/report.py, beside this file
+    from report import publish_section  # bench/report.py, beside this file
 
-    write_results(json.loads((PROJECT_DIR / "bench" / "results.json").read_text()), PROJECT_DIR / "bench" / "RESULTS.md")
+    publish_section(SECTION, lines)
 
 
 def main() -> None:

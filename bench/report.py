@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import platform
 from pathlib import Path
 
@@ -170,6 +172,14 @@ def _acceptance_rows(results: list[dict]) -> list[list]:
             rows.append([f"1e6 -> 5e7: each stage within 1.3x of linear ({measure})", f"worst {worst:.2f}",
                          _check(worst <= 1.3)])
     return rows
+
+
+def publish_section(section: Path, lines: list[str]) -> None:
+    """A bench's own section (bench/sections/NAME.md), then RESULTS.md rebuilt around every section."""
+    section.parent.mkdir(exist_ok=True)
+    section.write_text("\n".join(lines) + "\n")
+    bench = Path(__file__).resolve().parent
+    write_results(json.loads((bench / "results.json").read_text()), bench / "RESULTS.md")
 
 
 def write_results(results: dict[str, dict], path: Path) -> None:

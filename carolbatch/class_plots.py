@@ -43,43 +43,35 @@ def _drawn_rows(count: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(count, MAX_CURVE_RECORDS, replace=False))
 
 
-def plot_roc(trained: TrainedModel) -> bytes:
+def _curve_plot(trained: TrainedModel, curve, diagonal: bool, **axes_settings) -> bytes:
+    """One curve per shown class (`curve(is it, probability)` gives its x and y), on labelled axes."""
     figure = new_figure()
     axes = figure.add_subplot()
     for label, positive, score in _curves(trained):
         if positive.any() and not positive.all():
-            false_positive, true_positive, _ = roc_curve(positive, score)
-            axes.plot(false_positive, true_positive, label=f"class {label}")
-    axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
+            axes.plot(*curve(positive, score), label=f"class {label}")
+    if diagonal:
+        axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
+    axes.set(**axes_settings)
     axes.legend()
     return render_png(figure)
+
+
+def plot_roc(trained: TrainedModel) -> bytes:
+    return _curve_plot(trained, lambda positive, score: roc_curve(positive, score)[:2], True,
+                       xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
 
 
 def plot_precision_recall(trained: TrainedModel) -> bytes:
-    figure = new_figure()
-    axes = figure.add_subplot()
-    for label, positive, score in _curves(trained):
-        if positive.any():
-            precision, recall, _ = precision_recall_curve(positive, score)
-            axes.plot(recall, precision, label=f"class {label}")
-    axes.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.05))
-    axes.legend()
-    return render_png(figure)
+    return _curve_plot(trained, lambda positive, score: precision_recall_curve(positive, score)[1::-1], False,
+                       xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.05))
 
 
 def plot_calibration(trained: TrainedModel) -> bytes:
     """Observed frequency against predicted probability, in ten bins: a calibrated model lies on the diagonal."""
-    figure = new_figure()
-    axes = figure.add_subplot()
-    for label, positive, score in _curves(trained):
-        if positive.any() and not positive.all():
-            observed, predicted = calibration_curve(positive, score, n_bins=10, strategy="quantile")
-            axes.plot(predicted, observed, marker=".", label=f"class {label}")
-    axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
-    axes.set(xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
-    axes.legend()
-    return render_png(figure)
+    return _curve_plot(trained, lambda positive, score: calibration_curve(positive, score, n_bins=10,
+                                                                          strategy="quantile")[::-1], True,
+                       xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
 
 
 def plot_confusion(trained: TrainedModel) -> bytes:

@@ -47,7 +47,7 @@ def test_a_failed_task_is_named_in_one_line_and_only_outputs_found_done_count_as
     def broken(*args, **kwargs):
         raise RuntimeError("training diverged\nafter 3 epochs")
 
-    monkeypatch.setattr(app.flow.train_model, "train_model", broken)
+    monkeypatch.setattr(app.flow.train_model, "build_model", broken)
     outcome = run_pipeline(APP.pipeline, pipeline(tmp_path, random_state=7), workers, None, 8082)
 
     assert not outcome.succeeded and outcome.failed == {"TrainModel": "after 3 epochs"}
