@@ -189,7 +189,7 @@ def _compare(comparison: Comparison, rules: GateRules, same_data: bool) -> tuple
     challenger, champion = comparison.challenger[metric.name], comparison.champion[metric.name]
     if same_data and _same_metrics(comparison.champion, comparison.challenger):
         return False, f"identical to deployed model {version} (same data, same test metrics); no new version"
-    interval = f", {comparison.interval.describe(metric)}" if comparison.interval is not None else ""
+    interval = f", {comparison.interval.describe()}" if comparison.interval is not None else ""
     difference = (f"test {metric.label} {challenger:.3f} vs {champion:.3f} of deployed model {version} "
                   f"on {comparison.records} common test records{interval}")
     failed = _failed_rule(metric, challenger, champion, comparison.interval, rules)
