@@ -89,10 +89,13 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
         The published version, or none and why.
     """
     current, refused = _verified_champion(store, deploy_app)
-    if refused is not None:
+    if refused is not None and not rules.replace_champion:
         return _refused(refused, report)
-    comparison = current and compare_with_champion(current.version, current.model, current.metadata, trained,
-                                                   records.frame, rules)
+    # A champion that does not load is not comparable: --replace-champion replaces it (the registry's only way on
+    # when it is the only version, which nothing can be rolled back from).
+    comparison = (Comparison(refused.champion, problem=refused.reason) if refused is not None
+                  else current and compare_with_champion(current.version, current.model, current.metadata, trained,
+                                                         records.frame, rules))
     if comparison and comparison.comparable:
         rows = [("challenger test", comparison.challenger), ("champion test", comparison.champion),
                 ("baseline test", comparison.baseline)]
@@ -138,7 +141,7 @@ def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Deploy
             logger.warning("repaired %s of %s from its history", " and ".join(repaired), deploy_app)
         return load_current(store, deploy_app), None
     except RegistryError as error:
-        reason = f"{error}; roll back to a sound version with run.py --rollback"
+        reason = f"{error}; roll back to a sound version with run.py --rollback, or run once with --replace-champion"
         logger.warning("model not deployed: %s", reason)
         return None, Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app),
                                 decided_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -86,7 +86,7 @@ def compare_with_champion(version: str, model: Any, metadata: Mapping[str, Any],
     try:
         features = {name: frame[name].to_numpy() for name in metadata["feature_columns"]}
         champion = score_predictions(y_true, predict_rows(model, features, rows))
-    except (KeyError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 (a model that cannot predict here, whatever it raises, is not comparable)
         return _not_comparable(version, len(rows), f"it cannot predict these records ({type(error).__name__}: "
                                                    f"{error})")
     challenger = score_predictions(y_true, trained.y_test_predicted[in_both])
@@ -97,7 +97,7 @@ def _unscorable(metadata: Mapping[str, Any], frame: pd.DataFrame, target_column:
     """Why the champion cannot be scored on `frame` at all, or ""."""
     rule = SplitRule.from_dict(metadata.get("split"))
     if rule is None:
-        return "it records no split rule, so the records it never saw are unknown"
+        return "it records no split rule this code can apply, so the records it never saw are unknown"
     champion_target = (metadata.get("settings") or {}).get("target_column", target_column)
     if champion_target != target_column:
         return f"it predicts {champion_target}, this run {target_column}"
@@ -133,7 +133,7 @@ def decide_deployment(evaluation: Evaluation, comparison: Comparison | None, rul
     if comparison is None:
         return True, f"test RMSE {evaluation.test.rmse:.3f} passes the thresholds and no model is deployed yet"
     verdict = _compare(comparison, rules.tolerance, same_data)
-    if rules.replace_champion:
+    if rules.replace_champion and not _identical(comparison, same_data):
         return True, f"replaces deployed model {comparison.champion_version} (--replace-champion): {verdict[1]}"
     return verdict
 
@@ -150,6 +150,12 @@ def _compare(comparison: Comparison, tolerance: float, same_data: bool) -> tuple
     if challenger.rmse > champion.rmse + tolerance:
         return False, f"{difference}: worse by more than champion_tolerance={tolerance:g}"
     return True, f"{difference}: not worse by more than champion_tolerance={tolerance:g}"
+
+
+def _identical(comparison: Comparison, same_data: bool) -> bool:
+    """The challenger is the champion again: the same data and the same test metrics (replacing it would only
+    publish a duplicate version)."""
+    return same_data and comparison.comparable and _same_metrics(comparison.champion, comparison.challenger)
 
 
 def _same_metrics(first: Metrics, second: Metrics) -> bool:

@@ -44,14 +44,28 @@ class SplitRule:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> SplitRule | None:
-        """The rule a version's metadata records; None when it records none this code knows."""
+        """The rule a version's metadata records; None when it records none this code knows or can apply (a
+        share outside (0, 1), NaN, a seed that is not a whole number in [0, 2**64), no key column), so a
+        registry edited by hand makes its version not comparable rather than failing every deploy."""
         if not isinstance(values, Mapping) or values.get("method") != METHOD:
             return None
         try:
-            return cls(int(values["random_state"]), float(values["test_size"]), float(values["validation_size"]),
-                       tuple(str(name) for name in values["key_columns"]))
+            seed, test_size, validation_size = values["random_state"], values["test_size"], values["validation_size"]
+            keys = values["key_columns"]
+            if not (_is_seed(seed) and _is_share(test_size) and _is_share(validation_size)
+                    and isinstance(keys, (list, tuple)) and keys and all(isinstance(name, str) for name in keys)):
+                return None
+            return cls(int(seed), float(test_size), float(validation_size), tuple(keys))
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _is_seed(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 64
+
+
+def _is_share(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def identity_rule(id_column: str | None, record_columns: Sequence[str], random_state: int, test_size: float,
