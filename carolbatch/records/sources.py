@@ -84,7 +84,8 @@ def read_records(
         optional_columns: more columns read as they are, when the file has them.
         expected_fingerprint: the `file:<sha256>` the run was planned with; the bytes actually read
             must have it.
-        id_column: the record key, naming the record of a value that is not a number (else its line).
+        id_column: the record key, read exactly whatever its size (see `read_columns`); it names the record of
+            a value that is not a number (else its line). Other columns not in `float_columns` are read as text.
 
     Returns:
         The columns as a DataFrame, in the order given, one unconsolidated array per column.
@@ -117,7 +118,11 @@ def _read_pinned(path: Path, pinned: Path, columns, float_columns, float_dtype, 
     try:
         available = list_columns(pinned, parquet) if optional_columns else []
         present = [name for name in optional_columns if name not in columns and name in available]
-        return _frame_of(read_columns(pinned, [*columns, *present], float_columns, float_dtype, parquet=parquet))
+        # Columns other than numbers are categories, read as text exactly as written; the id exact at any size.
+        text = [name for name in columns if name not in float_columns and name != id_column]
+        key = id_column if id_column in columns else None
+        return _frame_of(read_columns(pinned, [*columns, *present], float_columns, float_dtype, parquet=parquet,
+                                      text_columns=text, key_column=key))
     except ColumnError as error:
         raise RecordsError(_column_error_message(path, pinned, parquet, error, id_column)) from None
     except UnicodeDecodeError:
@@ -245,6 +250,10 @@ def _check_ids(ids: pd.Series, id_column: str, source: str) -> None:
     missing = int(ids.isna().sum())
     if missing:
         raise RecordsError(f"{source}: id column {id_column} has {missing} missing values")
+    if not pd.api.types.is_numeric_dtype(ids):
+        empty = int((ids.astype(str).str.strip() == "").sum())
+        if empty:
+            raise RecordsError(f"{source}: id column {id_column} has {empty} empty values")
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
         raise RecordsError(f"{source}: id column {id_column} has {len(duplicated)} duplicate values "
