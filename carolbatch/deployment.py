@@ -91,11 +91,7 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
     current, refused = _verified_champion(store, deploy_app)
     if refused is not None and not rules.replace_champion:
         return _refused(refused, report)
-    # A champion that does not load is not comparable: --replace-champion replaces it (the registry's only way on
-    # when it is the only version, which nothing can be rolled back from).
-    comparison = (Comparison(refused.champion, problem=refused.reason) if refused is not None
-                  else current and compare_with_champion(current.version, current.model, current.metadata, trained,
-                                                         records.frame, rules))
+    comparison = _comparison(current, refused, trained, records, rules)
     if comparison and comparison.comparable:
         rows = [("challenger test", comparison.challenger), ("champion test", comparison.champion),
                 ("baseline test", comparison.baseline)]
@@ -117,6 +113,17 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
     files = {**evaluation.files, REPORT_FILE: report.render(decision)}
     publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
     return decision
+
+
+def _comparison(current: Any, refused: Deployment | None, trained: TrainedModel, records: Records,
+                rules: GateRules) -> Comparison | None:
+    """The champion and the challenger on their common test records (None without a champion). A champion that
+    does not load is not comparable: --replace-champion replaces it, the registry's way on when it is the only
+    version (nothing to roll back to)."""
+    if refused is not None:
+        return Comparison(refused.champion, problem=refused.reason)
+    return current and compare_with_champion(current.version, current.model, current.metadata, trained,
+                                             records.frame, rules)
 
 
 def _decision(version: str | None, reason: str, comparison: Comparison | None, rules: GateRules) -> Deployment:
