@@ -151,12 +151,21 @@ def test_a_champion_whose_split_rule_is_out_of_range_is_not_comparable_and_can_b
     assert replaced.version == "v3" and read_current_version(store, "online") == "v3"
 
 
-@pytest.mark.parametrize("model", ["not a model", {"predict": 1}])
-def test_a_champion_whose_model_cannot_predict_can_be_replaced(tmp_path, tiny_frame, model):
+class BrokenModel:
+    """A pickled object whose predict fails on any records."""
+
+    def predict(self, frame):
+        raise TypeError("this model predicts nothing")
+
+
+@pytest.mark.parametrize("model, problem", [("not a model", "not a model with predict"),
+                                            ({"predict": 1}, "not a model with predict"),
+                                            (BrokenModel(), "cannot predict these records (TypeError")])
+def test_a_champion_whose_model_cannot_predict_can_be_replaced(tmp_path, tiny_frame, model, problem):
     store = LocalStore(tmp_path / "registry")
     republish_v1_with(store, tmp_path, tiny_frame, model=model)
     refused = deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
-    assert refused.version is None and "not a model with predict" in refused.reason
+    assert refused.version is None and problem in refused.reason
     assert "--replace-champion" in refused.reason and "\n" not in refused.reason
     trained, evaluation = challenger(tiny_frame, 200)
     assert deploy_tiny(store, "online", "v3", trained, evaluation, tiny_frame, replace=True).version == "v3"
