@@ -178,14 +178,22 @@ def _text_column_hashes(column: pd.Series) -> np.ndarray:
     """Text: a plain integer (`-?(0|[1-9][0-9]*)`) as the integer, other text as text, a blank as NaN."""
     blank = column.isna().to_numpy()
     text = column.astype("str").to_numpy(dtype=object)
-    integer = ~blank & pd.Series(text, dtype="str").str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False)
-    fits = integer.copy()
-    # 18 digits always fit an int64; longer integers are rare: each checked exactly.
-    for position in np.flatnonzero(integer & (pd.Series(text, dtype="str").str.len().to_numpy() > 18)):
-        fits[position] = -2 ** 63 <= int(text[position]) < 2 ** 63
-    hashes = _mixed_hashes(fits, text, _text_hashes)
+    series = pd.Series(text, dtype="str")
+    integer = ~blank & series.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False)
+    hashes = _mixed_hashes(integer & _fits_int64(series), text, _text_hashes)
     hashes[blank] = _BLANK_HASH
     return hashes
+
+
+def _fits_int64(integers: pd.Series) -> np.ndarray:
+    """Which plain-integer texts fit an int64: fewer than 19 digits, or 19 digits up to 2**63 - 1 (2**63 when
+    negative); digit strings of one length compare as their numbers do."""
+    negative = integers.str.startswith("-").to_numpy(dtype=bool, na_value=False)
+    digits = integers.str.removeprefix("-")
+    length = digits.str.len().to_numpy(dtype="float64", na_value=np.nan)
+    within = ((digits <= str(2 ** 63 - 1)) | (negative & (digits == str(2 ** 63)))).to_numpy(dtype=bool,
+                                                                                           na_value=False)
+    return (length < 19) | ((length == 19) & within)
 
 
 def _text_hashes(text: np.ndarray) -> np.ndarray:
