@@ -202,3 +202,11 @@ def test_a_rule_of_the_first_method_is_read_for_an_id_key_only():
                                     {"random_state": 1.5}, {"key_columns": []}, {"key_columns": "id"}])
 def test_a_rule_out_of_range_is_not_read(change):
     assert SplitRule.from_dict({**RULE.as_dict(), **change}) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(-2.0 ** 24, 2.0 ** 24) | st.just(float("nan")), min_size=1, max_size=40))
+def test_any_float_hashes_the_same_read_as_float64_or_float32(values):
+    rule = identity_rule("", ("a",), 1, 0.2, 0.1)
+    as_float64 = pd.DataFrame({"a": np.array(values, dtype="float64")})
+    np.testing.assert_array_equal(key_hashes(as_float64.astype("float32"), rule), key_hashes(as_float64, rule))
