@@ -20,8 +20,9 @@ import pandas as pd
 from carolbatch.training.fitting import Split
 
 # v2 hashes values in a canonical form (`_column_hashes`). v1 hashed ids alike, except plain-integer text of 19
-# digits or more, and whole records differently (other floats by their float64 bits): a v1 rule keyed by one
-# column is read as v2, one keyed by whole records is not known (its version is not comparable).
+# digits or more, uint64 ids above 2**63 and fractional ids, and whole records differently (other floats by
+# their float64 bits): a v1 rule keyed by one column is read as v2, one keyed by whole records is not known
+# (its version is not comparable).
 METHOD = "key-hash-v2"
 _ID_METHODS = (METHOD, "key-hash-v1")
 # The 16-byte siphash key of text ids; numbers are hashed by value (pandas' numeric hash takes no key).
