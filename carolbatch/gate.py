@@ -88,7 +88,7 @@ def compare_with_champion(version: str, model: Any, metadata: Mapping[str, Any],
         champion = score_predictions(y_true, predict_rows(model, features, rows))
     except Exception as error:  # noqa: BLE001 (a model that cannot predict here, whatever it raises, is not comparable)
         return _not_comparable(version, len(rows), f"it cannot predict these records ({type(error).__name__}: "
-                                                   f"{error})")
+                                                   f"{(str(error).splitlines() or [''])[0]})")
     challenger = score_predictions(y_true, trained.y_test_predicted[in_both])
     return Comparison(version, len(rows), challenger, champion, score_baseline(trained.y_train, y_true))
 

@@ -155,7 +155,7 @@ class BrokenModel:
     """A pickled object whose predict fails on any records."""
 
     def predict(self, frame):
-        raise TypeError("this model predicts nothing")
+        raise TypeError("this model predicts nothing:\n- not a\n- not b")
 
 
 @pytest.mark.parametrize("model, problem", [("not a model", "not a model with predict"),
