@@ -159,6 +159,8 @@ def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
     metadata = _json_object(verified_bytes(store, deploy_app, version, METADATA_FILE), where)
     model = _load_model(verified_bytes(store, deploy_app, version, MODEL_FILE),
                         store.describe(registry_name(deploy_app, version, MODEL_FILE)))
+    if not isinstance(metadata.get("settings") or {}, dict):
+        raise RegistryError(f"{where} holds settings that are not a JSON object")
     columns = metadata.get("feature_columns") or (metadata.get("settings") or {}).get("feature_columns")
     if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
         raise RegistryError(f"{where} names no feature_columns")

@@ -124,15 +124,16 @@ def test_a_refusal_goes_stale_when_the_champion_changes(tmp_path, tiny_frame):
     assert not deployment_is_current(store, "online", Deployment(None, "thresholds", champion=None))
 
 
-def republish_v1_with(store, tmp_path, tiny_frame, split=None, model=None):
-    """v1 as a deploy published it, then published again in a fresh registry with its split rule or its model
-    replaced (a registry edited by hand, checksums made to match)."""
+def republish_v1_with(store, tmp_path, tiny_frame, split=None, model=None, metadata_changes=None):
+    """v1 as a deploy published it, then published again in a fresh registry with its split rule, its model or
+    other metadata replaced (a registry edited by hand, checksums made to match)."""
     from carolbatch.registry import publish_model
 
     scratch = LocalStore(tmp_path / "scratch")
     deploy(scratch, "v1", tiny_frame, 300)
     metadata = read_version_metadata(scratch, "online", "v1")
     metadata["split"].update(split or {})
+    metadata.update(metadata_changes or {})
     publish_model(store, "online", "v1", model if model is not None else load_current_model(scratch, "online"),
                   metadata)
 
@@ -192,3 +193,14 @@ def test_replace_champion_with_the_same_model_on_the_same_data_publishes_nothing
                                settings=settings)
     assert decision.version is None and "identical to deployed model v1" in decision.reason
     assert read_current_version(store, "online") == "v1" and not (tmp_path / "online" / "v2").exists()
+
+
+@pytest.mark.parametrize("changes, problem", [({"settings": ["y"]}, "holds settings that are not a JSON object"),
+                                              ({"feature_columns": 7, "settings": {}}, "names no feature_columns")])
+def test_a_champion_with_metadata_of_the_wrong_shape_can_be_replaced(tmp_path, tiny_frame, changes, problem):
+    store = LocalStore(tmp_path / "registry")
+    republish_v1_with(store, tmp_path, tiny_frame, metadata_changes=changes)
+    refused = deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
+    assert refused.version is None and problem in refused.reason and "\n" not in refused.reason
+    trained, evaluation = challenger(tiny_frame, 200)
+    assert deploy_tiny(store, "online", "v3", trained, evaluation, tiny_frame, replace=True).version == "v3"
