@@ -187,7 +187,9 @@ def current_feature_columns(store: ObjectStore, deploy_app: str) -> tuple[str, .
         metadata = read_version_metadata(store, deploy_app, version) if version else {}
     except RegistryError:
         return ()
-    columns = metadata.get("feature_columns") or (metadata.get("settings") or {}).get("feature_columns") or []
+    settings = metadata.get("settings")
+    columns = metadata.get("feature_columns") or (settings if isinstance(settings, dict) else {}).get(
+        "feature_columns") or []
     return tuple(name for name in columns if isinstance(name, str)) if isinstance(columns, list) else ()
 
 
