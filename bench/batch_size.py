@@ -81,7 +81,7 @@ def main() -> None:
                                              ("command line", overrides)])
     rule = StoppingRule(settings.model_epochs, settings.n_iter_no_change, settings.tol)
     columns = [settings.id_column, *settings.feature_columns, settings.target_column]
-    frame = read_records(ensure_data(rows, "parquet"), columns, columns[1:])
+    frame = read_records(ensure_data(rows, "parquet"), columns, columns[1:], id_column=settings.id_column)
     records = validate_records(frame, settings.feature_columns, settings.target_column, settings.id_column,
                                "bench").frame
     for batch in args.batches.split(","):

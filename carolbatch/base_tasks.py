@@ -83,7 +83,8 @@ class RecordsTask(AppTask):
         else:
             source = self.data_path
             frame = read_records(Path(self.data_path), columns, numeric, float_dtype, self.champion_columns,
-                                 expected_fingerprint=self.data_fingerprint, id_column=id_column)
+                                 expected_fingerprint=self.data_fingerprint, id_column=id_column,
+                                 native_columns=(self.target_column,))
         records = validate_records(frame, self.feature_columns, self.target_column, id_column, source,
                                    float_dtype, self.champion_columns, self.categorical_columns)
         logger.info("ingested %d records from %s", len(records.frame), source)

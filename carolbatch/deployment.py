@@ -89,11 +89,10 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
     Returns:
         The published version, or none and why.
     """
-    current, refused = _verified_champion(store, deploy_app)
-    if refused is not None:
-        return _refused(refused, report)
-    comparison = current and compare_with_champion(current.version, current.model, current.metadata, trained,
-                                                   records.frame, rules)
+    current, unusable = _verified_champion(store, deploy_app)
+    if unusable is not None and not rules.replace_champion:
+        return _refused(_champion_refusal(unusable), report)
+    comparison = _comparison(current, unusable, trained, records, rules)
     if comparison and comparison.comparable:
         rows = [("challenger test", comparison.challenger), ("champion test", comparison.champion),
                 ("baseline test", comparison.baseline)]
@@ -118,6 +117,17 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
     return decision
 
 
+def _comparison(current: Any, unusable: Comparison | None, trained: TrainedModel, records: Records,
+                rules: GateRules) -> Comparison | None:
+    """The champion and the challenger on their common test records (None without a champion), or `unusable`: a
+    champion that does not load is not comparable, so --replace-champion replaces it, the registry's way on when
+    it is the only version (nothing to roll back to)."""
+    if unusable is not None:
+        return unusable
+    return current and compare_with_champion(current.version, current.model, current.metadata, trained,
+                                             records.frame, rules)
+
+
 def _decision(version: str | None, reason: str, comparison: Comparison | None, rules: GateRules) -> Deployment:
     return Deployment(version, reason, comparison.champion_version if comparison else None,
                       comparison.as_dict() if comparison else None, rules.tolerance,
@@ -131,19 +141,25 @@ def _refused(decision: Deployment, report: DecisionReport) -> Deployment:
     return decision
 
 
-def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Deployment | None]:
-    """The current version, loaded and verified (None if there is none), or a refusal to deploy when it
-    does not verify: a champion that does not verify cannot be compared with, so everything stays as it is."""
+def _verified_champion(store: ObjectStore, deploy_app: str) -> tuple[Any, Comparison | None]:
+    """The current version, loaded and verified (None if there is none); when it does not verify or load, no
+    model and the champion not comparable, with why."""
     try:
         repaired = repair_pointers(store, deploy_app)
         if repaired:
             logger.warning("repaired %s of %s from its history", " and ".join(repaired), deploy_app)
         return load_current(store, deploy_app), None
     except RegistryError as error:
-        reason = f"{error}; roll back to a sound version with run.py --rollback"
-        logger.warning("model not deployed: %s", reason)
-        return None, Deployment(version=None, reason=reason, champion=read_current_version(store, deploy_app),
-                                decided_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return None, Comparison(read_current_version(store, deploy_app), problem=str(error))
+
+
+def _champion_refusal(unusable: Comparison) -> Deployment:
+    """No deploy while the champion does not verify or load, unless --replace-champion: everything stays as it is."""
+    reason = (f"{unusable.problem}; roll back to a sound version with run.py --rollback, or run once with "
+              f"--replace-champion")
+    logger.warning("model not deployed: %s", reason)
+    return Deployment(version=None, reason=reason, champion=unusable.champion_version,
+                      decided_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def build_check_record(trained: TrainedModel, records: Records) -> dict[str, Any]:

@@ -112,9 +112,9 @@ def compare_with_champion(version: str, model: Any, metadata: Mapping[str, Any],
     try:
         features = {name: frame[name].to_numpy() for name in metadata["feature_columns"]}
         champion = predict_output(model, features, rows, trained.problem)
-    except (KeyError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 (a model that cannot predict here, whatever it raises, is not comparable)
         return _not_comparable(version, len(rows), f"it cannot predict these records ({type(error).__name__}: "
-                                                   f"{error})", rules)
+                                                   f"{(str(error).splitlines() or [''])[0]})", rules)
     return _scored(version, trained, in_both, champion, rules)
 
 
@@ -133,7 +133,7 @@ def _unscorable(metadata: Mapping[str, Any], frame: pd.DataFrame, target_column:
     """Why the champion cannot be scored on `frame` at all, or ""."""
     rule = SplitRule.from_dict(metadata.get("split"))
     if rule is None:
-        return "it records no split rule, so the records it never saw are unknown"
+        return "it records no split rule this code can apply, so the records it never saw are unknown"
     champion_target = (metadata.get("settings") or {}).get("target_column", target_column)
     if champion_target != target_column:
         return f"it predicts {champion_target}, this run {target_column}"
@@ -177,7 +177,7 @@ def decide_deployment(evaluation: Evaluation, comparison: Comparison | None, rul
         return True, (f"test {metric.label} {evaluation.test[metric.name]:.3f} passes the thresholds and no model is "
                       "deployed yet")
     verdict = _compare(comparison, rules, same_data)
-    if rules.replace_champion:
+    if rules.replace_champion and not _identical(comparison, same_data):
         return True, f"replaces deployed model {comparison.champion_version} (--replace-champion): {verdict[1]}"
     return verdict
 
@@ -220,6 +220,12 @@ def _passed_rule(rules: GateRules) -> str:
     if rules.confidence is not None:
         passed.append(f"so at champion_confidence={rules.confidence:g}")
     return ", ".join(passed)
+
+
+def _identical(comparison: Comparison, same_data: bool) -> bool:
+    """The challenger is the champion again: the same data and the same test metrics (replacing it would only
+    publish a duplicate version)."""
+    return same_data and comparison.comparable and _same_metrics(comparison.champion, comparison.challenger)
 
 
 def _same_metrics(first: Metrics, second: Metrics) -> bool:

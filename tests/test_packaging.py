@@ -141,6 +141,20 @@ def test_docker_context_leaves_out_a_dotenv_file(tmp_path):
     assert docker_context(tmp_path) == {".dockerignore", "run.py"}
 
 
+def test_docker_context_leaves_out_credentials_keys_env_files_and_any_target_folder(tmp_path):
+    for name in (".dockerignore", "run.py"):
+        (tmp_path / name).write_text((PROJECT_DIR / name).read_text())
+    (tmp_path / "app" / "functions").mkdir(parents=True)
+    (tmp_path / "app" / "functions" / "model.py").write_text("x = 1\n")
+    left_out = ("service-account.json", "app/service-account.json", "tls.pem", "app/server.key", "prod.env",
+                "data/staging.env", "my_targets/IngestRecords/x.pkl", "my_registry/app/current", ".venv/bin/python",
+                "bench/data/big.csv", "data/luigi_targets/x.pkl", "app/__pycache__/x.pyc")
+    for secret in left_out:
+        (tmp_path / secret).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / secret).write_text("secret\n")
+    assert docker_context(tmp_path) == {".dockerignore", "run.py", "app/functions/model.py"}
+
+
 def test_dockerfile_installs_requirements_and_runs_as_non_root():
     dockerfile = (PROJECT_DIR / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3.11-slim$", dockerfile, re.M)

@@ -72,6 +72,7 @@ def _frame_of(columns: dict[str, Any]) -> pd.DataFrame:
 def read_records(
     path: Path, columns: Sequence[str], float_columns: Sequence[str] = (), float_dtype: str = "float64",
     optional_columns: Sequence[str] = (), expected_fingerprint: str | None = None, id_column: str | None = None,
+    native_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read the named columns of a CSV or Parquet file, streaming it in batches.
 
@@ -84,7 +85,9 @@ def read_records(
         optional_columns: more columns read as they are, when the file has them.
         expected_fingerprint: the `file:<sha256>` the run was planned with; the bytes actually read
             must have it.
-        id_column: the record key, naming the record of a value that is not a number (else its line).
+        id_column: the record key, read exactly whatever its size (see `read_columns`); it names the record of
+            a value that is not a number (else its line). Other columns not in `float_columns` are read as text.
+        native_columns: columns read in the file's own types instead (a target: numbers, or labels as text).
 
     Returns:
         The columns as a DataFrame, in the order given, one unconsolidated array per column.
@@ -102,7 +105,8 @@ def read_records(
         pinned = Path(f"/proc/self/fd/{handle.fileno()}")
         pinned = pinned if pinned.exists() else path
         before = os.fstat(handle.fileno())
-        frame = _read_pinned(path, pinned, columns, float_columns, float_dtype, optional_columns, id_column)
+        frame = _read_pinned(path, pinned, columns, float_columns, float_dtype, optional_columns, id_column,
+                             native_columns)
         if expected_fingerprint is not None:
             changed = f"file:{digest_file(pinned).sha256}" != expected_fingerprint
             after = os.fstat(handle.fileno())
@@ -112,12 +116,16 @@ def read_records(
 
 
 def _read_pinned(path: Path, pinned: Path, columns, float_columns, float_dtype, optional_columns,
-                 id_column: str | None = None) -> pd.DataFrame:
+                 id_column: str | None = None, native_columns: Sequence[str] = ()) -> pd.DataFrame:
     parquet = is_parquet(path)
     try:
         available = list_columns(pinned, parquet) if optional_columns else []
         present = [name for name in optional_columns if name not in columns and name in available]
-        return _frame_of(read_columns(pinned, [*columns, *present], float_columns, float_dtype, parquet=parquet))
+        # Columns other than numbers are categories, read as text exactly as written; the id exact at any size.
+        text = [name for name in columns if name not in (*float_columns, *native_columns) and name != id_column]
+        key = id_column if id_column in columns else None
+        return _frame_of(read_columns(pinned, [*columns, *present], float_columns, float_dtype, parquet=parquet,
+                                      text_columns=text, key_column=key))
     except ColumnError as error:
         raise RecordsError(_column_error_message(path, pinned, parquet, error, id_column)) from None
     except UnicodeDecodeError:
@@ -256,6 +264,10 @@ def _check_ids(ids: pd.Series, id_column: str, source: str) -> None:
     missing = int(ids.isna().sum())
     if missing:
         raise RecordsError(f"{source}: id column {id_column} has {missing} missing values")
+    if not pd.api.types.is_numeric_dtype(ids):
+        empty = int((ids.astype(str).str.strip() == "").sum())
+        if empty:
+            raise RecordsError(f"{source}: id column {id_column} has {empty} empty values")
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
         raise RecordsError(f"{source}: id column {id_column} has {len(duplicated)} duplicate values "

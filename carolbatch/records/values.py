@@ -48,11 +48,19 @@ def first_infinite(values: np.ndarray) -> int | None:
 
 
 def category_values(column: pd.Series | np.ndarray) -> np.ndarray:
-    """The column as text categories (numbers as their text), blanks as NaN, in an object array."""
+    """The column as text categories, blanks (missing or empty text) as NaN, in an object array.
+
+    Text is kept exactly as read (`01` is not `1`); numbers become their plain text as Arrow writes them, a
+    whole float as an integer (1.0 is "1", as a CSV cell `1` reads in a column with a blank), so a file, a
+    Parquet column of numbers and Carol's STRING cast give a model the same categories.
+    """
     series = pd.Series(column, copy=False)
-    present = series.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        series = pa.array(series.to_numpy(), from_pandas=True).cast(pa.string()).to_pandas()
+    text = series.astype(object)
+    present = (series.notna() & (text != "")).to_numpy()
     values = np.full(len(series), np.nan, dtype=object)
-    values[present] = series[present].astype(str).to_numpy(dtype=object)
+    values[present] = text[present].astype(str).to_numpy(dtype=object)
     return values
 
 

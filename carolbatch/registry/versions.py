@@ -149,18 +149,34 @@ def load_current(store: ObjectStore, deploy_app: str) -> CurrentModel | None:
     """The current version of `deploy_app`, verified, or None before the first deployment.
 
     Raises:
-        RegistryError: the current version's files are missing or do not match their checksums.
+        RegistryError: the current version's files are missing or do not match their checksums, or its model
+            cannot be loaded or has no `predict`.
     """
     version = read_current_version(store, deploy_app)
     if version is None:
         return None
     where = store.describe(registry_name(deploy_app, version, METADATA_FILE))
     metadata = _json_object(verified_bytes(store, deploy_app, version, METADATA_FILE), where)
-    model = joblib.load(io.BytesIO(verified_bytes(store, deploy_app, version, MODEL_FILE)))
+    model = _load_model(verified_bytes(store, deploy_app, version, MODEL_FILE),
+                        store.describe(registry_name(deploy_app, version, MODEL_FILE)))
+    if not isinstance(metadata.get("settings") or {}, dict):
+        raise RegistryError(f"{where} holds settings that are not a JSON object")
     columns = metadata.get("feature_columns") or (metadata.get("settings") or {}).get("feature_columns")
     if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
         raise RegistryError(f"{where} names no feature_columns")
     return CurrentModel(version=version, model=model, feature_columns=tuple(columns), metadata=metadata)
+
+
+def _load_model(data: bytes, where: str) -> Any:
+    """The model a version's verified bytes hold; one that cannot be unpickled or cannot predict is an error."""
+    try:
+        model = joblib.load(io.BytesIO(data))
+    except Exception as error:  # noqa: BLE001 (unpickling runs arbitrary constructors: any error means unusable)
+        first_line = (str(error).splitlines() or [""])[0]
+        raise RegistryError(f"{where} cannot be loaded ({type(error).__name__}: {first_line})") from None
+    if not callable(getattr(model, "predict", None)):
+        raise RegistryError(f"{where} holds a {type(model).__name__}, not a model with predict")
+    return model
 
 
 def current_feature_columns(store: ObjectStore, deploy_app: str) -> tuple[str, ...]:
@@ -171,7 +187,9 @@ def current_feature_columns(store: ObjectStore, deploy_app: str) -> tuple[str, .
         metadata = read_version_metadata(store, deploy_app, version) if version else {}
     except RegistryError:
         return ()
-    columns = metadata.get("feature_columns") or (metadata.get("settings") or {}).get("feature_columns") or []
+    settings = metadata.get("settings")
+    columns = metadata.get("feature_columns") or (settings if isinstance(settings, dict) else {}).get(
+        "feature_columns") or []
     return tuple(name for name in columns if isinstance(name, str)) if isinstance(columns, list) else ()
 
 

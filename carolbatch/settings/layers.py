@@ -24,13 +24,20 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     """Read the project's settings file (a TOML table of setting names to values).
 
     Raises:
-        SettingsError: the file is missing or is not valid TOML.
+        SettingsError: the file is missing, cannot be read (a directory, no permission), is not UTF-8 text
+            or is not valid TOML.
     """
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise SettingsError(f"settings file {path} not found") from None
+    except IsADirectoryError:
+        raise SettingsError(f"settings file {path} is a directory, not a file") from None
+    except OSError as error:
+        raise SettingsError(f"settings file {path} cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"settings file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"settings file {path} is not valid TOML: {error}") from None
 

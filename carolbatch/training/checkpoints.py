@@ -2,9 +2,11 @@
 
 A checkpoint is an artifact (carolbatch/storage/artifacts.py: written atomically, then its checksum record)
 named by the task's family and identity, `<prefix>checkpoints/<family>.<identity>.pkl`, so no other identity
-ever reads it. The task deletes it once its output is written; `--force` deletes it before the task reruns,
-and `--gc` removes every checkpoint. A checkpoint that does not verify or load is ignored with a warning
-(and deleted): training then starts from its first epoch.
+ever reads it; the family and identity are kept inside it too, so a checkpoint copied or renamed under
+another identity is not resumed. The task deletes it once its output is written; `--force` deletes it before
+the task reruns, and `--gc` removes every checkpoint. A checkpoint that does not verify, load or belong to
+this identity is ignored with a warning (and deleted): training then starts from its first epoch. A write that
+fails (a full disk) removes what it wrote and training goes on: no checkpoint is left without its record.
 """
 
 from __future__ import annotations
@@ -68,10 +70,20 @@ class Checkpoints:
         return epoch % max(1, self.every_epochs) == 0 and not recent
 
     def save(self, epoch: int, state: Any) -> None:
-        """Keep `state`, the training's state after `epoch`, in place of the previous checkpoint."""
-        save_artifact(self.store, self.name, {"epoch": epoch, "state": state}, summary={"epoch": epoch},
-                      checks=self.checks)
-        self._last = self.clock()
+        """Keep `state`, the training's state after `epoch`, in place of the previous checkpoint.
+
+        A write that fails (a full disk) is a warning: what it left is removed and training goes on.
+        """
+        try:
+            save_artifact(self.store, self.name, {"epoch": epoch, "state": state, "owner": self._owner},
+                          summary={"epoch": epoch}, checks=self.checks)
+        except OSError as error:
+            logger.warning("%s checkpoint after epoch %d not written (%s); training goes on without it",
+                           self.label, epoch, _one_line(error))
+            self._delete_quietly()
+            return
+        finally:
+            self._last = self.clock()
         logger.debug("%s checkpoint after epoch %d: %s", self.label, epoch, self.store.describe(self.name))
 
     def load(self) -> tuple[int, Any] | None:
@@ -85,6 +97,8 @@ class Checkpoints:
         try:
             kept = load_artifact(self.store, self.name, self.checks)
             epoch, state = int(kept["epoch"]), kept["state"]
+            if kept.get("owner") != self._owner:
+                raise ValueError(f"it was written for {kept.get('owner')!r}, not {self._owner!r}")
         except Exception as error:  # noqa: BLE001 (a damaged or foreign checkpoint must never crash the run)
             logger.warning("ignoring the %s checkpoint %s: %s; training from the first epoch", self.label,
                            self.store.describe(self.name), _one_line(error))
@@ -96,6 +110,18 @@ class Checkpoints:
     def delete(self) -> None:
         """Remove the checkpoint, its record first (see `delete_artifact`)."""
         delete_artifact(self.store, self.name)
+
+    @property
+    def _owner(self) -> str:
+        """The family and identity the checkpoint belongs to: its file name, without the store's prefix."""
+        return self.name.rsplit("/", 1)[-1]
+
+    def _delete_quietly(self) -> None:
+        try:
+            self.delete()
+        except OSError as error:
+            logger.warning("%s checkpoint %s could not be removed either (%s)", self.label,
+                           self.store.describe(self.name), _one_line(error))
 
 
 def _one_line(error: BaseException) -> str:

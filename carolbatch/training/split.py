@@ -19,12 +19,19 @@ import pandas as pd
 
 from carolbatch.training.fitting import Split
 
-METHOD = "key-hash-v1"
+# v2 hashes values in a canonical form (`_column_hashes`). v1 hashed ids alike, except plain-integer text of 19
+# digits or more, uint64 ids above 2**63 and fractional ids, and whole records differently (other floats by
+# their float64 bits): a v1 rule keyed by one column is read as v2, one keyed by whole records is not known
+# (its version is not comparable).
+METHOD = "key-hash-v2"
+_ID_METHODS = (METHOD, "key-hash-v1")
 # The 16-byte siphash key of text ids; numbers are hashed by value (pandas' numeric hash takes no key).
 STRING_HASH_KEY = "carolbatch-split"
 # A string id that is a plain integer hashes as that integer: ids read as numbers from a file and as text
-# from Carol then fall in the same part. 18 digits always fit an int64.
-_INTEGER_TEXT = r"-?(?:0|[1-9][0-9]{0,17})"
+# from Carol then fall in the same part.
+_INTEGER_TEXT = r"-?(?:0|[1-9][0-9]*)"
+# Every blank hashes as a float NaN does, whatever the column's type.
+_BLANK_HASH = pd.util.hash_array(np.array([np.nan]))[0]
 _FRACTION_BITS = 53
 
 
@@ -44,14 +51,30 @@ class SplitRule:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> SplitRule | None:
-        """The rule a version's metadata records; None when it records none this code knows."""
-        if not isinstance(values, Mapping) or values.get("method") != METHOD:
+        """The rule a version's metadata records; None when it records none this code knows or can apply (a
+        share outside (0, 1), NaN, a seed that is not a whole number in [0, 2**64), no key column), so a
+        registry edited by hand makes its version not comparable rather than failing every deploy."""
+        if not isinstance(values, Mapping) or values.get("method") not in _ID_METHODS:
             return None
         try:
-            return cls(int(values["random_state"]), float(values["test_size"]), float(values["validation_size"]),
-                       tuple(str(name) for name in values["key_columns"]))
+            seed, test_size, validation_size = values["random_state"], values["test_size"], values["validation_size"]
+            keys = values["key_columns"]
+            if not (_is_seed(seed) and _is_share(test_size) and _is_share(validation_size)
+                    and isinstance(keys, (list, tuple)) and keys and all(isinstance(name, str) for name in keys)):
+                return None
+            if values["method"] != METHOD and len(keys) != 1:
+                return None
+            return cls(int(seed), float(test_size), float(validation_size), tuple(keys))
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _is_seed(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 64
+
+
+def _is_share(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def identity_rule(id_column: str | None, record_columns: Sequence[str], random_state: int, test_size: float,
@@ -125,17 +148,57 @@ def split_by_identity(frame: pd.DataFrame, rule: SplitRule) -> Split:
 
 
 def _column_hashes(column: pd.Series) -> np.ndarray:
-    """Unsalted uint64 hashes of a column's values: an integer hashes the same as an int, a whole float
-    or its plain text (`17`, `17.0`, `"17"`); other numbers by their float64 bits, other text as text."""
+    """Unsalted uint64 hashes of a column's values in a canonical form, which how they were read cannot change.
+
+    An integer hashes alike as an int of any width, a whole float or its plain text (`17`, `17.0`, `"17"`), as
+    int64 where it fits one and as its decimal text beyond (ids above 2**63 alike as number and as text); other
+    numbers by their float32 value (a table read with `float32` hashes the same); other text as text; every
+    blank (NaN, None) alike.
+    """
     values = column.to_numpy()
-    if values.dtype.kind in "iu":
+    if values.dtype.kind == "i":
         return pd.util.hash_array(values.astype("int64", copy=False))
+    if values.dtype.kind == "u":
+        fits = values <= np.iinfo(np.int64).max
+        return _mixed_hashes(fits, values, lambda rest: _text_hashes(rest.astype(str).astype(object)))
     if values.dtype.kind == "f":
-        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
-        return _mixed_hashes(whole, values, lambda rest: pd.util.hash_array(rest.astype("float64")))
+        return _float_hashes(values)
+    return _text_column_hashes(column)
+
+
+def _float_hashes(values: np.ndarray, rounded: bool = False) -> np.ndarray:
+    """Whole floats as int64; the rest rounded to float32 once (then whole ones as int64 too), NaN as one blank."""
+    whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
+    if rounded:
+        return _mixed_hashes(whole, values, lambda rest: pd.util.hash_array(np.where(np.isnan(rest), np.nan, rest)))
+    with np.errstate(over="ignore"):
+        return _mixed_hashes(whole, values, lambda rest: _float_hashes(rest.astype("float32").astype("float64"), True))
+
+
+def _text_column_hashes(column: pd.Series) -> np.ndarray:
+    """Text: a plain integer (`-?(0|[1-9][0-9]*)`) as the integer, other text as text, a blank as NaN."""
+    blank = column.isna().to_numpy()
     text = column.astype("str").to_numpy(dtype=object)
-    whole = pd.Series(text, dtype="str").str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False)
-    return _mixed_hashes(whole, text, lambda rest: pd.util.hash_array(rest, hash_key=STRING_HASH_KEY))
+    series = pd.Series(text, dtype="str")
+    integer = ~blank & series.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool, na_value=False)
+    hashes = _mixed_hashes(integer & _fits_int64(series), text, _text_hashes)
+    hashes[blank] = _BLANK_HASH
+    return hashes
+
+
+def _fits_int64(integers: pd.Series) -> np.ndarray:
+    """Which plain-integer texts fit an int64: fewer than 19 digits, or 19 digits up to 2**63 - 1 (2**63 when
+    negative); digit strings of one length compare as their numbers do."""
+    negative = integers.str.startswith("-").to_numpy(dtype=bool, na_value=False)
+    digits = integers.str.removeprefix("-")
+    length = digits.str.len().to_numpy(dtype="float64", na_value=np.nan)
+    within = ((digits <= str(2 ** 63 - 1)) | (negative & (digits == str(2 ** 63)))).to_numpy(dtype=bool,
+                                                                                           na_value=False)
+    return (length < 19) | ((length == 19) & within)
+
+
+def _text_hashes(text: np.ndarray) -> np.ndarray:
+    return pd.util.hash_array(text, hash_key=STRING_HASH_KEY)
 
 
 def _mixed_hashes(whole: np.ndarray, values: np.ndarray, hash_rest) -> np.ndarray:

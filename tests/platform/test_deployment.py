@@ -122,3 +122,85 @@ def test_a_refusal_goes_stale_when_the_champion_changes(tmp_path, tiny_frame):
     assert read_current_version(store, "online") == "v2"
     assert not deployment_is_current(store, "online", refusal)
     assert not deployment_is_current(store, "online", Deployment(None, "thresholds", champion=None))
+
+
+def republish_v1_with(store, tmp_path, tiny_frame, split=None, model=None, metadata_changes=None):
+    """v1 as a deploy published it, then published again in a fresh registry with its split rule, its model or
+    other metadata replaced (a registry edited by hand, checksums made to match)."""
+    from carolbatch.registry import publish_model
+
+    scratch = LocalStore(tmp_path / "scratch")
+    deploy(scratch, "v1", tiny_frame, 300)
+    metadata = read_version_metadata(scratch, "online", "v1")
+    metadata["split"].update(split or {})
+    metadata.update(metadata_changes or {})
+    publish_model(store, "online", "v1", model if model is not None else load_current_model(scratch, "online"),
+                  metadata)
+
+
+@pytest.mark.parametrize("split", [{"test_size": float("nan")}, {"test_size": 1e300}, {"random_state": -1},
+                                   {"validation_size": -0.5}, {"key_columns": []}])
+def test_a_champion_whose_split_rule_is_out_of_range_is_not_comparable_and_can_be_replaced(tmp_path, tiny_frame,
+                                                                                            split):
+    store = LocalStore(tmp_path / "registry")
+    republish_v1_with(store, tmp_path, tiny_frame, split=split)
+    refused = deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
+    assert refused.version is None and "not comparable with deployed model v1" in refused.reason
+    assert "records no split rule" in refused.reason and "\n" not in refused.reason
+    trained, evaluation = challenger(tiny_frame, 200)
+    replaced = deploy_tiny(store, "online", "v3", trained, evaluation, tiny_frame, replace=True)
+    assert replaced.version == "v3" and read_current_version(store, "online") == "v3"
+
+
+class BrokenModel:
+    """A pickled object whose predict fails on any records."""
+
+    def predict(self, frame):
+        raise TypeError("this model predicts nothing:\n- not a\n- not b")
+
+
+@pytest.mark.parametrize("model, problem", [("not a model", "not a model with predict"),
+                                            ({"predict": 1}, "not a model with predict"),
+                                            (BrokenModel(), "cannot predict these records (TypeError")])
+def test_a_champion_whose_model_cannot_predict_can_be_replaced(tmp_path, tiny_frame, model, problem):
+    store = LocalStore(tmp_path / "registry")
+    republish_v1_with(store, tmp_path, tiny_frame, model=model)
+    refused = deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
+    assert refused.version is None and problem in refused.reason
+    assert "--replace-champion" in refused.reason and "\n" not in refused.reason
+    trained, evaluation = challenger(tiny_frame, 200)
+    assert deploy_tiny(store, "online", "v3", trained, evaluation, tiny_frame, replace=True).version == "v3"
+    assert read_current_version(store, "online") == "v3"
+
+
+def test_a_corrupt_only_version_is_replaced_with_replace_champion(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    deploy(store, "v1", tiny_frame, 300)
+    (tmp_path / "online" / "v1" / "model.pkl").write_bytes(b"torn")
+    trained, evaluation = challenger(tiny_frame, 200)
+    decision = deploy_tiny(store, "online", "v2", trained, evaluation, tiny_frame, replace=True)
+    assert decision.version == "v2" and decision.champion == "v1" and "does not verify" in decision.reason
+    assert read_current_version(store, "online") == "v2"
+    assert load_current_model(store, "online") is not None
+
+
+def test_replace_champion_with_the_same_model_on_the_same_data_publishes_nothing(tmp_path, tiny_frame):
+    store = LocalStore(tmp_path)
+    settings = {"model_epochs": 300, "data_fingerprint": "file:abc"}
+    for version in ("v1", "v2"):
+        trained, evaluation = challenger(tiny_frame, 300)
+        decision = deploy_tiny(store, "online", version, trained, evaluation, tiny_frame, replace=True,
+                               settings=settings)
+    assert decision.version is None and "identical to deployed model v1" in decision.reason
+    assert read_current_version(store, "online") == "v1" and not (tmp_path / "online" / "v2").exists()
+
+
+@pytest.mark.parametrize("changes, problem", [({"settings": ["y"]}, "holds settings that are not a JSON object"),
+                                              ({"feature_columns": 7, "settings": {}}, "names no feature_columns")])
+def test_a_champion_with_metadata_of_the_wrong_shape_can_be_replaced(tmp_path, tiny_frame, changes, problem):
+    store = LocalStore(tmp_path / "registry")
+    republish_v1_with(store, tmp_path, tiny_frame, metadata_changes=changes)
+    refused = deploy(store, "v2", tiny_frame, 200, tolerance=1e9)
+    assert refused.version is None and problem in refused.reason and "\n" not in refused.reason
+    trained, evaluation = challenger(tiny_frame, 200)
+    assert deploy_tiny(store, "online", "v3", trained, evaluation, tiny_frame, replace=True).version == "v3"

@@ -94,6 +94,21 @@ def test_a_changed_test_size_scores_the_intersection_and_says_how_many_records(t
         holdout_mask(frame, rule(0.2)).sum())
 
 
+def test_without_an_id_a_float32_reading_of_the_same_records_holds_out_the_same_ones(tmp_path):
+    store = LocalStore(tmp_path)
+    frame = records(np.arange(2000), seed=0).drop(columns="id")
+    whole_records = identity_rule("", (*FEATURES, "y"), 1, 0.2, 0.1)
+    champion = fit(KNeighborsRegressor(n_neighbors=1), frame, whole_records)
+    own_test_rmse = score_predictions(champion.y_test, champion.y_test_predicted).rmse
+    deploy(store, "v1", champion, frame, whole_records)
+    as_float32 = frame.astype("float32")
+    decision = deploy(store, "v2", fit(LinearRegression(), as_float32, whole_records), as_float32, whole_records,
+                      tolerance=1e9)
+    # Every common record is one of the champion's test records: none it memorised is scored.
+    assert decision.comparison["records"] == len(champion.split.test_rows)
+    assert decision.comparison["champion"]["rmse"] == pytest.approx(own_test_rmse, rel=0.01)
+
+
 def test_too_few_common_records_are_not_comparable_and_say_the_way_on(tmp_path):
     store = LocalStore(tmp_path)
     frame = records(np.arange(300), seed=0)

@@ -101,7 +101,7 @@ def test_published_version_carries_report_plots_and_the_decision(tmp_path):
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["decision"] == outcome.decision and outcome.decision["report"] == str(folder / "report.html")
     assert metadata["decision"]["reason"] == outcome.deploy_reason and metadata["decision"]["champion"] is None
-    assert metadata["split"] == {"method": "key-hash-v1", "random_state": 1, "test_size": 0.2, "validation_size": 0.1,
+    assert metadata["split"] == {"method": "key-hash-v2", "random_state": 1, "test_size": 0.2, "validation_size": 0.1,
                                  "key_columns": ["sample"]}
     assert metadata["source"] == {"source": str(SAMPLE_DATA), "data_fingerprint": sample_fingerprint()}
 

@@ -35,7 +35,7 @@ PROMISED_MEAN_TEST_RMSE = 3.5
 def train_on_the_sample(random_state: int):
     settings = default_settings(random_state=random_state)
     columns = [settings.id_column, *settings.feature_columns, settings.target_column]
-    frame = read_records(SAMPLE_DATA, columns, columns[1:])
+    frame = read_records(SAMPLE_DATA, columns, columns[1:], id_column=settings.id_column)
     records = validate_records(frame, settings.feature_columns, settings.target_column, settings.id_column, "sample")
     rule = identity_rule(settings.id_column, columns[1:], random_state, settings.test_size, settings.validation_size)
     split = split_by_identity(records.frame, rule)

@@ -44,7 +44,7 @@ def suffix(request) -> str:
 
 def test_read_records_returns_the_columns_in_order_with_float_columns_converted(tmp_path, tiny_frame, suffix):
     path = write(tiny_frame[["y", "c", "id", "a", "b"]], tmp_path / f"data.{suffix}")
-    frame = read_records(path, COLUMNS, COLUMNS[1:])
+    frame = read_records(path, COLUMNS, COLUMNS[1:], id_column="id")
     assert list(frame.columns) == COLUMNS
     assert frame["id"].dtype == np.int64
     assert all(frame[name].dtype == np.float64 for name in COLUMNS[1:])
@@ -102,7 +102,7 @@ def test_missing_and_text_columns_are_named(tmp_path, tiny_frame, suffix):
 def test_missing_values_survive_reading_and_are_counted_by_validation(tmp_path, tiny_frame, suffix):
     frame = tiny_frame.assign(y=tiny_frame["y"].where(tiny_frame.index > 2),
                               a=tiny_frame["a"].where(tiny_frame.index % 5 != 0))
-    read = read_records(write(frame, tmp_path / f"data.{suffix}"), COLUMNS, COLUMNS[1:])
+    read = read_records(write(frame, tmp_path / f"data.{suffix}"), COLUMNS, COLUMNS[1:], id_column="id")
     records = validate_records(read, FEATURES, "y", "id", "test data")
     assert records.facts == {"imputed_values": {"a": 3}, "records_without_target": 3}
     assert records.frame["id"].tolist() == list(range(3, 20))
@@ -190,7 +190,8 @@ def test_any_finite_floats_round_trip_through_both_formats(tmp_path, values):
     frame = pd.DataFrame(values, columns=["a", "b", "c", "y"]).assign(id=np.arange(len(values)))
     for name in ("data.csv", "data.parquet"):
         path = write(frame[COLUMNS], tmp_path / name)
-        records = validate_records(read_records(path, COLUMNS, COLUMNS[1:]), FEATURES, "y", "id", name)
+        records = validate_records(read_records(path, COLUMNS, COLUMNS[1:], id_column="id"), FEATURES, "y", "id",
+                                   name)
         np.testing.assert_array_equal(records.frame[COLUMNS].to_numpy(), frame[COLUMNS].to_numpy(dtype=float))
 
 
@@ -268,3 +269,76 @@ def test_a_csv_that_is_not_utf8_is_one_error_naming_the_file(tmp_path):
 def test_ids_must_be_present_and_unique(tiny_frame, ids, words):
     with pytest.raises(RecordsError, match=rf"tiny: id column id {re.escape(words)}"):
         validate_records(tiny_frame.assign(id=ids), FEATURES, "y", "id", "tiny")
+
+
+def test_categories_are_read_as_text_exactly_as_written_in_a_csv_file(tmp_path):
+    path = tmp_path / "data.csv"
+    codes = ["01", "1", "002", "2", "", "24", "1", "01", "NA", "24"]
+    path.write_text("id,c,a,y\n" + "".join(f"{n},{code},{n * 0.5},{n}\n" for n, code in enumerate(codes)))
+    read = read_records(path, ["id", "c", "a", "y"], ["a", "y"], id_column="id")
+    records = validate_records(read, ["c", "a"], "y", "id", "codes", categorical_columns=["c"])
+    values = records.frame["c"].tolist()
+    assert values[:4] == ["01", "1", "002", "2"] and values[5:] == ["24", "1", "01", "NA", "24"]
+    assert pd.isna(values[4])  # a blank cell stays blank: no "1.0" in a column with a blank
+
+
+@pytest.mark.parametrize("stored", [[1.0, np.nan, 24.0, 1.0], [1, None, 24, 1], ["1", None, "24", "1"]],
+                         ids=["floats-with-a-blank", "nullable-ints", "text"])
+def test_categories_stored_as_numbers_in_parquet_read_as_their_plain_text(tmp_path, stored):
+    frame = pd.DataFrame({"id": range(4), "c": pd.array(stored, dtype="Int64") if stored[1] is None and
+                          isinstance(stored[0], int) else stored, "a": [0.5] * 4, "y": [1.0] * 4})
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path, index=False)
+    read = read_records(path, ["id", "c", "a", "y"], ["a", "y"], id_column="id")
+    values = validate_records(pd.concat([read] * 3, ignore_index=True).assign(id=range(12)), ["c", "a"], "y",
+                              "id", "codes", categorical_columns=["c"]).frame["c"].tolist()[:4]
+    assert values[0] == "1" and values[2] == "24" and values[3] == "1" and pd.isna(values[1])
+
+
+@pytest.mark.parametrize("base", [10**20, 2**63, 10**18], ids=["1e20", "2^63", "19-digits"])
+def test_ids_of_any_size_are_read_exactly_and_not_refused_as_duplicates(tmp_path, base, suffix):
+    ids = [base + number for number in range(12)]
+    lines = "".join(f"{record_id},{number * 0.5},{number}\n" for number, record_id in enumerate(ids))
+    path = tmp_path / "data.csv"
+    path.write_text("id,a,y\n" + lines)
+    if suffix == "parquet":
+        pd.read_csv(path, dtype={"id": str}).to_parquet(path := tmp_path / "data.parquet", index=False)
+    records = validate_records(read_records(path, ["id", "a", "y"], ["a", "y"], id_column="id"), ["a"], "y", "id",
+                               "big ids")
+    assert [int(value) for value in records.frame["id"].tolist()] == ids
+
+
+def test_ids_written_with_leading_zeros_stay_apart_from_plain_ones(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("id,a,y\n" + "".join(f"{record_id},{n},{n}\n" for n, record_id in
+                                         enumerate(["007", "7", *map(str, range(10, 20))])))
+    read = read_records(path, ["id", "a", "y"], ["a", "y"], id_column="id")
+    assert read["id"].tolist()[:2] == ["007", "7"]
+    assert validate_records(read, ["a"], "y", "id", "zeros").frame["id"].nunique() == 12
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_id_is_refused_in_one_line(tiny_frame, blank):
+    ids = [f"r{number}" for number in range(len(tiny_frame))]
+    ids[3] = blank
+    with pytest.raises(RecordsError) as raised:
+        validate_records(tiny_frame.assign(id=ids), FEATURES, "y", "id", "tiny")
+    assert "id column id has 1 empty values" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_file_and_carol_staging_give_a_model_the_same_categories(tmp_path):
+    from carolbatch.records.staging import read_staging_records
+    from tests.platform.records.test_staging_records import ResultStream
+
+    codes = ["01", "1", None, "24", "002", "2", "1", None, "24", "01", "7", "07"]
+    frame = pd.DataFrame({"id": range(12), "c": codes, "a": np.arange(12) * 0.5, "y": np.arange(12.0)})
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    local = read_records(path, ["id", "c", "a", "y"], ["a", "y"], id_column="id")
+    # Carol: BigQuery casts the category to STRING; a NULL arrives as a null.
+    staged = read_staging_records(ResultStream(pa.Table.from_pandas(frame, preserve_index=False)), "conn", "stage",
+                                  ["id", "c", "a", "y"], "float64", numeric_columns=["a", "y"])
+    by_mode = [validate_records(read, ["c", "a"], "y", "id", "codes", categorical_columns=["c"]).frame["c"]
+               for read in (local, staged)]
+    pd.testing.assert_series_equal(*by_mode)
+    assert by_mode[0].tolist()[:2] == ["01", "1"]

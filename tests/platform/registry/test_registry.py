@@ -243,3 +243,14 @@ def test_a_deploy_line_written_twice_is_no_version_to_roll_back_to(store):
     with pytest.raises(RegistryError, match=r"no model version of onlineapp was current before the current one \(v1\)"):
         rollback_model(store, APP)
     assert read_current_version(store, APP) == "v1"
+
+
+@pytest.mark.parametrize("settings", [["a"], "a,b", 7])
+def test_metadata_of_the_wrong_shape_reads_as_no_feature_columns_and_does_not_load(tmp_path, settings):
+    from carolbatch.registry import current_feature_columns
+
+    local = LocalStore(tmp_path / "models")
+    publish_model(local, APP, "v1", fitted(1.0), {"version": "v1", "settings": settings})
+    assert current_feature_columns(local, APP) == ()
+    with pytest.raises(RegistryError, match="settings that are not a JSON object"):
+        load_current(local, APP)

@@ -6,6 +6,7 @@ from carolbatch.settings import SettingsError
 from carolbatch.settings.layers import (
     format_settings_sources,
     gather_layers,
+    read_settings_file,
     resolve_settings,
     settings_from_environment,
 )
@@ -67,3 +68,17 @@ def test_every_setting_is_described_with_its_value_and_layer():
     epochs = next(line for line in lines if line.startswith("model_epochs "))
     assert epochs.split() == ["model_epochs", "5", "--set"]
     assert next(line for line in lines if line.startswith("max_test_rmse ")).split()[1:] == ["null", "default"]
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda path: path.write_bytes(bytes(range(256)) * 4), "is not UTF-8 text"),
+    (lambda path: path.mkdir(), "is a directory, not a file"),
+    (lambda path: path.write_text("a = [1,\n"), "is not valid TOML"),
+])
+def test_an_unreadable_settings_file_is_one_line_naming_the_problem(tmp_path, make, problem):
+    path = tmp_path / "settings.toml"
+    make(path)
+    with pytest.raises(SettingsError) as raised:
+        read_settings_file(path)
+    message = str(raised.value)
+    assert message.startswith(f"settings file {path}") and problem in message and "\n" not in message.strip()

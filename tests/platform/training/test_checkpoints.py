@@ -161,3 +161,36 @@ def test_checkpoint_names_carry_the_task_identity_and_clean_up_finds_them():
     names = [name, name + ".sha256", f"pipeline/TrainModel/{IDENTITY}.pkl", "pipeline/checkpoints/notes.txt",
              f"checkpoints/TrainModel.{IDENTITY}.pkl"]
     assert select_checkpoints(names, "pipeline/") == [name, name + ".sha256"]
+
+
+def test_a_checkpoint_renamed_under_another_identity_is_not_resumed(tmp_path, caplog):
+    train, validation, _ = rows()
+    mine = checkpoints_in(tmp_path)
+    with pytest.raises(Stop):
+        epoch_model(True).fit(train, validation, stop_after(5), mine)
+    other = Checkpoints(mine.store, checkpoint_name("", "TrainModel", "cd" * 32), "TrainModel")
+    for suffix in ("", ".sha256"):
+        (tmp_path / (mine.name + suffix)).rename(tmp_path / (other.name + suffix))
+    with caplog.at_level(logging.WARNING, logger="carolbatch.training.checkpoints"):
+        assert other.load() is None
+    assert f"it was written for 'TrainModel.{IDENTITY}.pkl'" in caplog.text
+    assert not (tmp_path / other.name).exists() and not (tmp_path / (other.name + ".sha256")).exists()
+
+
+class FullDisk(LocalStore):
+    """A store whose disk fills up when a checksum record is written."""
+
+    def write_file(self, name, local_path):
+        if name.endswith(".sha256"):
+            raise OSError(28, "No space left on device")
+        super().write_file(name, local_path)
+
+
+def test_a_full_disk_leaves_no_checkpoint_without_its_record_and_training_goes_on(tmp_path, caplog):
+    train, validation, test = rows()
+    checkpoints = Checkpoints(FullDisk(tmp_path), checkpoint_name("", "TrainModel", IDENTITY), "TrainModel")
+    with caplog.at_level(logging.WARNING, logger="carolbatch.training.checkpoints"):
+        fitted = epoch_model(True).fit(train, validation, None, checkpoints)
+    assert fitted.facts["epochs_run"] == EPOCHS
+    assert "not written (OSError: [Errno 28] No space left on device)" in caplog.text
+    assert not (tmp_path / checkpoints.name).exists() and checkpoints.load() is None

@@ -155,3 +155,58 @@ def test_each_part_is_its_share_of_the_hash_space(test_size, validation_size, sa
     for part, rows in (("train", split.train_rows), ("validation", split.validation_rows), ("test", split.test_rows)):
         assert sorted(rows.tolist()) == np.flatnonzero(expected[part]).tolist()
         assert np.all(np.diff(key_hashes(frame, rule)[rows].astype("float64")) >= 0)  # in hash order
+
+
+def test_a_whole_record_hashes_the_same_however_it_was_read():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 50, 300).astype("int64"),
+                          "c": rng.choice(["01", "1", "24", "x"], 300), "y": rng.normal(size=300) * 100})
+    rule = identity_rule("", ("a", "b", "c", "y"), 1, 0.2, 0.1)
+    expected = key_hashes(frame, rule)
+    as_float32 = frame.astype({"a": "float32", "b": "float32", "y": "float32"})
+    np.testing.assert_array_equal(key_hashes(as_float32, rule), expected)
+    # One blank elsewhere makes a column of whole numbers float when read: the other records keep their hashes.
+    with_blank = frame.astype({"b": "float64"})
+    with_blank.loc[0, "b"] = np.nan
+    np.testing.assert_array_equal(key_hashes(with_blank, rule)[1:], expected[1:])
+    np.testing.assert_array_equal(holdout_mask(as_float32, rule), holdout_mask(frame, rule))
+
+
+def test_every_blank_hashes_alike_and_apart_from_the_text_nan():
+    rule = identity_rule("k", (), 1, 0.2, 0.1)
+    blanks = [key_hashes(pd.DataFrame({"k": column}), rule)[0] for column in
+              (pd.Series([np.nan]), pd.Series([None], dtype=object), pd.Series([None], dtype="str"))]
+    assert len(set(blanks)) == 1
+    assert key_hashes(pd.DataFrame({"k": ["nan"]}), rule)[0] != blanks[0]
+
+
+@pytest.mark.parametrize("ids", [[10**18 + number for number in range(5)], [-(2**63), 2**63 - 1],
+                                 [2**63 + number for number in range(5)], [10**20 + number for number in range(5)]],
+                         ids=["19-digits", "int64-ends", "above-2^63", "1e20"])
+def test_an_id_of_any_size_hashes_the_same_as_number_and_as_text(ids):
+    text = key_hashes(pd.DataFrame({"id": [str(value) for value in ids]}), RULE)
+    assert len(set(text.tolist())) == len(ids)
+    if max(ids) < 2**64 and min(ids) >= -(2**63):
+        dtype = "uint64" if max(ids) >= 2**63 else "int64"
+        np.testing.assert_array_equal(key_hashes(pd.DataFrame({"id": np.array(ids, dtype=dtype)}), RULE), text)
+
+
+def test_a_rule_of_the_first_method_is_read_for_an_id_key_only():
+    v1 = {**RULE.as_dict(), "method": "key-hash-v1"}
+    assert SplitRule.from_dict(v1) == RULE
+    assert SplitRule.from_dict({**v1, "key_columns": ["a", "b", "y"]}) is None
+
+
+@pytest.mark.parametrize("change", [{"test_size": float("nan")}, {"test_size": 1e300}, {"test_size": 0},
+                                    {"validation_size": 1.0}, {"random_state": -1}, {"random_state": 2**64},
+                                    {"random_state": 1.5}, {"key_columns": []}, {"key_columns": "id"}])
+def test_a_rule_out_of_range_is_not_read(change):
+    assert SplitRule.from_dict({**RULE.as_dict(), **change}) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(-2.0 ** 24, 2.0 ** 24) | st.just(float("nan")), min_size=1, max_size=40))
+def test_any_float_hashes_the_same_read_as_float64_or_float32(values):
+    rule = identity_rule("", ("a",), 1, 0.2, 0.1)
+    as_float64 = pd.DataFrame({"a": np.array(values, dtype="float64")})
+    np.testing.assert_array_equal(key_hashes(as_float64.astype("float32"), rule), key_hashes(as_float64, rule))
