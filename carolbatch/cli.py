@@ -72,8 +72,7 @@ def stopped_by_sigterm(failed: dict[str, str]) -> bool:
 
 def parse_args(argv: list[str] | None, app_version: str = "unknown") -> argparse.Namespace:
     parser = UsageParser(description=__doc__.splitlines()[0])
-    versions = f"app {app_version}, carolbatch {carolbatch.__version__}"
-    parser.add_argument("--version", action="version", version=versions,
+    parser.add_argument("--version", action="version", version=f"app {app_version}, carolbatch {carolbatch.__version__}",
                         help="print the app's version and the platform's (carolbatch), and exit")
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
                         help="override a setting (repeatable); lists are comma-separated")
