@@ -25,7 +25,7 @@ def test_first_run_trains_and_deploys_then_rerun_reuses_everything(tmp_path):
     assert current_version(tmp_path) == version
     folder = tmp_path / "models" / "bostonhouseonline" / version
     metadata = json.loads((folder / "metadata.json").read_text())
-    # The defaults' promise on the sample is checked in tests/app/functions/test_model.py.
+    # The defaults' promise on the sample is checked in tests/app/sample/functions/test_model.py.
     training = metadata["metrics"]["training"]
     assert "n_iter_no_change=10" in training["stop_reason"] and training["epochs_run"] < 1000
     report = (folder / "report.html").read_text()
