@@ -108,7 +108,8 @@ def test_a_table_or_nested_list_is_not_a_column_name(tmp_path, value, layer):
     settings = project / "settings.toml"
     toml_value = "{a = 1}" if value.startswith("{") else '[["RM"], "LSTAT"]'
     if layer == "settings.toml":
-        settings.write_text(settings.read_text() + f"\nfeature_columns = {toml_value}\n")
+        kept = [line for line in settings.read_text().splitlines() if not line.startswith("feature_columns")]
+        settings.write_text("\n".join([*kept, f"feature_columns = {toml_value}", ""]))
     args = ("--set", f"feature_columns={value}") if layer == "--set" else ()
     environment = app_environment(tmp_path, **({"APP_FEATURE_COLUMNS": value} if layer == "APP_ env" else {}))
     error = one_line_ending(run_app(tmp_path, *args, env=environment, project=project))
