@@ -59,10 +59,9 @@ def main(argv: list[str]) -> int:
         if run.returncode != 0:
             print(run.stderr[-2000:], file=sys.stderr)
             return 1
-        paths = [arg for arg in argv if not arg.startswith("-")] or list(REPRESENTATIVE)
-        options = [arg for arg in argv if arg.startswith("-")]
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, *paths],
-                               cwd=project)
+        named = any((project / arg.split("::")[0]).exists() for arg in argv if not arg.startswith("-"))
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *argv,
+                                *([] if named else REPRESENTATIVE)], cwd=project)
         return tests.returncode
 
 
