@@ -8,6 +8,7 @@ configuration when it is first imported, and the app's tasks import it.
 `--gc [--keep N] [--keep-models N] [--dry-run]` removes targets no current or recent run uses.
 `--models` lists the deployed model versions, `--rollback [VERSION]` makes an earlier one current.
 `--settings` prints every setting, its effective value and the layer it came from.
+`--version` prints the app's version (what its run.py hands `main`) and the platform's.
 `--replace-champion` deploys this run's challenger (if it passes its thresholds) even when it is not comparable
 with the deployed model, or worse; the registry history keeps the reason.
 
@@ -27,9 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import carolbatch
 from carolbatch.control.task_log import report_outcome, stop_task_log
-from carolbatch.definition import AppDefinition
+
+if TYPE_CHECKING:
+    from carolbatch.definition import AppDefinition
 
 STARTED = time.monotonic()
 USAGE_EXIT = 2
@@ -65,8 +70,10 @@ def stopped_by_sigterm(failed: dict[str, str]) -> bool:
                                             for message in failed.values())
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, app_version: str = "unknown") -> argparse.Namespace:
     parser = UsageParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"app {app_version}, carolbatch {carolbatch.__version__}",
+                        help="print the app's version and the platform's (carolbatch), and exit")
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
                         help="override a setting (repeatable); lists are comma-separated")
     parser.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
@@ -123,19 +130,22 @@ class Ending:
     deployed: str | None = None
 
 
-def main(load_app: Callable[[], AppDefinition], project_dir: Path, argv: list[str] | None = None) -> int:
-    """Run the command and return its exit code; the task log's last lines are sent before it returns."""
+def main(load_app: Callable[[], AppDefinition], project_dir: Path, argv: list[str] | None = None,
+         app_version: str = "unknown") -> int:
+    """Run the command and return its exit code; the task log's last lines are sent before it returns.
+    `app_version` is what `--version` prints for the app (its `app/__init__.py` `__version__`)."""
     try:
-        return run_main(load_app, project_dir, argv)
+        return run_main(load_app, project_dir, argv, app_version)
     finally:
         stop_task_log()  # the task log's last lines, waiting at most FLUSH_SECONDS
 
 
-def run_main(load_app: Callable[[], AppDefinition], project_dir: Path, argv: list[str] | None) -> int:
+def run_main(load_app: Callable[[], AppDefinition], project_dir: Path, argv: list[str] | None,
+             app_version: str = "unknown") -> int:
     """Run the command; an `AppError` ends it with its one line, a SIGTERM with exit 143, both with the summary."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        args = parse_args(argv)
+        args = parse_args(argv, app_version)
         from dotenv import load_dotenv
 
         load_dotenv(Path.cwd() / ".env")

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -80,12 +81,30 @@ def train_tiny(frame: pd.DataFrame, epochs: int, l2: float = 0.001, random_state
     return train_model(frame, FEATURES, "y", split, model)
 
 
+def configured_data(project: Path = PROJECT_DIR) -> Path:
+    """The data file the project runs on: its settings.toml's `data_path` (relative to the project), else the
+    bundled sample (the app's default). A copy pointed at its own table runs the app's tests on that table."""
+    settings = tomllib.loads((project / "settings.toml").read_text())
+    return project / settings["data_path"] if "data_path" in settings else SAMPLE_DATA
+
+
+APP_DATA = configured_data()
+
+
+def app_fingerprint() -> str:
+    """The fingerprint start-up gives the project's data (`APP_DATA`; ingestion checks the bytes it reads against it)."""
+    from carolbatch.identity import fingerprint_file
+
+    return f"file:{fingerprint_file(APP_DATA)}"
+
+
 def app_environment(workdir: Path, **extra: str) -> dict[str, str]:
-    """An environment for run.py with no Carol credentials and every output inside `workdir`."""
+    """An environment for run.py with no Carol credentials, the project's data (`configured_data`) and every output
+    inside `workdir`."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("CAROL", "APP_", "LONGTASKID", "CLOUD_TARGET"))}
     env.update(
-        APP_DATA_PATH=str(SAMPLE_DATA),
+        APP_DATA_PATH=str(configured_data()),
         APP_TARGET_DIR=str(workdir / "luigi_targets"),
         APP_REGISTRY_DIR=str(workdir / "models"),
         PYTHONDONTWRITEBYTECODE="1",
@@ -182,7 +201,7 @@ def fake_storages(tmp_path, monkeypatch) -> FakeCarolStorages:
     storages = FakeCarolStorages(tmp_path / "downloads")
     storage_class = create_autospec(pycarol.Storage, side_effect=storages)
     monkeypatch.setattr(pycarol, "Storage", storage_class)
-    # These storages have no Google client to share credentials with (tests/app/sandbox share them for real).
+    # These storages have no Google client to share credentials with (tests/app/sample/sandbox share them for real).
     monkeypatch.setattr(ServiceAccounts, "share_with_storage", lambda accounts, storage: None)
     return storages
 

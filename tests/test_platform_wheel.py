@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 
+import carolbatch
 from tests.conftest import PROJECT_DIR
 
 # In a copy of the folder, so the build's own files (build/, *.egg-info) stay out of the project, by pip as
@@ -25,8 +26,9 @@ def test_the_platform_builds_a_wheel_with_every_module(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
 
     (wheel,) = (tmp_path / "dist").iterdir()
-    assert wheel.name == "carolbatch-0.1.0-py3-none-any.whl"
-    modules = {name for name in zipfile.ZipFile(wheel).namelist() if not name.startswith("carolbatch-0.1.0.dist-info/")}
+    version = carolbatch.__version__  # pyproject.toml reads it from carolbatch/__init__.py
+    assert wheel.name == f"carolbatch-{version}-py3-none-any.whl"
+    modules = {name for name in zipfile.ZipFile(wheel).namelist() if not name.startswith(f"carolbatch-{version}.dist-info/")}
     expected = {f"carolbatch/{path.relative_to(PROJECT_DIR / 'carolbatch').as_posix()}"
                 for path in (PROJECT_DIR / "carolbatch").rglob("*.py") if "__pycache__" not in path.parts}
     assert modules == expected

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.app.conftest import default_settings
 from tests.conftest import PROJECT_DIR, app_environment, copy_project, run_app, summary_of
 
 
@@ -54,7 +55,7 @@ def test_sigterm_during_a_task_ends_with_the_summary_exit_143_and_a_run_record(t
 
 def test_wrong_shaped_state_files_do_not_crash_the_commands(tmp_path):
     assert run_app(tmp_path, "--set", "model_epochs=300").returncode == 0
-    targets, registry = tmp_path / "luigi_targets", tmp_path / "models" / "bostonhouseonline"
+    targets, registry = tmp_path / "luigi_targets", tmp_path / "models" / default_settings().deploy_app
     with open(targets / "runs.jsonl", "a") as log:
         log.write('[1, 2]\n{"tasks": 3}\n{"tasks": [1]}\n')
     (targets / ".data-fingerprints.json").write_text('["not", "a", "cache"]')
@@ -107,7 +108,8 @@ def test_a_table_or_nested_list_is_not_a_column_name(tmp_path, value, layer):
     settings = project / "settings.toml"
     toml_value = "{a = 1}" if value.startswith("{") else '[["RM"], "LSTAT"]'
     if layer == "settings.toml":
-        settings.write_text(settings.read_text() + f"\nfeature_columns = {toml_value}\n")
+        kept = [line for line in settings.read_text().splitlines() if not line.startswith("feature_columns")]
+        settings.write_text("\n".join([*kept, f"feature_columns = {toml_value}", ""]))
     args = ("--set", f"feature_columns={value}") if layer == "--set" else ()
     environment = app_environment(tmp_path, **({"APP_FEATURE_COLUMNS": value} if layer == "APP_ env" else {}))
     error = one_line_ending(run_app(tmp_path, *args, env=environment, project=project))

@@ -7,12 +7,19 @@ import shutil
 
 import pytest
 
-from tests.app.conftest import ALL_TASKS
-from tests.conftest import SAMPLE_DATA, app_environment, run_app, summary_of
+import pandas as pd
+
+from tests.app.conftest import ALL_TASKS, default_settings
+from tests.conftest import APP_DATA, app_environment, run_app, summary_of
+
+# The app's table as its settings name it: tests below edit it into bad data.
+SETTINGS = default_settings()
+FRAME = pd.read_csv(APP_DATA)
+KEY, TARGET, FEATURE = SETTINGS.id_column, SETTINGS.target_column, SETTINGS.feature_columns[-1]
 
 
 def current_version(workdir):
-    pointer = workdir / "models" / "bostonhouseonline" / "current"
+    pointer = workdir / "models" / SETTINGS.deploy_app / "current"
     return pointer.read_text() if pointer.exists() else None
 
 
@@ -23,9 +30,9 @@ def test_first_run_trains_and_deploys_then_rerun_reuses_everything(tmp_path):
     assert (summary["status"], summary["ran"], summary["reused"]) == ("SUCCESS", ALL_TASKS, "0")
     version = summary["deployed"]
     assert current_version(tmp_path) == version
-    folder = tmp_path / "models" / "bostonhouseonline" / version
+    folder = tmp_path / "models" / SETTINGS.deploy_app / version
     metadata = json.loads((folder / "metadata.json").read_text())
-    # The defaults' promise on the sample is checked in tests/app/functions/test_model.py.
+    # The defaults' promise on the sample is checked in tests/app/sample/functions/test_model.py.
     training = metadata["metrics"]["training"]
     assert "n_iter_no_change=10" in training["stop_reason"] and training["epochs_run"] < 1000
     report = (folder / "report.html").read_text()
@@ -49,9 +56,8 @@ def test_changing_epochs_reuses_ingestion_only(tmp_path):
 
 
 def write_data(tmp_path, edit) -> str:
-    frame = __import__("pandas").read_csv(SAMPLE_DATA)
     path = tmp_path / "records.csv"
-    edit(frame).to_csv(path, index=False) if not isinstance(edit, str) else path.write_text(edit)
+    edit(FRAME.copy()).to_csv(path, index=False) if not isinstance(edit, str) else path.write_text(edit)
     return str(path)
 
 
@@ -77,13 +83,14 @@ def test_bad_settings_stop_before_any_task_and_keep_the_deployed_model(tmp_path,
 
 
 BAD_DATA = {
-    "missing column": (lambda frame: frame.drop(columns=["RM"]), "no column RM; its columns are: sample, CRIM, ZN"),
-    "non-numeric column": (lambda frame: frame.assign(TAX="high"),
-                           "column TAX is not numeric: it holds 'high' in record sample=0"),
-    "no target at all": (lambda frame: frame.assign(target=float("nan")), "target column target has no value"),
+    "missing column": (lambda frame: frame.drop(columns=[FEATURE]),
+                       f"no column {FEATURE}; its columns are: {', '.join(FRAME.columns.drop(FEATURE)[:3])}"),
+    "non-numeric column": (lambda frame: frame.assign(**{FEATURE: "high"}),
+                           f"column {FEATURE} is not numeric: it holds 'high' in record {KEY}={FRAME[KEY].iloc[0]}"),
+    "no target at all": (lambda frame: frame.assign(**{TARGET: float("nan")}), f"target column {TARGET} has no value"),
     "empty file": ("", "is empty"),
-    "duplicate ids": (lambda frame: frame.assign(sample=frame["sample"].where(frame.index != 5, 0)),
-                      "id column sample has 1 duplicate values"),
+    "duplicate ids": (lambda frame: frame.assign(**{KEY: frame[KEY].where(frame.index != 5, frame[KEY].iloc[0])}),
+                      f"id column {KEY} has 1 duplicate values"),
 }
 
 

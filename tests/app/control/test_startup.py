@@ -9,12 +9,13 @@ import pytest
 from app.pipeline import APP
 from carolbatch.control.startup import FINGERPRINT_CACHE, describe_settings, prepare_run
 from carolbatch.errors import AppError
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA
+from tests.app.conftest import default_settings
+from tests.conftest import APP_DATA, PROJECT_DIR
 
 
 @pytest.fixture
 def environ(tmp_path):
-    return {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
+    return {"APP_DATA_PATH": str(APP_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
             "APP_REGISTRY_DIR": str(tmp_path / "m")}
 
 
@@ -22,9 +23,9 @@ def test_local_start_up_builds_the_root_with_settings_and_fingerprint(environ, t
     plan = prepare_run(APP, PROJECT_DIR, environ, ["model_epochs=7"])
     assert not plan.carol_mode and plan.settings.model_epochs == 7
     assert plan.root.model_epochs == 7 and plan.root.data_fingerprint.startswith("file:")
-    assert plan.registry_location == str(tmp_path / "m" / "bostonhouseonline")
+    assert plan.registry_location == str(tmp_path / "m" / default_settings().deploy_app)
     cache = json.loads((tmp_path / "t" / FINGERPRINT_CACHE).read_text())
-    assert plan.root.data_fingerprint == f"file:{cache[str(SAMPLE_DATA.resolve())]['sha256']}"
+    assert plan.root.data_fingerprint == f"file:{cache[str(APP_DATA.resolve())]['sha256']}"
 
 
 @pytest.mark.parametrize("assignments, extra, words", [

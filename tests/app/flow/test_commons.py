@@ -12,7 +12,7 @@ from carolbatch.tasks import attach_context, pipeline_params
 from carolbatch.storage.run_context import RunContext
 from carolbatch.storage.stores import LocalStore
 from tests.app.conftest import TASK_COUNT, default_settings
-from tests.conftest import sample_fingerprint
+from tests.conftest import app_fingerprint
 
 
 def test_setting_parameters_take_class_and_significance_from_the_declaration():
@@ -34,7 +34,7 @@ def test_the_pipeline_parameters_of_settings_follow_their_declaration():
 
 def root_task(tmp_path, carol_mode: bool, cloud_targets: bool) -> DeployModel:
     settings = default_settings(target_dir=str(tmp_path / "t"), registry_dir=str(tmp_path / "m"))
-    return DeployModel(**pipeline_params(settings, sample_fingerprint(), carol_mode, cloud_targets))
+    return DeployModel(**pipeline_params(settings, app_fingerprint(), carol_mode, cloud_targets))
 
 
 def test_the_run_context_reaches_every_task_of_the_pipeline(tmp_path, fake_storages):

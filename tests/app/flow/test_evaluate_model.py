@@ -1,4 +1,4 @@
-"""EvaluateModel run by Luigi on the sample data: metrics, threshold check and report files in its output."""
+"""EvaluateModel run by Luigi on the app's data: metrics, threshold check and report files in its output."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from app.flow.evaluate_model import EvaluateModel
 from carolbatch.evaluation import score_predictions
 from carolbatch.report import LEARNING_CURVE_PLOT, PREDICTED_PLOT, RESIDUALS_PLOT
 from tests.app.conftest import default_settings
-from tests.conftest import SAMPLE_DATA, sample_fingerprint
+from tests.conftest import APP_DATA, app_fingerprint
 
 
 def evaluate_task(tmp_path, **overrides) -> EvaluateModel:
-    settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
+    settings = default_settings(data_path=str(APP_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), model_epochs=300, **overrides)
-    return EvaluateModel(**pipeline_params(settings, sample_fingerprint(), carol_mode=False, cloud_targets=False))
+    return EvaluateModel(**pipeline_params(settings, app_fingerprint(), carol_mode=False, cloud_targets=False))
 
 
 def test_evaluation_holds_metrics_of_the_trained_model_and_its_plots(tmp_path):

@@ -10,6 +10,8 @@ from carolbatch.settings.layers import build_settings as build_declared, parse_a
 from tests.app.conftest import default_settings
 
 DEFAULTS = APP.settings.defaults()
+# The app's declared columns, whatever table it is made for.
+FIRST, TARGET, KEY = DEFAULTS["feature_columns"][0], DEFAULTS["target_column"], DEFAULTS["id_column"]
 
 
 def build_settings(layers):
@@ -21,7 +23,7 @@ def test_committed_defaults_are_complete_and_valid():
     assert settings.model_epochs == 1000
     assert settings.model_hidden_layers == (128, 64) and settings.model_batch_size == "auto"
     assert (settings.validation_size, settings.n_iter_no_change, settings.tol) == (0.1, 10, 1e-4)
-    assert settings.feature_columns[0] == "CRIM" and len(settings.feature_columns) == 13
+    assert settings.feature_columns and settings.target_column not in settings.feature_columns
     assert settings.max_test_rmse is None
 
 
@@ -71,10 +73,10 @@ def test_bad_values_name_the_setting_the_value_and_what_is_allowed(name, value, 
 
 
 @pytest.mark.parametrize("columns, message", [
-    ({"feature_columns": "CRIM,target"}, "feature_columns must not contain target_column 'target'"),
-    ({"feature_columns": "CRIM,sample"}, "or id_column 'sample'"),
-    ({"target_column": "sample"}, "target_column and id_column must name different columns (both 'sample')"),
-    ({"categorical_columns": "CHAS,district"}, "categorical_columns must be among feature_columns: district is not"),
+    ({"feature_columns": f"{FIRST},{TARGET}"}, f"feature_columns must not contain target_column '{TARGET}'"),
+    ({"feature_columns": f"{FIRST},{KEY}"}, f"or id_column '{KEY}'"),
+    ({"target_column": KEY}, f"target_column and id_column must name different columns (both '{KEY}')"),
+    ({"categorical_columns": f"{FIRST},district"}, "categorical_columns must be among feature_columns: district is not"),
 ])
 def test_the_row_key_target_and_features_must_be_different_columns(columns, message):
     with pytest.raises(SettingsError) as raised:
@@ -146,7 +148,7 @@ def test_epochs_text_is_either_a_positive_integer_or_a_settings_error(text):
 
 @given(st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), min_size=1, max_size=6, unique=True))
 def test_comma_separated_columns_parse_to_the_same_names(names):
-    if "target" in names:
-        names = [name for name in names if name != "target"] or ["x"]
+    if TARGET in names or KEY in names:
+        names = [name for name in names if name not in (TARGET, KEY)] or ["x"]
     settings = build_settings([("file", DEFAULTS), ("--set", {"feature_columns": ",".join(names)})])
     assert settings.feature_columns == tuple(names)

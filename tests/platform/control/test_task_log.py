@@ -1,5 +1,5 @@
 """The Carol task log's life in the process: started on the app's loggers, found there when stopped.
-(Posting against the Carol stand-in is tested in tests/app/sandbox/test_task_log.py.)"""
+(Posting against the Carol stand-in is tested in tests/app/sample/sandbox/test_task_log.py.)"""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.app.recipes.conftest import copy_project, files_changed, outside_the_users_room
+from tests.app.sample.recipes.conftest import copy_project, files_changed, outside_the_users_room
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 TASK = '''"""DescribeRecords: how many records there are, and the target's mean."""

@@ -12,7 +12,7 @@ import pytest
 from sandbox.storage import list_app_objects
 from sandbox.tenant import open_tenant, read_task_log, write_app_settings
 from tests.app.conftest import ALL_TASKS
-from tests.app.sandbox.conftest import SandboxProcess, carol_environment, expected_record_count
+from tests.app.sample.sandbox.conftest import SandboxProcess, carol_environment, expected_record_count
 from tests.conftest import run_app, summary_of
 
 APP_NAME = "bostonhouse"

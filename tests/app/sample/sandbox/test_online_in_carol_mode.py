@@ -12,7 +12,7 @@ import pytest
 from sandbox.storage import storage_client
 from sandbox.tenant import open_tenant, write_app_settings
 from tests.app.online.server_process import ServerProcess
-from tests.app.sandbox.conftest import carol_environment
+from tests.app.sample.sandbox.conftest import carol_environment
 from tests.conftest import SAMPLE_DATA, run_app, summary_of
 
 BATCH_APP = "bostonhouse"

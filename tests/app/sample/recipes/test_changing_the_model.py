@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.app.conftest import ALL_TASKS
-from tests.app.recipes.conftest import copy_project, files_changed, outside_the_users_room
+from tests.app.sample.recipes.conftest import copy_project, files_changed, outside_the_users_room
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 IMPORTS = '''from sklearn.ensemble import HistGradientBoostingRegressor

@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
 
 from tests.app.online.server_process import ServerProcess, online_environment
-from tests.app.recipes.conftest import copy_project, files_changed, outside_the_users_room
+from tests.app.sample.recipes.conftest import copy_project, files_changed, outside_the_users_room
 from tests.conftest import app_environment, run_app, summary_of
 
 DEPLOY_APP = "breastcancer"

@@ -13,7 +13,7 @@ import pytest
 
 from sandbox.storage import list_app_objects
 from sandbox.tenant import open_tenant, read_task_log, refuse_storage, set_fault, write_app_settings
-from tests.app.sandbox.conftest import carol_environment
+from tests.app.sample.sandbox.conftest import carol_environment
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
 APP_NAME = "bostonhouse"

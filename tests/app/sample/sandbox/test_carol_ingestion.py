@@ -17,8 +17,8 @@ from sandbox.storage import storage_client
 from sandbox.storage_read import DEFAULT_STREAMS, cut_storage_read_streams, set_storage_read_api, set_storage_read_streams
 from sandbox.tenant import open_tenant, write_app_settings
 from tests.app.conftest import ALL_TASKS
-from tests.app.sandbox.conftest import SandboxProcess, carol_environment, carol_staging_records, expected_record_count
-from tests.app.sandbox.test_run_in_carol_mode import APP_NAME, log_messages, stored_names
+from tests.app.sample.sandbox.conftest import SandboxProcess, carol_environment, carol_staging_records, expected_record_count
+from tests.app.sample.sandbox.test_run_in_carol_mode import APP_NAME, log_messages, stored_names
 from tests.conftest import run_app, summary_of
 
 DEPLOY_APP = "bostontypesonline"
@@ -162,7 +162,7 @@ def test_a_no_op_rerun_downloads_no_target_bytes_and_reuses_its_tokens(typed_run
     assert made["POST /oauth2/token"] == 1 and made.get("storage read sessions", 0) == 0, made
 
 
-# A NULL is a blank cell, imputed by the model (tests/app/sandbox/test_own_table_in_carol.py).
+# A NULL is a blank cell, imputed by the model (tests/app/sample/sandbox/test_own_table_in_carol.py).
 @pytest.mark.parametrize(("bad_value", "shown"), [("12 m", "'12 m'")])
 def test_a_value_that_is_not_a_number_fails_in_one_line_and_keeps_the_deployed_model(
         typed_run, sandbox, tmp_path, bad_value, shown):

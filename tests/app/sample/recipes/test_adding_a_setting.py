@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.app.conftest import ALL_TASKS
-from tests.app.recipes.conftest import copy_project, files_changed, outside_the_users_room
+from tests.app.sample.recipes.conftest import copy_project, files_changed, outside_the_users_room
 from tests.conftest import PROJECT_DIR, app_environment, run_app, summary_of
 
 DECLARATION = '    Setting("new_knob", Whole(1), 3, "a knob added by a test"),\n'

@@ -13,8 +13,8 @@ from sandbox.staging import stage_records
 from sandbox.storage import storage_client
 from sandbox.tenant import open_tenant, write_app_settings
 from tests.app.online.server_process import ServerProcess
-from tests.app.recipes.test_own_table import FEATURES, own_table
-from tests.app.sandbox.conftest import carol_environment
+from tests.app.sample.recipes.test_own_table import FEATURES, own_table
+from tests.app.sample.sandbox.conftest import carol_environment
 from tests.conftest import run_app, summary_of
 
 BATCH_APP = "bostonhouse"

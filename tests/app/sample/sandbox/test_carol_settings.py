@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.tenant import DEFAULT_APPS, write_app_settings
-from tests.app.sandbox.conftest import carol_environment
+from tests.app.sample.sandbox.conftest import carol_environment
 from tests.conftest import run_app, summary_of
 
 APP_NAME = "bostonhouse"

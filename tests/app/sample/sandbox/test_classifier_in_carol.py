@@ -8,9 +8,9 @@ import pytest
 
 from sandbox.staging import stage_records
 from sandbox.tenant import write_app_settings
-from tests.app.recipes.test_making_it_a_classifier import breast_cancer, make_it_a_classifier
-from tests.app.sandbox.conftest import carol_environment
-from tests.app.sandbox.test_own_table_in_carol import BATCH_APP, stored_model
+from tests.app.sample.recipes.test_making_it_a_classifier import breast_cancer, make_it_a_classifier
+from tests.app.sample.sandbox.conftest import carol_environment
+from tests.app.sample.sandbox.test_own_table_in_carol import BATCH_APP, stored_model
 from tests.conftest import run_app, summary_of
 
 DEPLOY_APP = "canceronline"
