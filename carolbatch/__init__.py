@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from carolbatch.definition import AppDefinition, Pipeline
 
-__version__ = "0.2.0"  # the one place it is written: carolbatch/pyproject.toml reads it; CHANGELOG.md says what changed
+__version__ = "0.3.0"  # the one place it is written: carolbatch/pyproject.toml reads it; CHANGELOG.md says what changed
 
 # The modules an app may import from (and their public names: no leading underscore). A change to one of
 # them that an app must follow is a breaking change in CHANGELOG.md.
