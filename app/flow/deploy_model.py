@@ -3,6 +3,7 @@ records both held out; either way the decision's report."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from functools import partial
 
@@ -15,11 +16,13 @@ from app.flow.ingestion import IngestRecords
 from app.flow.train_model import TrainModel
 from app.functions.settings import SETTINGS
 from carolbatch import deployment, evaluation, gate, registry, report
-from carolbatch.deployment import DecisionReport, Deployment, deploy_challenger, deployment_is_current
+from carolbatch.deployment import DecisionReport, Deployment, deploy_challenger, stale_decision_reason
 from carolbatch.gate import GateRules
 from carolbatch.planning import report_name
 from carolbatch.registry import make_version_id
 from carolbatch.report import render_decision_report
+
+logger = logging.getLogger(__name__)
 
 
 @inherit_list(TrainModel, EvaluateModel, IngestRecords)
@@ -46,8 +49,12 @@ class DeployModel(AppTask):
         if not super().complete():
             return False
         decision = self.output().summary()
-        return decision is not None and deployment_is_current(self.model_registry(), self.deploy_app,
-                                                              Deployment.from_summary(decision))
+        if decision is None:
+            return False
+        stale = stale_decision_reason(self.model_registry(), self.deploy_app, Deployment.from_summary(decision))
+        if stale:
+            logger.info("%s", stale)
+        return stale is None
 
     def output_summary(self, value: Deployment) -> dict:
         return value.as_summary()
