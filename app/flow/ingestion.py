@@ -26,8 +26,6 @@ class IngestRecords(AppTask):
     data_path = setting_parameter("data_path")
     input_connector = setting_parameter("input_connector")
     input_staging = setting_parameter("input_staging")
-    # The fingerprint names the source and its content, so it alone decides reuse.
-    data_fingerprint = luigi.Parameter()
     feature_columns = setting_parameter("feature_columns")
     categorical_columns = setting_parameter("categorical_columns")
     target_column = setting_parameter("target_column")
@@ -53,7 +51,7 @@ class IngestRecords(AppTask):
         else:
             source = self.data_path
             frame = read_records(Path(self.data_path), columns, numeric, self.float_dtype, self.champion_columns,
-                                 expected_fingerprint=self.data_fingerprint, id_column=id_column)
+                                 expected_fingerprint=self.data_path_fingerprint, id_column=id_column)
         records = validate_records(frame, self.feature_columns, self.target_column, id_column, source,
                                    self.float_dtype, self.champion_columns, self.categorical_columns)
         logger.info("ingested %d records from %s", len(records.frame), source)
