@@ -66,7 +66,7 @@ def setting_parameter(declaration: SettingsDeclaration, name: str) -> luigi.Para
         parameter = parameter_class(default=None, significant=significant, description=setting.meaning)
     else:
         parameter = _PARAMETER_CLASSES[type(setting.kind)](significant=significant, description=setting.meaning)
-    parameter.data_source = source
+    parameter.data_source = setting.kind if source else None  # read by `carolbatch.records.reader`
     return parameter
 
 
