@@ -216,13 +216,23 @@ def _fingerprint_sources(settings: Settings, reader) -> dict[str, str]:
         value = getattr(settings, name)
         if value is not None and isinstance(kind, StagingTable) and reader is not None:
             connector, staging = kind.address(value, kind.connector_setting and getattr(settings, kind.connector_setting))
-            probe = reader.query_frame(build_staging_probe_query(connector, staging))
-            fingerprints[name] = fingerprint_staging(connector, staging, probe)
+            fingerprints[name] = _probe_staging(reader, name, connector, staging)
     files = {name: Path(getattr(settings, name)) for name, kind in declared.items()
              if isinstance(kind, DataFile) and getattr(settings, name) is not None}
     if reader is None and files:
         fingerprints.update(_fingerprint_files(files, Path(settings.target_dir) / FINGERPRINT_CACHE))
     return fingerprints
+
+
+def _probe_staging(reader, name: str, connector: str, staging: str) -> str:
+    """A staging table's fingerprint; a table Carol does not have is bad input, named by its setting."""
+    from google.api_core.exceptions import NotFound  # Carol mode only: local runs do not import it
+
+    try:
+        probe = reader.query_frame(build_staging_probe_query(connector, staging))
+    except NotFound:
+        raise RecordsError(f"setting {name}: staging table {connector}/{staging} not found in Carol") from None
+    return fingerprint_staging(connector, staging, probe)
 
 
 def _fingerprint_files(files: dict[str, Path], cache_path: Path) -> dict[str, str]:
