@@ -180,7 +180,8 @@ def _open_session(declaration: SettingsDeclaration, project_dir: Path, environ: 
 
 def _check_path_lengths(settings: Settings, local: bool) -> None:
     """A path setting the system cannot even look up (a name or path too long) is bad input, named."""
-    for name in ("target_dir", "data_path", "registry_dir") if local else ("target_dir",):
+    files = [setting.name for setting in settings.declared if isinstance(setting.kind, DataFile)]
+    for name in ("target_dir", *files, "registry_dir") if local else ("target_dir",):
         path = str(getattr(settings, name))
         try:
             os.stat(path)
