@@ -38,7 +38,7 @@ class JoinTable(TransformerMixin, BaseEstimator):
             raise ValueError(f"the joined table has no column {', '.join(missing)}")
         keys = _keys(self.table[self.key])
         if keys.duplicated().any():
-            raise ValueError(f"the joined table holds key {self.key}={keys[keys.duplicated()].iloc[0]} twice")
+            raise ValueError(f"the joined table holds key {self.key}={keys[keys.duplicated()][0]} twice")
         self.lookup_ = pd.DataFrame({name: self.table[name].to_numpy() for name in self.columns}, index=keys)
         self.feature_names_in_ = np.asarray(list(frame.columns), dtype=object)
         return self
