@@ -16,7 +16,7 @@ from pathlib import Path
 import luigi
 
 from carolbatch import class_plots, deployment, evaluation, gate, metrics, problem, registry, report
-from carolbatch.deployment import DecisionReport, Deployment, deploy_challenger, deployment_is_current
+from carolbatch.deployment import DecisionReport, Deployment, deploy_challenger, stale_decision_reason
 from carolbatch.evaluation import THRESHOLD_SETTINGS, Evaluation, Thresholds, evaluate_model
 from carolbatch.gate import GateRules
 from carolbatch.planning import report_name
@@ -57,9 +57,9 @@ class RecordsTask(AppTask):
 
     data_path = _platform("data_path")
     input_connector = _platform("input_connector")
+    # Data sources: each brings its fingerprint parameter (`data_path_fingerprint`, `input_staging_fingerprint`),
+    # so the content read, not the name, decides reuse.
     input_staging = _platform("input_staging")
-    # The fingerprint names the source and its content, so it alone decides reuse.
-    data_fingerprint = luigi.Parameter()
     feature_columns = _platform("feature_columns")
     categorical_columns = _platform("categorical_columns")
     target_column = _platform("target_column")
@@ -83,7 +83,7 @@ class RecordsTask(AppTask):
         else:
             source = self.data_path
             frame = read_records(Path(self.data_path), columns, numeric, float_dtype, self.champion_columns,
-                                 expected_fingerprint=self.data_fingerprint, id_column=id_column,
+                                 expected_fingerprint=self.data_path_fingerprint, id_column=id_column,
                                  native_columns=(self.target_column,))
         records = validate_records(frame, self.feature_columns, self.target_column, id_column, source,
                                    float_dtype, self.champion_columns, self.categorical_columns)
@@ -177,15 +177,20 @@ class DeploymentTask(AppTask):
         return self.run_context().registry_store(self.carol_mode, self.registry_dir, self.deploy_app)
 
     def complete(self) -> bool:
-        """Done only while the decision holds: the champion can change (a rollback, another run) after it.
+        """Done only while the decision holds: the model it decided about (the version it deployed, or the champion
+        it was refused against) is still the current one; a rollback or another run's deploy makes it decide again.
 
         The decision is read from the output's record, so a rerun in Carol downloads no output.
         """
         if not super().complete():
             return False
         decision = self.output().summary()
-        return decision is not None and deployment_is_current(self.model_registry(), self.deploy_app,
-                                                              Deployment.from_summary(decision))
+        if decision is None:
+            return False
+        stale = stale_decision_reason(self.model_registry(), self.deploy_app, Deployment.from_summary(decision))
+        if stale:
+            logger.info("%s", stale)
+        return stale is None
 
     def output_summary(self, value: Deployment) -> dict:
         return value.as_summary()
@@ -198,7 +203,8 @@ class DeploymentTask(AppTask):
         rules = GateRules(self.target_column, self.champion_tolerance, trained.split.rule, self.replace_champion,
                           metric=evaluated.decision_metric, min_improvement=self.champion_min_improvement,
                           confidence=self.champion_confidence)
-        made_with = {name: value for name, value in params.items() if name not in _MECHANICS}
+        made_with = {name: value for name, value in params.items()
+                     if name not in _MECHANICS and not name.endswith("_fingerprint")}
         render = partial(render_decision_report, trained, evaluated, records, self.data_fingerprint, made_with)
         page = DecisionReport(render, self.target_store(), report_name(self.output().name))
         with self.run_context().registry_writes():

@@ -17,7 +17,7 @@ from carolbatch.evaluation import Evaluation
 from carolbatch.problem import plain_label
 from carolbatch.gate import Comparison, GateRules, compare_with_champion, decide_deployment
 from carolbatch.training.fitting import TrainedModel, predict_output
-from carolbatch.registry import (RegistryError, has_version, load_current, publish_model, read_current_version,
+from carolbatch.registry import (RegistryError, load_current, publish_model, read_current_version,
                                  registry_name, repair_pointers)
 from carolbatch.report import REPORT_FILE, build_metadata, format_metrics_table
 from carolbatch.records.sources import Records
@@ -62,11 +62,20 @@ class DecisionReport:
 
 
 def deployment_is_current(store: ObjectStore, deploy_app: str, deployment: Deployment) -> bool:
-    """Whether a past deploy decision still holds: its version is still in the registry, or, for a
-    refusal, the champion it lost to is still the current model."""
-    if deployment.version is not None:
-        return has_version(store, deploy_app, deployment.version)
-    return deployment.champion == read_current_version(store, deploy_app)
+    """Whether a past deploy decision still holds: the version it deployed, or for a refusal the champion it
+    lost to, is still the current model (the registry is an input of the decision)."""
+    return stale_decision_reason(store, deploy_app, deployment) is None
+
+
+def stale_decision_reason(store: ObjectStore, deploy_app: str, deployment: Deployment) -> str | None:
+    """Why a past deploy decision no longer holds (the current model is not the one it decided about), or None."""
+    current = read_current_version(store, deploy_app)
+    decided = deployment.version if deployment.version is not None else deployment.champion
+    if decided == current:
+        return None
+    what = "the version it deployed" if deployment.version is not None else "the champion it was refused against"
+    return (f"the deploy decision of {deployment.decided_at or 'an earlier run'} no longer holds: {what}, "
+            f"{decided or 'none'}, is not the current model of {deploy_app} ({current or 'none'}); deciding again")
 
 
 def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained: TrainedModel, evaluation: Evaluation,

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-DATA_PARAMETER = "data_fingerprint"
+# A data source setting `<name>` (kinds DataFile, StagingTable) comes with the parameter `<name>_fingerprint`:
+# the source's content, part of the identity of every task declaring the setting.
+FINGERPRINT_SUFFIX = "_fingerprint"
 _TARGET_NAME = re.compile(
     r"^(?P<family>[A-Za-z_][A-Za-z0-9_]*)/(?P<identity>[0-9a-f]{64})\.(?:pkl(?:\.sha256)?|report\.html)$")
 
@@ -50,7 +52,7 @@ def explain_rerun(
         forced: whether the user asked to recompute this task.
 
     Returns:
-        `forced`, `output corrupt`, `no output`, `data changed`, `settings changed: <names>`,
+        `forced`, `output corrupt`, `no output`, `data changed: <settings>`, `settings changed: <names>`,
         `code changed: <family>`, `upstream reruns`, `upstream changed` or `deployed model changed`.
     """
     if forced:
@@ -64,8 +66,9 @@ def explain_rerun(
         return "no output"
     old_params = previous.get("params") or {}
     changed = [name for name in current.own_params if old_params.get(name) != current.params.get(name)]
-    if DATA_PARAMETER in changed:
-        return "data changed"
+    data = [name.removesuffix(FINGERPRINT_SUFFIX) for name in changed if name.endswith(FINGERPRINT_SUFFIX)]
+    if data:
+        return f"data changed: {', '.join(data)}"
     if changed:
         return f"settings changed: {', '.join(changed)}"
     if previous.get("code") != current.code:
@@ -75,6 +78,11 @@ def explain_rerun(
     if dict(previous.get("upstream") or {}) != dict(current.upstream):
         return "upstream changed"
     return "no output"
+
+
+def fingerprint_parameter(setting: str) -> str:
+    """The name of the parameter holding the fingerprint of data source setting `setting`."""
+    return setting + FINGERPRINT_SUFFIX
 
 
 def own_parameters(params: Iterable[str], upstream_params: Iterable[str]) -> tuple[str, ...]:

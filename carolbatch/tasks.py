@@ -3,8 +3,11 @@ the settings."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import sys
+from collections.abc import Mapping
 from functools import cache
 from types import FunctionType, ModuleType
 
@@ -13,8 +16,9 @@ from pycarol.pipeline import PickleTarget, Task
 
 from carolbatch.errors import is_one_line_error
 from carolbatch.identity import fingerprint_code, fingerprint_task
-from carolbatch.planning import format_target_name
+from carolbatch.planning import fingerprint_parameter, format_target_name
 from carolbatch.settings.declaration import Settings, SettingsDeclaration, declare_settings
+from carolbatch.settings.kinds import DataFile, StagingTable
 from carolbatch.settings.platform import PLATFORM_SETTINGS
 from carolbatch.storage.artifacts import (
     artifact_is_present,
@@ -42,26 +46,54 @@ _PARAMETER_CLASSES = {str: luigi.Parameter, tuple: luigi.ListParameter, int: lui
 _OPTIONAL_PARAMETER_CLASSES = {str: luigi.OptionalParameter, tuple: luigi.OptionalListParameter,
                                int: luigi.OptionalIntParameter, float: luigi.OptionalFloatParameter,
                                bool: luigi.OptionalBoolParameter}
+SOURCE_KINDS = (DataFile, StagingTable)
 
 
 def setting_parameter(declaration: SettingsDeclaration, name: str) -> luigi.Parameter:
     """The Luigi parameter of a declared setting: its class from the setting's kind, its significance and
     description from the declaration. Optional settings default to None. An app binds its declaration once
-    (app/flow/commons.py)."""
+    (app/flow/commons.py).
+
+    A data source (kind `DataFile` or `StagingTable`) counts by its content, not its name: the task gets the
+    parameter `<name>_fingerprint` as well, the source's fingerprint taken at start-up, in its identity."""
     setting = declaration[name]
+    source = isinstance(setting.kind, SOURCE_KINDS)
+    significant = setting.significant and not source
     classes = _OPTIONAL_PARAMETER_CLASSES if setting.optional else _PARAMETER_CLASSES
     parameter_class = classes.get(getattr(setting.kind, "python_type", None), classes[str])
     if setting.optional:
-        return parameter_class(default=None, significant=setting.significant, description=setting.meaning)
-    return parameter_class(significant=setting.significant, description=setting.meaning)
+        parameter = parameter_class(default=None, significant=significant, description=setting.meaning)
+    else:
+        parameter = parameter_class(significant=significant, description=setting.meaning)
+    parameter.data_source = setting.kind if source else None  # read by `carolbatch.records.reader`
+    return parameter
 
 
-def pipeline_params(settings: Settings, data_fingerprint: str, carol_mode: bool, cloud_targets: bool,
+def source_settings(settings: Settings) -> tuple[str, ...]:
+    """The names of the data source settings (kinds `DataFile`, `StagingTable`) of `settings`' declaration."""
+    return tuple(setting.name for setting in settings.declared if isinstance(setting.kind, SOURCE_KINDS))
+
+
+def pipeline_params(settings: Settings, fingerprints: Mapping[str, str], carol_mode: bool, cloud_targets: bool,
                     champion_columns: tuple[str, ...] = (), replace_champion: bool = False) -> dict:
-    """The one parameter dict given to the root task; pycarol passes each task the names it declares."""
-    return {**settings.as_dict(), "data_fingerprint": data_fingerprint, "carol_mode": carol_mode,
-            "cloud_targets": cloud_targets, "champion_columns": list(champion_columns),
+    """The one parameter dict given to the root task; pycarol passes each task the names it declares.
+
+    Args:
+        fingerprints: by data source setting, the fingerprint of what it names; a source this mode does not
+            read (or an unset one) is left out and gets "".
+    """
+    sources = {fingerprint_parameter(name): fingerprints.get(name, "") for name in source_settings(settings)}
+    return {**settings.as_dict(), **sources, "data_fingerprint": combined_fingerprint(fingerprints),
+            "carol_mode": carol_mode, "cloud_targets": cloud_targets, "champion_columns": list(champion_columns),
             "replace_champion": replace_champion}
+
+
+def combined_fingerprint(fingerprints: Mapping[str, str]) -> str:
+    """One fingerprint of all the run's data (kept with a deployed model): a lone source's own, else a hash."""
+    read = {name: value for name, value in sorted(fingerprints.items()) if value}
+    if len(read) == 1:
+        return next(iter(read.values()))
+    return "sources:" + hashlib.sha256(json.dumps(read).encode()).hexdigest()
 
 
 @cache
@@ -166,6 +198,18 @@ class AppTask(Task):
     target_dir = setting_parameter(_PLATFORM, "target_dir")
     cloud_targets = luigi.BoolParameter(significant=False)
     carol_mode = luigi.BoolParameter(significant=False)
+    # All the run's data in one fingerprint (see `combined_fingerprint`); each task's identity holds only the
+    # fingerprints of the sources it declares.
+    data_fingerprint = luigi.Parameter(default="", significant=False)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Each data source setting the task declares brings its fingerprint parameter (see `setting_parameter`)."""
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if getattr(value, "data_source", False):
+                parameter = luigi.Parameter(description=f"fingerprint of the data setting {name} names")
+                parameter.__set_name__(cls, fingerprint_parameter(name))  # set after the class is made
+                setattr(cls, fingerprint_parameter(name), parameter)
 
     @property
     def TARGET_DIR(self) -> str:  # noqa: N802 (pycarol's name)

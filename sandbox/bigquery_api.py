@@ -6,6 +6,7 @@ As in BigQuery, a query's result is an anonymous destination table, reported in 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -66,8 +67,9 @@ class BigQueryStandIn:
         if job is None:
             return _not_found(job_id)
         if "errorResult" in job["status"]:
-            return Reply(400, {"error": {"code": 400, "message": job["status"]["errorResult"]["message"],
-                                         "errors": job["status"]["errors"]}})
+            code = _error_code(job["status"]["errorResult"])
+            return Reply(code, {"error": {"code": code, "message": job["status"]["errorResult"]["message"],
+                                          "errors": job["status"]["errors"]}})
         if job["jobReference"]["jobId"] not in self._results:
             return _not_found(job_id)
         return Reply(200, self._page(job, request.query))
@@ -78,7 +80,9 @@ class BigQueryStandIn:
         job = self._run(request.match["project"], uuid.uuid4().hex, body.get("location") or "US", body.get("query", ""),
                         {"query": {"query": body.get("query", "")}})
         if "errorResult" in job["status"]:
-            return Reply(400, {"error": {"code": 400, "message": job["status"]["errorResult"]["message"]}})
+            code = _error_code(job["status"]["errorResult"])
+            return Reply(code, {"error": {"code": code, "message": job["status"]["errorResult"]["message"],
+                                          "errors": job["status"]["errors"]}})
         return Reply(200, self._page(job, {"maxResults": str(body.get("maxResults", PAGE_ROWS))}))
 
     def _run(self, project: str, job_id: str, location: str, sql: str, configuration: dict) -> dict:
@@ -94,7 +98,7 @@ class BigQueryStandIn:
         try:
             result = run_query(self.folder, sql, table_id)
         except QueryError as error:
-            problem = {"reason": "invalidQuery", "location": "query", "message": str(error)}
+            problem = _problem(str(error), project, location)
             job["status"].update(errorResult=problem, errors=[problem])
         else:
             destination = {"projectId": project, "datasetId": RESULTS_DATASET, "tableId": table_id}
@@ -129,3 +133,19 @@ class BigQueryStandIn:
 
 def _not_found(job_id: str) -> Reply:
     return Reply(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": f"job {job_id} not found"}})
+
+
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
+
+
+def _problem(message: str, project: str, location: str) -> dict:
+    """A query error as BigQuery words it: a table that does not exist is `notFound` (HTTP 404)."""
+    missing = _MISSING_TABLE.search(message)
+    if missing:
+        return {"reason": "notFound", "message": f"Not found: Table {project}:{missing[1]} was not found in "
+                                                 f"location {location}"}
+    return {"reason": "invalidQuery", "location": "query", "message": message}
+
+
+def _error_code(problem: dict) -> int:
+    return 404 if problem.get("reason") == "notFound" else 400

@@ -1,4 +1,4 @@
-"""Everything that happens once before the tasks: settings, Carol session, data fingerprint, root task."""
+"""Everything that happens once before the tasks: settings, Carol session, data source fingerprints, root task."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from carolbatch.identity import fingerprint_staging, fingerprint_with_cache
 from carolbatch.registry import current_feature_columns
 from carolbatch.settings.declaration import Settings, SettingsDeclaration, SettingsError
 from carolbatch.storage.service_accounts import ServiceAccounts
+from carolbatch.settings.kinds import DataFile, StagingTable
 from carolbatch.tasks import AppTask, pipeline_params
 from carolbatch.settings.layers import (
     ResolvedSettings,
@@ -81,7 +82,7 @@ def prepare_run(app: AppDefinition, project_dir: Path, environ: Mapping[str, str
     try:
         accounts = None if carol is None else ServiceAccounts()
         reader = None if carol is None else open_bigquery(carol, environ, accounts)
-        fingerprint = _fingerprint_data(settings, reader)
+        fingerprints = _fingerprint_sources(settings, reader)
         time.sleep(float(environ.get(START_DELAY_VARIABLE) or 0))
         write_delay = float(environ.get(WRITE_DELAY_VARIABLE) or 0)
     except (SettingsError, RecordsError) as error:
@@ -95,7 +96,7 @@ def prepare_run(app: AppDefinition, project_dir: Path, environ: Mapping[str, str
     cloud_targets = carol_mode if settings.cloud_target is None else settings.cloud_target
     context = RunContext(carol=carol, bigquery=reader, accounts=accounts, write_delay_seconds=write_delay)
     registry = _open_registry_store(context, carol_mode, settings)
-    params = pipeline_params(settings, fingerprint, carol_mode, cloud_targets, _champion_columns(registry, settings),
+    params = pipeline_params(settings, fingerprints, carol_mode, cloud_targets, _champion_columns(registry, settings),
                              replace_champion)
     root = build_pipeline(app.pipeline, params, context)
     logger.info("settings: %s", json.dumps(settings.as_dict()))
@@ -179,7 +180,8 @@ def _open_session(declaration: SettingsDeclaration, project_dir: Path, environ: 
 
 def _check_path_lengths(settings: Settings, local: bool) -> None:
     """A path setting the system cannot even look up (a name or path too long) is bad input, named."""
-    for name in ("target_dir", "data_path", "registry_dir") if local else ("target_dir",):
+    files = [setting.name for setting in settings.declared if isinstance(setting.kind, DataFile)]
+    for name in ("target_dir", *files, "registry_dir") if local else ("target_dir",):
         path = str(getattr(settings, name))
         try:
             os.stat(path)
@@ -205,13 +207,37 @@ def _connect(credentials, environ: Mapping[str, str]) -> tuple[object, dict]:
                        f"{describe_carol_error(error)}", UNAVAILABLE) from None
 
 
-def _fingerprint_data(settings: Settings, reader) -> str:
-    """The staging table's fingerprint through the BigQuery `reader` in Carol mode, else the data file's."""
-    if reader is not None:
-        probe_sql = build_staging_probe_query(settings.input_connector, settings.input_staging)
-        probe = reader.query_frame(probe_sql)
-        return fingerprint_staging(settings.input_connector, settings.input_staging, probe)
-    cache_path = Path(settings.target_dir) / FINGERPRINT_CACHE
+def _fingerprint_sources(settings: Settings, reader) -> dict[str, str]:
+    """The fingerprint of every data source setting this mode reads: in Carol mode (a BigQuery `reader`) each
+    staging table's, probed; locally each data file's, hashed only when its stamp changed. Unset optional
+    sources and those of the other mode are left out."""
+    declared = {setting.name: setting.kind for setting in settings.declared}
+    fingerprints = {}
+    for name, kind in declared.items():
+        value = getattr(settings, name)
+        if value is not None and isinstance(kind, StagingTable) and reader is not None:
+            connector, staging = kind.address(value, kind.connector_setting and getattr(settings, kind.connector_setting))
+            fingerprints[name] = _probe_staging(reader, name, connector, staging)
+    files = {name: Path(getattr(settings, name)) for name, kind in declared.items()
+             if isinstance(kind, DataFile) and getattr(settings, name) is not None}
+    if reader is None and files:
+        fingerprints.update(_fingerprint_files(files, Path(settings.target_dir) / FINGERPRINT_CACHE))
+    return fingerprints
+
+
+def _probe_staging(reader, name: str, connector: str, staging: str) -> str:
+    """A staging table's fingerprint; a table Carol does not have is bad input, named by its setting."""
+    from google.api_core.exceptions import NotFound  # Carol mode only: local runs do not import it
+
+    try:
+        probe = reader.query_frame(build_staging_probe_query(connector, staging))
+    except NotFound:
+        raise RecordsError(f"setting {name}: staging table {connector}/{staging} not found in Carol") from None
+    return fingerprint_staging(connector, staging, probe)
+
+
+def _fingerprint_files(files: dict[str, Path], cache_path: Path) -> dict[str, str]:
+    """Each file's fingerprint through the cache of file stamps at `cache_path` (rewritten when it changed)."""
     try:
         cache = json.loads(cache_path.read_text())
     except (OSError, ValueError):
@@ -219,14 +245,19 @@ def _fingerprint_data(settings: Settings, reader) -> str:
     if not isinstance(cache, dict) or not all(_cache_entry(entry) for entry in cache.values()):
         logger.warning("%s does not have the shape of a fingerprint cache; the data is hashed again", cache_path)
         cache = {}
-    fingerprint, updated = fingerprint_with_cache(Path(settings.data_path), cache)
+    fingerprints, updated = {}, cache
+    for name, path in files.items():
+        try:
+            fingerprints[name], updated = fingerprint_with_cache(path, updated)
+        except RecordsError as error:
+            raise RecordsError(f"setting {name}: {error}") from None
     if updated != cache:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         # One name per process: runs sharing a central scheduler start together and write this file at once.
         temporary = cache_path.with_name(f"{cache_path.stem}.{os.getpid()}.part")
         temporary.write_text(json.dumps(updated))
         temporary.replace(cache_path)
-    return fingerprint
+    return fingerprints
 
 
 def _cache_entry(entry) -> bool:

@@ -233,6 +233,57 @@ class Choice:
         raise ValueError(self.allowed)
 
 
+
+@dataclass(frozen=True)
+class DataFile:
+    """A local file a task reads in local mode (CSV, Parquet or any bytes). Its content, not its path, is part
+    of the identity of every task that declares the setting: an edit reruns them (`data changed: <setting>`),
+    restoring the file reuses their earlier results. Not read (nor fingerprinted) in Carol mode."""
+
+    python_type = str
+
+    @property
+    def allowed(self) -> str:
+        return "a file path"
+
+    def parse(self, value: Any) -> str:
+        text = str(value).strip()
+        if not text:
+            raise ValueError(self.allowed)
+        return text
+
+
+@dataclass(frozen=True)
+class StagingTable:
+    """A Carol staging table a task reads in Carol mode, `connector/staging`; with `connector_setting`, the
+    staging name alone may be given and the connector is that setting's value. Its state (records, latest
+    update) is part of the identity of every task that declares the setting. Not read in local mode."""
+
+    connector_setting: str | None = None
+    python_type = str
+
+    @property
+    def allowed(self) -> str:
+        plain = "a staging name" if self.connector_setting else "connector/staging"
+        return f"{plain}: letters, digits, '.', '_', '-'" + ("" if self.connector_setting else " on each side")
+
+    def parse(self, value: Any) -> str:
+        parts = str(value).strip().split("/")
+        if len(parts) > 2 or (len(parts) == 1 and not self.connector_setting):
+            raise ValueError(self.allowed)
+        try:
+            return "/".join(Text(plain=True).parse(part) for part in parts)
+        except ValueError:
+            raise ValueError(self.allowed) from None
+
+    def address(self, value: str, connector: str | None) -> tuple[str, str]:
+        """`(connector, staging)` of a parsed value; `connector`: the value of `connector_setting`."""
+        if "/" in value:
+            first, second = value.split("/")
+            return first, second
+        return str(connector), value
+
+
 Kind = SettingKind
 
 # How an optional setting is left unset: empty in settings.toml, `--set name=`, or none/null.

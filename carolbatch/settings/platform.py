@@ -8,7 +8,7 @@ import math
 
 from carolbatch.metrics import METRICS, Metric
 from carolbatch.settings.declaration import NO_DEFAULT, Setting
-from carolbatch.settings.kinds import Choice, Flag, Names, Real, Text, Whole
+from carolbatch.settings.kinds import Choice, DataFile, Flag, Names, Real, StagingTable, Text, Whole
 
 SHARE = Real(0.0, 1.0, low_open=True, high_open=True)
 # The metrics bounded in [0, 1] (a limit outside cannot be met); the others are at least 0 but R², at most 1.
@@ -33,8 +33,9 @@ THRESHOLD_SETTINGS = tuple(_threshold_setting(metric) for metric in METRICS.valu
 PLATFORM_SETTINGS = (
     Setting("input_connector", Text(), NO_DEFAULT, "Carol connector of the staging table (Carol mode)",
             significant=False),
-    Setting("input_staging", Text(), NO_DEFAULT, "Carol staging table (Carol mode)", significant=False),
-    Setting("data_path", Text(), NO_DEFAULT, "CSV or Parquet file read in local mode", significant=False),
+    Setting("input_staging", StagingTable("input_connector"), NO_DEFAULT, "Carol staging table (Carol mode)",
+            significant=False),
+    Setting("data_path", DataFile(), NO_DEFAULT, "CSV or Parquet file read in local mode", significant=False),
     Setting("feature_columns", Names(), NO_DEFAULT, "columns the model learns from"),
     Setting("categorical_columns", Names(allow_empty=True), (),
             "features holding categories (text), encoded by the model; the other features are numbers"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from carolbatch.deployment import Deployment, deployment_is_current
+from carolbatch.deployment import Deployment, deployment_is_current, stale_decision_reason
 from carolbatch.gate import REMEDY
 from carolbatch.evaluation import Thresholds, evaluate_model
 from carolbatch.registry import load_current_model, read_current_version, read_version_metadata
@@ -106,11 +106,20 @@ def test_derived_files_are_repaired_before_the_champion_is_read(tmp_path, tiny_f
     assert (tmp_path / "online" / "model.pkl").read_bytes() == (tmp_path / "online" / "v2" / "model.pkl").read_bytes()
 
 
-def test_a_deployment_stays_current_while_its_version_exists(tmp_path, tiny_frame):
+def test_a_deployment_holds_only_while_its_version_is_the_current_model(tmp_path, tiny_frame):
     store = LocalStore(tmp_path)
     deploy(store, "v1", tiny_frame, 300)
     assert deployment_is_current(store, "online", Deployment("v1", "better"))
     assert not deployment_is_current(store, "online", Deployment("v9", "better"))
+    deploy(store, "v2", tiny_frame, 1, tolerance=1000)
+    assert read_current_version(store, "online") == "v2"
+    assert not deployment_is_current(store, "online", Deployment("v1", "better"))  # present, no longer current
+    reason = stale_decision_reason(store, "online", Deployment("v1", "better", decided_at="2026-01-01T00:00:00"))
+    assert reason.startswith("the deploy decision of 2026-01-01T00:00:00 no longer holds") and "(v2)" in reason
+
+
+def test_a_refusal_without_a_champion_holds_while_there_is_none(tmp_path):
+    assert deployment_is_current(LocalStore(tmp_path), "online", Deployment(None, "thresholds", champion=None))
 
 
 def test_a_refusal_goes_stale_when_the_champion_changes(tmp_path, tiny_frame):

@@ -18,11 +18,12 @@ from carolbatch.planning import (
 
 ID = {name: name[0] * 64 for name in ("abc", "def", "fed", "cab")}
 TRAIN = TaskFacts(
-    family="TrainModel", identity=ID["abc"], params={"data_fingerprint": "file:1", "model_epochs": "1000"},
+    family="TrainModel", identity=ID["abc"], params={"data_path_fingerprint": "file:1", "model_epochs": "1000"},
     code="code1", upstream={"IngestRecords": "i1"}, own_params=("model_epochs",),
 )
-INGEST = TaskFacts(family="IngestRecords", identity="i1", params={"data_fingerprint": "file:1"}, code="c",
-                   own_params=("data_fingerprint",))
+INGEST = TaskFacts(family="IngestRecords", identity="i1",
+                   params={"data_path_fingerprint": "file:1", "scores_fingerprint": "file:2", "test_size": "0.2"},
+                   code="c", own_params=("data_path_fingerprint", "scores_fingerprint", "test_size"))
 
 
 def entry(facts: TaskFacts, **changes) -> dict:
@@ -50,9 +51,12 @@ def test_a_changed_own_setting_is_named():
 
 
 def test_new_data_is_data_changed_at_ingestion_and_upstream_reruns_below():
-    assert reason(INGEST, entry(INGEST, params={"data_fingerprint": "file:0"})) == "data changed"
+    changed = entry(INGEST, params={**INGEST.params, "data_path_fingerprint": "file:0", "test_size": "0.3"})
+    assert reason(INGEST, changed) == "data changed: data_path"
+    both = entry(INGEST, params={**INGEST.params, "data_path_fingerprint": "file:0", "scores_fingerprint": "file:0"})
+    assert reason(INGEST, both) == "data changed: data_path, scores"
     # The inherited data fingerprint differs too, but TrainModel is not where it entered.
-    previous = entry(TRAIN, params={**TRAIN.params, "data_fingerprint": "file:0"}, upstream={"IngestRecords": "i0"})
+    previous = entry(TRAIN, params={**TRAIN.params, "data_path_fingerprint": "file:0"}, upstream={"IngestRecords": "i0"})
     assert reason(TRAIN, previous, upstream_reruns=True) == "upstream reruns"
 
 

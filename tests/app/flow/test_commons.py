@@ -34,7 +34,7 @@ def test_the_pipeline_parameters_of_settings_follow_their_declaration():
 
 def root_task(tmp_path, carol_mode: bool, cloud_targets: bool) -> DeployModel:
     settings = default_settings(target_dir=str(tmp_path / "t"), registry_dir=str(tmp_path / "m"))
-    return DeployModel(**pipeline_params(settings, app_fingerprint(), carol_mode, cloud_targets))
+    return DeployModel(**pipeline_params(settings, {"data_path": app_fingerprint()}, carol_mode, cloud_targets))
 
 
 def test_the_run_context_reaches_every_task_of_the_pipeline(tmp_path, fake_storages):

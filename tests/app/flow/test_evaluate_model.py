@@ -15,7 +15,7 @@ from tests.conftest import APP_DATA, app_fingerprint
 def evaluate_task(tmp_path, **overrides) -> EvaluateModel:
     settings = default_settings(data_path=str(APP_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), model_epochs=300, **overrides)
-    return EvaluateModel(**pipeline_params(settings, app_fingerprint(), carol_mode=False, cloud_targets=False))
+    return EvaluateModel(**pipeline_params(settings, {"data_path": app_fingerprint()}, carol_mode=False, cloud_targets=False))
 
 
 def test_evaluation_holds_metrics_of_the_trained_model_and_its_plots(tmp_path):

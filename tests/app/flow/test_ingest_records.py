@@ -18,7 +18,7 @@ def ingest_task(tmp_path, data_path=APP_DATA, **overrides) -> IngestRecords:
     settings = default_settings(data_path=str(data_path), target_dir=str(tmp_path / "t"), **overrides)
     # The fingerprint of the file's bytes, as start-up gives it: ingestion checks what it read against it.
     fingerprint = f"file:{fingerprint_file(Path(data_path))}"
-    return IngestRecords(**pipeline_params(settings, fingerprint, carol_mode=False, cloud_targets=False))
+    return IngestRecords(**pipeline_params(settings, {"data_path": fingerprint}, carol_mode=False, cloud_targets=False))
 
 
 def test_ingested_records_hold_the_key_features_and_target_as_floats(tmp_path):

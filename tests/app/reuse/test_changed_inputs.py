@@ -22,7 +22,7 @@ def test_new_data_reruns_everything_and_data_seen_before_is_reused(tmp_path):
     frame = pd.read_csv(data)
     frame.loc[3, "RM"] += 0.5
     frame.to_csv(data, index=False)
-    assert plan_of(tmp_path, env=env) == {"IngestRecords": ("RUN", "data changed"),
+    assert plan_of(tmp_path, env=env) == {"IngestRecords": ("RUN", "data changed: data_path"),
                                           "TrainModel": ("RUN", "upstream reruns"),
                                           "EvaluateModel": ("RUN", "upstream reruns"),
                                           "DeployModel": ("RUN", "upstream reruns")}

@@ -35,7 +35,7 @@ def pipeline(tmp_path, context: RunContext | None = None, **overrides):
     settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), **overrides)
     carol_mode = context is not None
-    params = pipeline_params(settings, sample_fingerprint(), carol_mode=carol_mode, cloud_targets=False)
+    params = pipeline_params(settings, {"data_path": sample_fingerprint()}, carol_mode=carol_mode, cloud_targets=False)
     return build_pipeline(PIPELINE, params, context)
 
 
@@ -168,7 +168,7 @@ def test_the_sample_in_another_row_order_trains_the_same_model(tmp_path):
     pd.read_csv(SAMPLE_DATA).sample(frac=1.0, random_state=0).to_csv(shuffled, index=False)
     first = run(pipeline(tmp_path))
     settings = default_settings(data_path=str(shuffled), target_dir=str(tmp_path / "t"), registry_dir=str(tmp_path / "m"))
-    params = pipeline_params(settings, f"file:{fingerprint_file(shuffled)}", carol_mode=False, cloud_targets=False)
+    params = pipeline_params(settings, {"data_path": f"file:{fingerprint_file(shuffled)}"}, carol_mode=False, cloud_targets=False)
     again = build_pipeline(PIPELINE, params)
     outcome = run(again)
     published = joblib.load(tmp_path / "m" / APP / first.deployed / "model.pkl")
