@@ -19,6 +19,7 @@ from carolbatch.gate import Comparison, GateRules, compare_with_champion, decide
 from carolbatch.training.fitting import TrainedModel, predict_output
 from carolbatch.registry import (RegistryError, has_version, load_current, publish_model, read_current_version,
                                  registry_name, repair_pointers)
+from carolbatch.online.ranges import training_ranges
 from carolbatch.report import REPORT_FILE, build_metadata, format_metrics_table
 from carolbatch.records.sources import Records
 from carolbatch.storage.stores import ObjectStore, write_bytes
@@ -112,7 +113,9 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
     source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
     metadata = build_metadata(version, settings, trained, evaluation, source, decision.as_summary())
     metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records),
-                    problem=trained.problem.as_dict(), decision_metric=rules.metric)
+                    problem=trained.problem.as_dict(), decision_metric=rules.metric,
+                    input_ranges=training_ranges(records.frame, trained.feature_columns,
+                                                 settings.get("categorical_columns") or (), trained.split.train_rows))
     files = {**evaluation.files, REPORT_FILE: report.render(decision)}
     publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
     return decision

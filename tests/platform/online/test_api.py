@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -76,7 +77,17 @@ def test_root_lists_the_routes_with_and_without_a_model(client, served, follower
 
 
 @pytest.mark.parametrize("value", ["1.7e308", "-1.7e308"])
-def test_records_the_model_cannot_predict_finitely_get_422_never_nan(client, served, value):
+def test_absurd_values_get_422_naming_the_column_never_nan(client, served, value):
+    body = json.dumps({**dict.fromkeys(FEATURES, 0.5), FEATURES[1]: float(value)})
+    response = client.post("/predict", data=body)
+    assert response.status_code == 422 and response.json["field"] == FEATURES[1]
+    assert f"feature {FEATURES[1]!r}" in response.json["error"] and "training range" in response.json["error"]
+    assert b"NaN" not in response.data and b"Infinity" not in response.data
+
+
+@pytest.mark.parametrize("value", ["1.7e308", "-1.7e308"])
+def test_a_version_without_ranges_still_never_answers_nan(client, served, value):
+    served.served = dataclasses.replace(served.served, ranges=None)
     body = json.dumps(dict.fromkeys(FEATURES, 0.5)).replace("0.5", value)
     response = client.post("/predict", data=body)
     assert response.status_code == 422 and "the model" in response.json["error"]
