@@ -91,12 +91,31 @@ def compile_pipeline(model: Any, feature_columns: Sequence[str], categorical_col
     """The compiled form of a fitted `model`, or None when it holds a step this module does not know."""
     if not isinstance(model, Pipeline) or len(model.steps) < 2:
         return None
-    first, *middle = [step for _, step in model.steps[:-1] if step not in (None, "passthrough")]
-    prepare = _compile_first(first, tuple(feature_columns), tuple(categorical_columns))
+    before = [step for _, step in model.steps[:-1] if step is not None and not isinstance(step, str)]
+    if not before:
+        return None
+    first, *middle = before
+    if isinstance(first, ColumnTransformer):
+        prepare = _compile_first(first, tuple(feature_columns), tuple(categorical_columns))
+    elif not categorical_columns and list(getattr(first, "feature_names_in_", feature_columns)) == list(feature_columns):
+        prepare, middle = _numeric_matrix, [_without_names(first), *middle]  # fitted on the features in order
+    else:
+        return None
     steps = [_compile_step(step) for step in middle]
     if prepare is None or any(step is None for step in steps):
         return None
     return CompiledModel(prepare, tuple(steps), model.steps[-1][1])
+
+
+def _numeric_matrix(records: Records) -> np.ndarray:
+    return records.numeric
+
+
+def _without_names(step: Any) -> Any:
+    """A first step fitted on a DataFrame of the features: compiled below when its arithmetic does not need the
+    names (a scaler, a power transform), else left out (None)."""
+    return step if isinstance(step, (StandardScaler, PowerTransformer)) or not hasattr(step, "feature_names_in_") \
+        else None
 
 
 def _compile_first(step: Any, features: tuple[str, ...], categorical: tuple[str, ...]
@@ -191,6 +210,8 @@ class _CategoryTable:
 
 
 def _compile_step(step: Any) -> Step | None:
+    if step is None:
+        return None
     if isinstance(step, PowerTransformer):
         return _power(step)
     if isinstance(step, StandardScaler):
@@ -235,15 +256,25 @@ def _scaler(scaler: StandardScaler) -> Step | None:
 
 
 def matches_pipeline(compiled: CompiledModel, model: Pipeline, records: Records, classifier: bool) -> bool:
-    """Whether the compiled model predicts `records` as `model` does (to RELATIVE_TOLERANCE)."""
+    """Whether the compiled model predicts each of `records` as `model` does (to RELATIVE_TOLERANCE); a record
+    the pipeline refuses (a blank a model without an imputer cannot take) is not compared, the first must be."""
     frame = records.frame()
-    try:
-        if classifier:
-            return (np.array_equal(compiled.predict(records), model.predict(frame))
-                    and _close(compiled.predict_proba(records), model.predict_proba(frame)))
-        return _close(compiled.predict(records), model.predict(frame))
-    except (ArithmeticError, ValueError, LookupError, TypeError):
-        return False
+    for row in range(len(records)):
+        one = Records(records.numeric[row:row + 1], {name: values[row:row + 1]
+                                                     for name, values in records.categories.items()},
+                      records.feature_columns)
+        try:
+            expected = model.predict_proba(frame.iloc[[row]]) if classifier else model.predict(frame.iloc[[row]])
+        except (ArithmeticError, ValueError):
+            if row == 0:
+                return False
+            continue
+        try:
+            if not _close(compiled.predict_proba(one) if classifier else compiled.predict(one), expected):
+                return False
+        except (ArithmeticError, ValueError, LookupError, TypeError, AttributeError):
+            return False
+    return True
 
 
 def _close(ours: np.ndarray, theirs: Any) -> bool:
