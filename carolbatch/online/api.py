@@ -8,6 +8,7 @@ import threading
 import time
 
 from flask import Flask, Response, g, jsonify, request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from carolbatch.online.follower import ModelFollower
@@ -15,6 +16,7 @@ from carolbatch.online.compiled import Records
 from carolbatch.online.metrics import Metrics
 from carolbatch.online.records import RequestError, body_limit, parse_body, read_records
 from carolbatch.online.served import ServedModel
+from carolbatch.online.worker import ERROR_CHARACTERS
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +82,18 @@ def create_api(follower: ModelFollower, max_records: int) -> Flask:
 
 
 def _observe_requests(api: Flask, metrics: Metrics) -> None:
-    """Every answer counted by route and status, with its latency."""
+    """Every answer counted by route and status, with its latency; OPTIONS answered in JSON too."""
     @api.before_request
     def started() -> None:
         g.started = time.perf_counter()
 
     @api.after_request
     def answered(response: Response) -> Response:
+        if request.method == "OPTIONS" and response.status_code == 200:  # Flask's own answer has no body
+            allowed = sorted(method for method in response.allow if method != "HEAD")
+            allow = response.headers.get("Allow")
+            response = _json({"route": request.path[:ERROR_CHARACTERS], "methods": allowed}, 200)
+            response.headers["Allow"] = allow
         route = request.url_rule.rule if request.url_rule else "other"
         metrics.observe(route, response.status_code, time.perf_counter() - g.get("started", time.perf_counter()))
         return response
@@ -146,6 +153,8 @@ def _read_body() -> bytes:
         body = request.get_data(cache=False)
     except ClientDisconnected:
         body = b""
+    except ParseException as error:  # gunicorn's reader of a chunked body: a malformed chunk
+        raise RequestError(f"request body is not valid chunked encoding: {str(error)[:ERROR_CHARACTERS]}") from None
     # gunicorn hands over a body cut short by the deadline as if the client had stopped sending
     if getattr(request.environ.get("gunicorn.socket"), "expired", False):
         raise RequestTimeout()

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
@@ -23,6 +24,7 @@ from carolbatch.definition import AppDefinition
 from carolbatch.errors import AppError
 from carolbatch.online.api import create_api
 from carolbatch.online.follower import ModelFollower
+from carolbatch.online.metrics import MULTIPROCESS_DIR, worker_gone
 from carolbatch.online.source import CarolModelSource, LocalModelSource
 from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS, GuardedThreadWorker
 
@@ -109,6 +111,7 @@ class OnlineServer(BaseApplication):
             # This gunicorn opens a control socket under $HOME by default; servers side by side would share it.
             "control_socket_disable": True,
             "worker_exit": end_worker_process,
+            "child_exit": lambda _server, worker: worker_gone(worker.pid),
             **EXPOSED_LIMITS,
         }
         GuardedThreadWorker.request_seconds = self.args.request_seconds
@@ -165,5 +168,8 @@ def main(app: AppDefinition, project_dir: Path, argv: list[str] | None = None) -
         return error.exit_code
     logger.info("serving the current model of %s from %s on %s", access.settings.deploy_app,
                 access.store.describe(access.settings.deploy_app), args.bind)
-    OnlineServer(access, args).run()
+    # The workers' metrics, summed over all of them at each scrape: a folder of this server's own.
+    with tempfile.TemporaryDirectory(prefix="online-metrics-") as metrics_dir:
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+        OnlineServer(access, args).run()
     return 0

@@ -142,3 +142,9 @@ def test_a_body_not_sent_as_json_is_refused_with_415(client, served, content_typ
     assert response.status_code == 415 and "not JSON" in response.json["error"]
     assert client.post("/predict", data=json.dumps(dict.fromkeys(FEATURES, 0.5)),
                        content_type="application/json; charset=utf-8").status_code == 200
+
+
+def test_options_answers_json_with_the_allowed_methods(client, served):
+    response = client.options("/predict")
+    assert response.status_code == 200 and response.json["methods"] == ["OPTIONS", "POST"]
+    assert "POST" in response.headers["Allow"]
