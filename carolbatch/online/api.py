@@ -132,7 +132,7 @@ def _in_range(served: ServedModel, records: Records, metrics: Metrics) -> list[d
     """The values far outside the training data (counted in /metrics); 422 naming the column of an absurd one."""
     if served.ranges is None:
         return []
-    absurd = served.ranges.absurd(records.numeric)
+    absurd, flagged = served.ranges.review(records.numeric, records.categories)
     if absurd:
         record, name = absurd
         metrics.refused_absurd.labels(name).inc()
@@ -141,7 +141,6 @@ def _in_range(served: ServedModel, records: Records, metrics: Metrics) -> list[d
                               f"far outside its training range [{served.ranges.low[column]:g}, "
                               f"{served.ranges.high[column]:g}] (see the README, 'Inputs out of range')",
                               field=name, record=record)
-    flagged = served.ranges.flagged(records.numeric, records.categories)
     for item in flagged:
         metrics.out_of_range.labels(item["field"]).inc()
     return flagged

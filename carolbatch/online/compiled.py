@@ -10,7 +10,8 @@ resolved once per model version and each step is evaluated in the cheapest exact
   output, computed by the encoder itself when the model is compiled;
 - a PowerTransformer (Yeo-Johnson): scipy's formula for all columns at once, then its standardisation;
   a StandardScaler: its mean and scale; any other step fitted on a matrix: its own `transform`;
-- the final step: its own `predict` (and `predict_proba`, when it has one) on the prepared matrix.
+- the final step: its own `predict` (and `predict_proba`, when it has one) on the prepared matrix; a network
+  regressor (MLPRegressor, bare or in StandardisedTarget): its forward pass, the matrix being checked already.
 
 A pipeline holding anything else is not compiled (`compile_pipeline` gives None) and is served as it is; a
 compiled one is used only once it predicts its sample records as the pipeline does (`matches_pipeline`).
@@ -26,8 +27,11 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, PowerTransformer, StandardScaler
+
+from carolbatch.training.target_scaling import StandardisedTarget
 
 # How far a compiled prediction may be from the pipeline's (relative): the same arithmetic in another order.
 RELATIVE_TOLERANCE = 1e-9
@@ -104,7 +108,7 @@ def compile_pipeline(model: Any, feature_columns: Sequence[str], categorical_col
     steps = [_compile_step(step) for step in middle]
     if prepare is None or any(step is None for step in steps):
         return None
-    return CompiledModel(prepare, tuple(steps), model.steps[-1][1])
+    return CompiledModel(prepare, tuple(steps), _compile_final(model.steps[-1][1]))
 
 
 def _numeric_matrix(records: Records) -> np.ndarray:
@@ -253,6 +257,31 @@ def _scaler(scaler: StandardScaler) -> Step | None:
             matrix = matrix - mean
         return matrix / scale if scale is not None else matrix
     return standardise
+
+
+def _compile_final(estimator: Any) -> Any:
+    """A network regressor (bare, or in StandardisedTarget) as its forward pass on a checked matrix; any other
+    final step as it is."""
+    network = estimator.regressor_ if isinstance(estimator, StandardisedTarget) else estimator
+    if type(network) is not MLPRegressor:
+        return estimator
+    scale, mean = ((estimator.target_scale_, estimator.target_mean_) if network is not estimator else (1.0, 0.0))
+    return _NetworkRegressor(network, scale, mean)
+
+
+@dataclass(frozen=True)
+class _NetworkRegressor:
+    """MLPRegressor.predict without checking its input again (the steps before built it): its forward pass,
+    then the target's scale and mean (StandardisedTarget)."""
+
+    network: MLPRegressor
+    scale: float
+    mean: float
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        predicted = self.network._forward_pass_fast(matrix, check_input=False)
+        predicted = predicted.ravel() if predicted.shape[1] == 1 else predicted
+        return predicted * self.scale + self.mean if self.scale != 1.0 or self.mean != 0.0 else predicted
 
 
 def matches_pipeline(compiled: CompiledModel, model: Pipeline, records: Records, classifier: bool) -> bool:

@@ -68,28 +68,35 @@ class RangeCheck:
         categories = {name: frozenset(known) for name, known in ((ranges or {}).get("categories") or {}).items()}
         return cls(tuple(numeric), low, high, np.where(np.isfinite(width), width, np.inf), categories)
 
-    def absurd(self, matrix: np.ndarray) -> tuple[int, str] | None:
+    def review(self, matrix: np.ndarray, categories: Mapping[str, Sequence[Any]]
+               ) -> tuple[tuple[int, str] | None, list[dict[str, Any]]]:
+        """The first absurd (record, column), or None, and the values out of range (see `absurd`, `flagged`)."""
+        distance = self._distance(matrix)
+        return self.absurd(matrix, distance), self.flagged(matrix, categories, distance)
+
+    def absurd(self, matrix: np.ndarray, distance: np.ndarray | None = None) -> tuple[int, str] | None:
         """The first (record, column) of a numeric value beyond REFUSE_WIDTHS widths of its range, or None."""
-        far = self._distance(matrix) > REFUSE_WIDTHS
+        far = (self._distance(matrix) if distance is None else distance) > REFUSE_WIDTHS
         if not far.any():
             return None
         record, column = np.argwhere(far)[0]
         return int(record), self.numeric[column]
 
-    def flagged(self, matrix: np.ndarray, categories: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    def flagged(self, matrix: np.ndarray, categories: Mapping[str, Sequence[Any]],
+                distance: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Each (record, field) out of range: numbers beyond FLAG_WIDTHS widths, categories never trained on."""
+        far = (self._distance(matrix) if distance is None else distance) > FLAG_WIDTHS
         found = [{"record": int(record), "field": self.numeric[column], "problem": "far outside the training range "
                   f"[{self.low[column]:g}, {self.high[column]:g}]"}
-                 for record, column in np.argwhere(self._distance(matrix) > FLAG_WIDTHS)]
+                 for record, column in (np.argwhere(far) if far.any() else ())]
         for name, values in categories.items():
             known = self.categories.get(name)
             if known is not None:
                 found += [{"record": record, "field": name, "problem": "a category not seen in training"}
                           for record, value in enumerate(values) if value is not None and value not in known]
-        return sorted(found, key=lambda item: item["record"])
+        return sorted(found, key=lambda item: item["record"]) if found else found
 
     def _distance(self, matrix: np.ndarray) -> np.ndarray:
         """How many widths each value lies outside its range (0 inside it, and for a blank)."""
         with np.errstate(invalid="ignore", over="ignore"):
-            outside = np.maximum(self.low - matrix, matrix - self.high)
-            return np.nan_to_num(np.maximum(outside, 0) / self.width, nan=0.0)
+            return np.fmax(np.maximum(self.low - matrix, matrix - self.high), 0.0) / self.width
