@@ -110,15 +110,22 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
         return _refused(decision, report)
     decision = dataclasses.replace(decision, report=store.describe(registry_name(deploy_app, version, REPORT_FILE)))
     logger.info("deploying model version %s: %s", version, reason)
+    metadata = _version_metadata(version, trained, evaluation, records, rules, settings, decision)
+    files = {**evaluation.files, REPORT_FILE: report.render(decision)}
+    publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
+    return decision
+
+
+def _version_metadata(version: str, trained: TrainedModel, evaluation: Evaluation, records: Records,
+                      rules: GateRules, settings: Mapping[str, Any], decision: Deployment) -> dict:
+    """The facts kept beside a published version: build_metadata's, the split rule, the check record, the
+    problem, the decision metric and the training ranges of its inputs (the online app's checks)."""
     source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
     metadata = build_metadata(version, settings, trained, evaluation, source, decision.as_summary())
     metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records),
                     problem=trained.problem.as_dict(), decision_metric=rules.metric,
-                    input_ranges=training_ranges(records.frame, trained.feature_columns,
-                                                 settings.get("categorical_columns") or (), trained.split.train_rows))
-    files = {**evaluation.files, REPORT_FILE: report.render(decision)}
-    publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
-    return decision
+                    input_ranges=training_ranges(records.frame, trained, settings.get("categorical_columns")))
+    return metadata
 
 
 def _decision(version: str | None, reason: str, comparison: Comparison | None, rules: GateRules) -> Deployment:

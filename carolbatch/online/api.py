@@ -48,7 +48,6 @@ def create_api(follower: ModelFollower, max_records: int) -> Flask:
     api.json.sort_keys = False
     predicting = threading.BoundedSemaphore(CONCURRENT_PREDICTIONS)
     metrics = Metrics()
-    api.extensions["metrics"] = metrics
 
     @api.get("/")
     def index() -> Response:
@@ -57,13 +56,6 @@ def create_api(follower: ModelFollower, max_records: int) -> Flask:
     @api.post("/predict")
     def predict() -> Response:
         return _predict(follower, max_records, predicting, metrics)
-
-    @api.get("/metrics")
-    def scrape() -> Response:
-        served = follower.served
-        metrics.serving(served and served.version, served and served.metadata.get("created_at"))
-        body, content_type = metrics.render()
-        return Response(body, 200, content_type=content_type)
 
     @api.get("/model")
     def model() -> Response:
@@ -77,12 +69,19 @@ def create_api(follower: ModelFollower, max_records: int) -> Flask:
                                                                             "version": served.version}, 200)
 
     _answer_errors_in_json(api, max_records)
-    _observe_requests(api, metrics)
+    _observe_requests(api, metrics, follower)
     return api
 
 
-def _observe_requests(api: Flask, metrics: Metrics) -> None:
-    """Every answer counted by route and status, with its latency; OPTIONS answered in JSON too."""
+def _observe_requests(api: Flask, metrics: Metrics, follower: ModelFollower) -> None:
+    """GET /metrics, and every answer counted by route and status with its latency; OPTIONS answered in JSON."""
+    @api.get("/metrics")
+    def scrape() -> Response:
+        served = follower.served
+        metrics.serving(served and served.version, served and served.metadata.get("created_at"))
+        body, content_type = metrics.render()
+        return Response(body, 200, content_type=content_type)
+
     @api.before_request
     def started() -> None:
         g.started = time.perf_counter()

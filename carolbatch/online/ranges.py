@@ -26,11 +26,17 @@ REFUSE_WIDTHS = 1e15
 MAX_KNOWN_CATEGORIES = 10_000
 
 
-def training_ranges(frame: pd.DataFrame, feature_columns: Sequence[str], categorical_columns: Sequence[str],
-                    rows: np.ndarray) -> dict[str, Any]:
+def training_ranges(frame: pd.DataFrame, trained: Any, categorical_columns: Sequence[str] | None
+                    ) -> dict[str, Any]:
     """The `input_ranges` of a version's metadata: [min, max] of each numeric feature and the sorted known
-    categories (text) of each categorical one, over the train `rows` of `frame`; a column without values has
-    no range."""
+    categories (text) of each categorical one, over the train rows of `frame` (those of `trained.split`, for
+    its `feature_columns`); a column without values has no range."""
+    return ranges_of_rows(frame, trained.feature_columns, categorical_columns or (), trained.split.train_rows)
+
+
+def ranges_of_rows(frame: pd.DataFrame, feature_columns: Sequence[str], categorical_columns: Sequence[str],
+                   rows: np.ndarray) -> dict[str, Any]:
+    """The ranges (see `training_ranges`) of `rows` of `frame`."""
     numeric, categories = {}, {}
     for name in feature_columns:
         values = frame[name].to_numpy()[rows]

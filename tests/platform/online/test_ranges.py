@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from carolbatch.online.ranges import RangeCheck, training_ranges
+from carolbatch.online.ranges import RangeCheck, ranges_of_rows
 
 
 def test_ranges_come_from_the_train_rows_only():
     frame = pd.DataFrame({"x": [1.0, 5.0, np.nan, 1e9], "k": ["a", None, "b", "zzz"], "c": [2.0, 2.0, 2.0, 2.0]})
-    ranges = training_ranges(frame, ["x", "k", "c"], ["k"], np.array([0, 1, 2]))
+    ranges = ranges_of_rows(frame, ["x", "k", "c"], ["k"], np.array([0, 1, 2]))
     assert ranges == {"numeric": {"x": [1.0, 5.0], "c": [2.0, 2.0]}, "categories": {"k": ["a", "b"]}}
 
 
