@@ -135,7 +135,7 @@ def _compile_first(step: Any, features: tuple[str, ...], categorical: tuple[str,
         if columns is None or not all(isinstance(column, str) for column in columns):
             return None
         part = (_imputer(transformer, [numeric.index(c) for c in columns]) if set(columns) <= set(numeric)
-                else _encoder(transformer, columns, features) if set(columns) <= set(categorical) else None)
+                else _encoder(transformer, columns) if set(columns) <= set(categorical) else None)
         if part is None:
             return None
         parts.append((step.output_indices_[name], part))
@@ -165,8 +165,7 @@ def _imputer(imputer: Any, positions: list[int]) -> Callable[[Records], np.ndarr
     return impute
 
 
-def _encoder(transformer: Any, columns: list[str], features: tuple[str, ...]
-             ) -> Callable[[Records], np.ndarray] | None:
+def _encoder(transformer: Any, columns: list[str]) -> Callable[[Records], np.ndarray] | None:
     """An encoder of categorical columns, as one table per column from category to output, made by the encoder."""
     encoder = transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
     widths = getattr(encoder, "_n_features_outs", None)

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, PowerTransformer, StandardScaler
 
 from carolbatch.online.compiled import Records, UncompiledValue, compile_pipeline, matches_pipeline
+from carolbatch.online.records import category_numbers, read_records
 from carolbatch.training.preprocessing import prepare_columns
 from carolbatch.training.target_scaling import StandardisedTarget
 
@@ -106,3 +107,18 @@ def test_steps_it_does_not_know_are_not_compiled_and_refused_categories_go_back_
     compiled = compile_pipeline(pipeline, tuple(categorical.columns), ("k",))
     with pytest.raises(UncompiledValue):
         compiled.predict(records_of(categorical.assign(k="never seen"), ("k",)))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_zone_sent_as_a_number_or_as_text_gets_one_answer():
+    train = table(400, 8, blanks=True, categories=True)
+    pipeline = fitted_regressor(train.assign(u=train["u"] + (train["k"] == "24") * 5), ("k",))
+    compiled = compile_pipeline(pipeline, tuple(train.columns), ("k",))
+    numbers = {"k": category_numbers(["1", "24", "north", "rare", "south"])}
+    base = dict.fromkeys(NUMERIC, 0.5)
+    records = read_records([{**base, "k": zone} for zone in (1, "1", 1.0, 24, "24", "01")], tuple(train.columns),
+                           10, ("k",), numbers)
+    one, text, decimal, zone_24, text_24, leading_zero = compiled.predict(records)
+    assert one == text == decimal and zone_24 == text_24 and one != zone_24
+    assert leading_zero == compiled.predict(read_records([{**base, "k": "never seen"}], tuple(train.columns), 1,
+                                                         ("k",), numbers))[0]  # "01" is not "1": unknown
