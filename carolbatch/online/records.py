@@ -3,8 +3,10 @@ field and record."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -128,19 +130,34 @@ def read_records(payload: Any, feature_columns: Sequence[str], max_records: int,
     if len(records) > max_records:
         raise _too_many_records(str(len(records)), max_records)
     expected = set(feature_columns)
-    numeric = [name for name in feature_columns if name not in categorical_columns]
-    matrix = np.empty((len(records), len(numeric)), dtype="float64")
-    categories = {name: [None] * len(records) for name in categorical_columns}
-    numbers = category_numbers or {}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise RequestError(f"record {index} is not a JSON object", record=index)
         if record.keys() != expected:
             _raise_key_error(record, feature_columns, index)
+    numeric = [name for name in feature_columns if name not in categorical_columns]
+    numbers = category_numbers or {}
+    categories = {name: [_category(record[name], name, index, numbers.get(name))
+                         for index, record in enumerate(records)] for name in categorical_columns}
+    return Records(_numeric_matrix(records, numeric), categories, tuple(feature_columns))
+
+
+def _numeric_matrix(records: list[dict], numeric: list[str]) -> np.ndarray:
+    """The numeric features of `records` as a float64 matrix (NaN for null), read at once when every value is a
+    float (as parse_body reads numbers) or null and finite, else record by record to name the one refused."""
+    if not numeric:
+        return np.empty((len(records), 0), dtype="float64")
+    get = operator.itemgetter(*numeric)
+    rows = [get(record) for record in records] if len(numeric) > 1 else [(record[numeric[0]],) for record in records]
+    if set(map(type, itertools.chain.from_iterable(rows))) <= {float, type(None)}:
+        matrix = np.array(rows, dtype="float64")  # null becomes NaN
+        blanks = sum(row.count(None) for row in rows)
+        if int(np.isfinite(matrix).sum()) + blanks == matrix.size:
+            return matrix
+    matrix = np.empty((len(records), len(numeric)), dtype="float64")
+    for index, record in enumerate(records):
         matrix[index] = _record_values(record, numeric, index)
-        for name, values in categories.items():
-            values[index] = _category(record[name], name, index, numbers.get(name))
-    return Records(matrix, categories, tuple(feature_columns))
+    return matrix
 
 
 def category_numbers(known: Sequence[str]) -> dict[float, str]:
