@@ -5,7 +5,12 @@ Deploys two model versions with `run.py` into a temp registry, starts `python -m
 127.0.0.1 port, then sends a bounded number of POST /predict requests from a thread pool (one keep-alive
 connection per thread): single-record requests, 1,000-record requests, both again with 16 slow clients
 attached (each announces a body and sends one byte every 0.5 s, reconnecting when dropped), and
-single-record requests while the registry's `current` flips between the two versions. Writes
+single-record requests while the registry's `current` flips between the two versions.
+
+Side by side (bench/online_side.py): the previous release's server (PREVIOUS_RELEASE, checked out with
+`git worktree add` in the temp folder, its model deployed by its own run.py on the same data) runs beside
+today's; rounds interleave single-record /predict and /health on each, with and without slow clients, and
+the 1,000-record bodies are set against the same model predicting the same records in-process. Writes
 bench/sections/online.md and rebuilds bench/RESULTS.md around it.
 """
 
@@ -34,6 +39,7 @@ from carolbatch.online.server import DEFAULT_THREADS  # noqa: E402
 from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS  # noqa: E402
 from carolbatch.storage.stores import LocalStore  # noqa: E402
 from tests.app.online.server_process import ServerProcess, SlowClients, online_environment, request_json  # noqa: E402
+from online_side import side_by_side, side_by_side_lines  # noqa: E402  (bench/online_side.py, beside this file)
 
 DEPLOY_APP = "bostonhouseonline"
 POLL_SECONDS = 0.2
@@ -49,8 +55,9 @@ def sample_records(count: int) -> list[dict]:
     return rows.to_dict(orient="records")
 
 
-def drive(port: int, bodies: list[bytes], threads: int) -> dict:
-    """Send every body once from `threads` threads; latency per request, failures, versions answering."""
+def drive(port: int, bodies: list[bytes | None], threads: int, path: str = "/predict") -> dict:
+    """Send every body once (POST, or GET for None) to `path` from `threads` threads; latency per request,
+    failures, versions answering."""
     local = threading.local()
     versions: dict[str, int] = {}
     lock = threading.Lock()
@@ -60,7 +67,8 @@ def drive(port: int, bodies: list[bytes], threads: int) -> dict:
         try:
             if not hasattr(local, "connection"):
                 local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            status, answer = request_json(port, "POST", "/predict", body, connection=local.connection)
+            method = "GET" if body is None else "POST"
+            status, answer = request_json(port, method, path, body, connection=local.connection)
             ok = status == 200
             if ok:
                 with lock:
@@ -152,6 +160,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict:
         load_before = os.getloadavg()[0]
         drive(server.port, one[:200], args.threads)  # warm-up: connections, first predictions
         results = {
+            "side_by_side": side_by_side(workdir, server, one, batch, args, drive),
             "single": drive(server.port, one, args.threads),
             "batch_1000": drive(server.port, [batch] * args.batch_requests, args.threads),
             **under_slow_clients(server, one, [batch] * args.batch_requests, args.threads),
@@ -195,6 +204,7 @@ def write_section(measured: dict) -> None:
               ("single record: p99 <= 50 ms", f"{single['p99_ms']:.1f} ms", single["p99_ms"] <= 50),
               ("no failed request while versions are swapped", f"{swap['failed']} failed, {swap['swaps']} swaps",
                swap["failed"] == 0 and swap["swaps"] > 0 and len(swap["versions"]) == 2)]
+    lines += side_by_side_lines(measured["side_by_side"])
     lines += ["", "| check | measured | result |", "| --- | --- | --- |"]
     lines += [f"| {name} | {value} | {'pass' if ok else 'FAIL'} |" for name, value, ok in checks]
     lines += ["", f"During the swap run `current` moved {swap['swaps']} times (`rollback_model`, as "
@@ -217,6 +227,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--epochs", type=int, default=200, help="model_epochs of the deployed versions")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the side-by-side runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="online-bench-") as folder:
         measured = measure(Path(folder), args)

@@ -19,6 +19,7 @@ from carolbatch.gate import Comparison, GateRules, compare_with_champion, decide
 from carolbatch.training.fitting import TrainedModel, predict_output
 from carolbatch.registry import (RegistryError, load_current, publish_model, read_current_version,
                                  registry_name, repair_pointers)
+from carolbatch.online.ranges import training_ranges
 from carolbatch.report import REPORT_FILE, build_metadata, format_metrics_table
 from carolbatch.records.sources import Records
 from carolbatch.storage.stores import ObjectStore, write_bytes
@@ -117,10 +118,7 @@ def deploy_challenger(store: ObjectStore, deploy_app: str, version: str, trained
         return _refused(decision, report)
     decision = dataclasses.replace(decision, report=store.describe(registry_name(deploy_app, version, REPORT_FILE)))
     logger.info("deploying model version %s: %s", version, reason)
-    source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
-    metadata = build_metadata(version, settings, trained, evaluation, source, decision.as_summary())
-    metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records),
-                    problem=trained.problem.as_dict(), decision_metric=rules.metric)
+    metadata = _version_metadata(version, trained, evaluation, records, rules, settings, decision)
     files = {**evaluation.files, REPORT_FILE: report.render(decision)}
     publish_model(store, deploy_app, version, trained.model, metadata, files, reason=reason)
     return decision
@@ -135,6 +133,18 @@ def _comparison(current: Any, unusable: Comparison | None, trained: TrainedModel
         return unusable
     return current and compare_with_champion(current.version, current.model, current.metadata, trained,
                                              records.frame, rules)
+
+
+def _version_metadata(version: str, trained: TrainedModel, evaluation: Evaluation, records: Records,
+                      rules: GateRules, settings: Mapping[str, Any], decision: Deployment) -> dict:
+    """The facts kept beside a published version: build_metadata's, the split rule, the check record, the
+    problem, the decision metric and the training ranges of its inputs (the online app's checks)."""
+    source = {"source": records.source, "data_fingerprint": settings.get("data_fingerprint")}
+    metadata = build_metadata(version, settings, trained, evaluation, source, decision.as_summary())
+    metadata.update(split=rules.split.as_dict(), check_record=build_check_record(trained, records),
+                    problem=trained.problem.as_dict(), decision_metric=rules.metric,
+                    input_ranges=training_ranges(records.frame, trained, settings.get("categorical_columns")))
+    return metadata
 
 
 def _decision(version: str | None, reason: str, comparison: Comparison | None, rules: GateRules) -> Deployment:

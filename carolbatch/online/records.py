@@ -3,13 +3,17 @@ field and record."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from carolbatch.online.compiled import Records
 
 _NUMBER_TYPES = (int, float)
 
@@ -90,23 +94,33 @@ def _too_many_records(count: str, max_records: int) -> RequestError:
 
 def records_to_frame(payload: Any, feature_columns: Sequence[str], max_records: int,
                      categorical_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """The records of a request (one JSON object or a list of them) as a DataFrame of the features by name.
+    """The records of a request as a DataFrame of the features by name (see `read_records`)."""
+    return read_records(payload, feature_columns, max_records, categorical_columns).frame()
 
-    A numeric feature is a number or null (a blank, which the model imputes); a categorical one is a text, a
-    whole number (taken as its text) or null.
+
+def read_records(payload: Any, feature_columns: Sequence[str], max_records: int,
+                 categorical_columns: Sequence[str] = (),
+                 category_numbers: Mapping[str, Mapping[float, str]] | None = None) -> Records:
+    """The records of a request (one JSON object or a list of them) as arrays of the features.
+
+    A numeric feature is a number or null (a blank, which the model imputes); a categorical one is a text (kept
+    exactly as written), a number or null. A number is the known category it equals (`1` and `1.0` are the
+    trained category "1", or "1.0" if that is the one trained; `category_numbers` maps a column's numbers to its
+    known categories), else the text of the number (`24` is "24").
 
     Args:
         payload: the parsed JSON body.
         feature_columns: the model's features.
         max_records: the most records one request may hold.
         categorical_columns: the features holding categories.
+        category_numbers: by categorical column, each known category that is a number, by its value.
 
     Returns:
-        float64 columns for numeric features, object columns of text (NaN for null) for categorical ones.
+        float64 numeric features (NaN for null), in feature order; categories as text (None for null).
 
     Raises:
         RequestError: not an object or list, no records, too many, a record not an object, a feature
-            missing or unknown, a numeric value not a finite number, a category not a text.
+            missing or unknown, a numeric value not a finite number, a category neither a text nor a number.
     """
     records = [payload] if isinstance(payload, dict) else payload
     if not isinstance(records, list):
@@ -116,31 +130,61 @@ def records_to_frame(payload: Any, feature_columns: Sequence[str], max_records: 
     if len(records) > max_records:
         raise _too_many_records(str(len(records)), max_records)
     expected = set(feature_columns)
-    numeric = [name for name in feature_columns if name not in categorical_columns]
-    matrix = np.empty((len(records), len(numeric)), dtype="float64")
-    categories = {name: np.empty(len(records), dtype=object) for name in categorical_columns}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise RequestError(f"record {index} is not a JSON object", record=index)
         if record.keys() != expected:
             _raise_key_error(record, feature_columns, index)
+    numeric = [name for name in feature_columns if name not in categorical_columns]
+    numbers = category_numbers or {}
+    categories = {name: [_category(record[name], name, index, numbers.get(name))
+                         for index, record in enumerate(records)] for name in categorical_columns}
+    return Records(_numeric_matrix(records, numeric), categories, tuple(feature_columns))
+
+
+def _numeric_matrix(records: list[dict], numeric: list[str]) -> np.ndarray:
+    """The numeric features of `records` as a float64 matrix (NaN for null), read at once when every value is a
+    float (as parse_body reads numbers) or null and finite, else record by record to name the one refused."""
+    if not numeric:
+        return np.empty((len(records), 0), dtype="float64")
+    get = operator.itemgetter(*numeric)
+    rows = [get(record) for record in records] if len(numeric) > 1 else [(record[numeric[0]],) for record in records]
+    if set(map(type, itertools.chain.from_iterable(rows))) <= {float, type(None)}:
+        matrix = np.array(rows, dtype="float64")  # null becomes NaN
+        blanks = sum(row.count(None) for row in rows)
+        if int(np.isfinite(matrix).sum()) + blanks == matrix.size:
+            return matrix
+    matrix = np.empty((len(records), len(numeric)), dtype="float64")
+    for index, record in enumerate(records):
         matrix[index] = _record_values(record, numeric, index)
-        for name, values in categories.items():
-            values[index] = _category(record[name], name, index)
-    columns = {**{name: matrix[:, position] for position, name in enumerate(numeric)}, **categories}
-    return pd.DataFrame({name: columns[name] for name in feature_columns}, copy=False)
+    return matrix
 
 
-def _category(value: Any, name: str, index: int) -> Any:
-    if value is None:
-        return np.nan
-    if isinstance(value, str):
+def category_numbers(known: Sequence[str]) -> dict[float, str]:
+    """Each known category that reads as one finite number, by that number (two that read as the same number,
+    "01" and "1", are both left out: a number sent for them is taken as the text of the number)."""
+    found: dict[float, str] = {}
+    ambiguous = set()
+    for category in known:
+        try:
+            value = float(category)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            ambiguous.update([value] if value in found else [])
+            found[value] = category
+    return {value: category for value, category in found.items() if value not in ambiguous}
+
+
+def _category(value: Any, name: str, index: int, numbers: Mapping[float, str] | None) -> str | None:
+    if value is None or isinstance(value, str):
         return value
-    # parse_body reads integers as floats: a whole number is the text of the integer it was sent as.
-    if type(value) in _NUMBER_TYPES and math.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    raise RequestError(f"record {index}: feature {name!r} is {json.dumps(value)[:40]}, not a category (a text)",
-                       field=name, record=index)
+    if type(value) in _NUMBER_TYPES and math.isfinite(value):
+        known = numbers.get(float(value)) if numbers else None
+        # parse_body reads integers as floats: a whole number is the text of the integer it was sent as.
+        return known if known is not None else str(int(value)) if float(value).is_integer() else repr(float(value))
+    raise RequestError(f"record {index}: feature {name!r} is {json.dumps(value)[:40]}, not a category "
+                       f"(a text or a number)", field=name, record=index)
 
 
 def _record_values(record: dict, feature_columns: Sequence[str], index: int) -> list[float]:
@@ -171,6 +215,19 @@ def _raise_key_error(record: dict, feature_columns: Sequence[str], index: int) -
     missing = [name for name in feature_columns if name not in record]
     if missing:
         raise RequestError(f"record {index}: feature {missing[0]!r} is missing", field=missing[0], record=index)
-    extra = sorted(str(name) for name in record if name not in set(feature_columns))
-    raise RequestError(f"record {index}: {extra[0]!r} is not a feature of the model (features: "
-                       f"{', '.join(feature_columns)})", field=extra[0], record=index)
+    extra = min((str(name) for name in record if name not in set(feature_columns)), key=len)
+    raise RequestError(f"record {index}: {_shown(extra)} is not a feature of the model (features: "
+                       f"{', '.join(feature_columns)})", field=_shown_field(extra), record=index)
+
+
+# An error names what the client sent, cut to this many characters: an answer never echoes unbounded input.
+SHOWN_CHARACTERS = 60
+
+
+def _shown(name: str) -> str:
+    """A client's name as an error quotes it: repr, cut short with an ellipsis."""
+    return repr(name) if len(name) <= SHOWN_CHARACTERS else f"{name[:SHOWN_CHARACTERS]!r}... ({len(name)} characters)"
+
+
+def _shown_field(name: str) -> str:
+    return name if len(name) <= SHOWN_CHARACTERS else name[:SHOWN_CHARACTERS] + "..."

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from carolbatch.online.compiled import CompiledModel, Records, UncompiledValue, compile_pipeline, matches_pipeline
+from carolbatch.online.ranges import RangeCheck
+from carolbatch.online.records import category_numbers, read_records
 from carolbatch.problem import Problem
 from carolbatch.registry import CurrentModel
 from carolbatch.training.rows import predict_frame
@@ -31,6 +35,11 @@ class ServedModel:
     model: Any
     feature_columns: tuple[str, ...]
     metadata: Mapping[str, Any]
+    # Set by `check_current_model`, once per version: the compiled pipeline (None: the pipeline answers), the
+    # training ranges, and each categorical column's known categories that are numbers.
+    compiled: CompiledModel | None = field(default=None, compare=False)
+    ranges: RangeCheck | None = field(default=None, compare=False)
+    category_numbers: Mapping[str, Mapping[float, str]] = field(default_factory=dict, compare=False)
 
     @property
     def categorical_columns(self) -> tuple[str, ...]:
@@ -50,11 +59,39 @@ class ServedModel:
             ValueError: a feature is missing, or the model refuses a value.
         """
         features = frame if hasattr(self.model, "feature_names_in_") else frame.to_numpy(dtype="float64")
-        probabilities = np.asarray(self.model.predict_proba(features), dtype="float64")
+        return self._labelled(np.asarray(self.model.predict_proba(features), dtype="float64"))
+
+    def _labelled(self, probabilities: np.ndarray) -> tuple[list[Any], list[dict[str, float]]]:
         classes = self.problem.classes
         labels = [classes[column] for column in np.argmax(probabilities, axis=1)]
         names = [str(label) for label in classes]
         return labels, [dict(zip(names, row)) for row in probabilities.tolist()]
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        return tuple(name for name in self.feature_columns if name not in self.categorical_columns)
+
+    def predict_records(self, records: Records) -> list[float]:
+        """Predictions of a request's records: the compiled pipeline's when there is one, else the pipeline's.
+
+        Raises:
+            ValueError: the model refuses a value.
+        """
+        if self.compiled is not None:
+            try:
+                return np.asarray(self.compiled.predict(records), dtype="float64").tolist()
+            except UncompiledValue:
+                pass
+        return self.predict(records.frame())
+
+    def classify_records(self, records: Records) -> tuple[list[Any], list[dict[str, float]]]:
+        """A classifier's labels and class probabilities for a request's records (see `classify`)."""
+        if self.compiled is not None:
+            try:
+                return self._labelled(self.compiled.predict_proba(records))
+            except UncompiledValue:
+                pass
+        return self.classify(records.frame())
 
     def predict(self, frame: pd.DataFrame) -> list[float]:
         """Predictions of the rows of `frame` (its columns the features, by name) as plain floats.
@@ -97,7 +134,29 @@ def check_current_model(current: CurrentModel) -> ServedModel:
     problem = _check_problem(served, record)
     if problem:
         raise ModelCheckError(f"model version {served.version} refused: {problem}")
-    return served
+    return _prepared(served, record)
+
+
+def _prepared(served: ServedModel, record: Mapping[str, Any] | None) -> ServedModel:
+    """`served` with its compiled pipeline (when it predicts as the pipeline does), ranges and category numbers."""
+    ranges = served.metadata.get("input_ranges") or {}
+    known = {name: category_numbers(values) for name, values in (ranges.get("categories") or {}).items()}
+    compiled = compile_pipeline(served.model, served.feature_columns, served.categorical_columns)
+    if compiled is not None and not matches_pipeline(compiled, served.model, _check_records(served, record, known),
+                                                     served.problem.is_classification):
+        compiled = None
+    return dataclasses.replace(served, compiled=compiled, category_numbers=known,
+                               ranges=RangeCheck.from_metadata(ranges, served.numeric_columns))
+
+
+def _check_records(served: ServedModel, record: Mapping[str, Any] | None,
+                   numbers: Mapping[str, Mapping[float, str]]) -> Records:
+    """The check record, and it again with every feature blank and every category unknown: what the compiled
+    pipeline must predict as the pipeline does."""
+    features = dict(record["features"]) if record else dict.fromkeys(served.feature_columns, 0.0)
+    blank = dict.fromkeys(served.feature_columns)
+    unknown = {**features, **{name: "\x00not a category" for name in served.categorical_columns}}
+    return read_records([features, blank, unknown], served.feature_columns, 3, served.categorical_columns, numbers)
 
 
 def _feature_value(value: Any) -> Any:

@@ -11,11 +11,13 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from gunicorn.util import parse_address
+from threadpoolctl import threadpool_limits
 
 from carolbatch.control.logging_setup import json_formatter
 from carolbatch.control.startup import RegistryAccess, open_registry
@@ -23,6 +25,7 @@ from carolbatch.definition import AppDefinition
 from carolbatch.errors import AppError
 from carolbatch.online.api import create_api
 from carolbatch.online.follower import ModelFollower
+from carolbatch.online.metrics import MULTIPROCESS_DIR, worker_gone
 from carolbatch.online.source import CarolModelSource, LocalModelSource
 from carolbatch.online.worker import DEFAULT_REQUEST_SECONDS, GuardedThreadWorker
 
@@ -35,6 +38,8 @@ logger = logging.getLogger(__name__)
 # Request threads per worker: a thread waits for a slow client's request for up to --request-seconds, so
 # there are enough of them for many slow clients at once (they cost little memory; predictions take turns).
 DEFAULT_THREADS = 32
+# BLAS threads per worker process (see OnlineServer.load).
+BLAS_THREADS = 1
 # gunicorn's limits for a server that clients reach directly (see the README, "The online app").
 EXPOSED_LIMITS = {
     "keepalive": 2,  # seconds a kept-alive or new connection may stay silent before it is closed
@@ -109,6 +114,7 @@ class OnlineServer(BaseApplication):
             # This gunicorn opens a control socket under $HOME by default; servers side by side would share it.
             "control_socket_disable": True,
             "worker_exit": end_worker_process,
+            "child_exit": lambda _server, worker: worker_gone(worker.pid),
             **EXPOSED_LIMITS,
         }
         GuardedThreadWorker.request_seconds = self.args.request_seconds
@@ -116,6 +122,9 @@ class OnlineServer(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self):
+        # Each worker's BLAS on one thread: workers and request threads already share the cores, and BLAS
+        # threads on top of them oversubscribe the CPU (a 1,000-record prediction took 2-3x longer).
+        threadpool_limits(BLAS_THREADS)
         settings = self.access.settings
         if self.access.carol is None:
             source = LocalModelSource(Path(settings.registry_dir), settings.deploy_app)
@@ -165,5 +174,8 @@ def main(app: AppDefinition, project_dir: Path, argv: list[str] | None = None) -
         return error.exit_code
     logger.info("serving the current model of %s from %s on %s", access.settings.deploy_app,
                 access.store.describe(access.settings.deploy_app), args.bind)
-    OnlineServer(access, args).run()
+    # The workers' metrics, summed over all of them at each scrape: a folder of this server's own.
+    with tempfile.TemporaryDirectory(prefix="online-metrics-") as metrics_dir:
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+        OnlineServer(access, args).run()
     return 0

@@ -37,17 +37,18 @@ def request_json(port: int, method: str, path: str, body: bytes | None = None,
 
 
 class ServerProcess:
-    """The online app serving on 127.0.0.1:`port`, its output in `log_path`."""
+    """The online app (of `project_dir`: this project, or another checkout of it) serving on 127.0.0.1:`port`,
+    its output in `log_path`."""
 
     def __init__(self, workdir: Path, env: dict[str, str], *args: str, workers: int = 2,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, project_dir: Path = PROJECT_DIR) -> None:
         self.port = free_port()
         self.log_path = workdir / f"online-{self.port}.log"
         self.log = open(self.log_path, "w")
         sizing = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "online", "--bind", f"127.0.0.1:{self.port}", *sizing, *args],
-            cwd=workdir, env={**env, "PYTHONPATH": str(PROJECT_DIR)}, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=workdir, env={**env, "PYTHONPATH": str(project_dir)}, stdout=self.log, stderr=subprocess.STDOUT,
         )
 
     def get(self, path: str) -> tuple[int, dict]:

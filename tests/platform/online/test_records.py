@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carolbatch.online.records import RequestError, body_limit, parse_body, records_to_frame
+from carolbatch.online.records import (RequestError, body_limit, category_numbers, parse_body, read_records,
+                                        records_to_frame)
 
 COLUMNS = ("b", "a", "c")
 
@@ -36,8 +37,24 @@ def test_a_null_is_a_blank_and_categories_are_text():
     frame = records_to_frame([record(c=None, b="north"), record(b=None), record(b=3.0)], COLUMNS, 10, ("b",))
     assert np.isnan(frame["c"][0]) and frame["c"].dtype == np.float64
     assert frame["b"][0] == "north" and pd.isna(frame["b"][1]) and frame["b"][2] == "3"
-    error = refusal_with([record(b=2.5)], ("b",))
-    assert (error.field, error.record) == ("b", 0) and "not a category" in str(error)
+    assert records_to_frame([record(b=2.5)], COLUMNS, 10, ("b",))["b"][0] == "2.5"
+    for value in (True, [1], {"x": 1}):
+        error = refusal_with([record(), record(b=value)], ("b",))
+        assert (error.field, error.record) == ("b", 1) and "not a category" in str(error)
+
+
+def test_a_category_sent_as_a_number_is_the_known_category_it_equals():
+    known = {"b": category_numbers(["1", "24.0", "north", "007", "7", "1e400"])}
+    values = [1, 1.0, "1", 24, 24.0, "24", 7, "7", "007", "01", 3, "north"]
+    records = read_records([record(b=value) for value in values], COLUMNS, 20, ("b",), known)
+    # Numbers meet the known text equal to them; text stays exactly as written; "007" and "7" are both numbers 7,
+    # so a 7 sent as a number is the text "7", and "01" is not "1".
+    assert list(records.categories["b"]) == ["1", "1", "1", "24.0", "24.0", "24", "7", "7", "007", "01", "3", "north"]
+
+
+def test_an_unknown_key_is_never_echoed_in_full():
+    error = refusal_with([{**record(), "x" * 3_000_000: 1}], ())
+    assert len(str(error)) < 400 and len(error.field) < 100 and "3000000 characters" in str(error)
 
 
 def refusal_with(payload, categorical_columns) -> RequestError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import shutil
 import subprocess
@@ -145,3 +146,31 @@ def test_bad_settings_stop_the_server_with_one_line_and_exit_2(tmp_path):
                             env={**env, "PYTHONPATH": str(PROJECT_DIR)}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: setting model_poll_seconds='soon'")
+
+
+def test_metrics_scrape_through_gunicorn_sums_every_worker(server, workdir):
+    columns = server.get("/model")[1]["feature_columns"]
+    record = pd.read_csv(SAMPLE_DATA)[columns].iloc[0].to_dict()
+    before = scrape(server)
+    for _ in range(20):  # new connections: the two workers share them
+        assert server.post("/predict", record)[0] == 200
+    assert server.post("/predict", {**record, columns[0]: 1.7e308})[0] == 422
+    after = scrape(server)
+    assert after['online_requests_total{route="/predict",status="200"}'] - before.get(
+        'online_requests_total{route="/predict",status="200"}', 0) == 20
+    assert after[f'online_absurd_values_refused_total{{field="{columns[0]}"}}'] >= 1
+    assert after["online_records_predicted_total"] >= 20 and after["online_model_age_seconds"] >= 0
+    assert any(name.startswith("online_model_version{") and value == 1 for name, value in after.items())
+
+
+def scrape(server: ServerProcess) -> dict[str, float]:
+    """The samples of GET /metrics (Prometheus text format) by name and labels."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Content-Type").startswith("text/plain")
+        lines = response.read().decode().splitlines()
+    finally:
+        connection.close()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and line[0] != "#"}
