@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from carolbatch.planning import fingerprint_parameter
-from carolbatch.records.sources import RecordsError, read_records
+from carolbatch.records.sources import DataChangedError, RecordsError, read_records
 from carolbatch.records.staging import read_staging_records
 
 
@@ -42,6 +42,15 @@ def read_source(task, file_setting: str | None, table_setting: str | None, colum
         mode = "Carol mode" if task.carol_mode else "local mode"
         raise RecordsError(f"{type(task).__name__} reads no source in {mode}: "
                            f"{'setting ' + setting + ' is unset' if setting else 'no setting of its kind given'}")
+    try:
+        return _read(task, setting, value, columns, numeric_columns)
+    except DataChangedError:
+        raise
+    except RecordsError as error:
+        raise RecordsError(f"setting {setting}: {error}") from None
+
+
+def _read(task, setting: str, value: str, columns: Sequence[str], numeric_columns: Sequence[str]) -> pd.DataFrame:
     if not task.carol_mode:
         # The key (the first column) exactly as written, whole numbers as integers; the others but numbers as text.
         return read_records(Path(value), list(columns), list(numeric_columns),

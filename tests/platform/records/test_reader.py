@@ -44,7 +44,7 @@ def test_the_named_columns_in_their_order_numbers_as_floats(lookup_file):
 
 
 def test_a_missing_column_names_the_files_columns(lookup_file):
-    with pytest.raises(RecordsError, match="has no column nope; its columns are: key, score, other"):
+    with pytest.raises(RecordsError, match="^setting lookup: data file .* has no column nope; its columns are: key, score, other"):
         read_source(task_reading(lookup_file), "lookup", "lookup_table", ["key", "nope"])
 
 
