@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_each_path_the_readme_names_exists():
 def shell(tmp_path_factory):
     """A copy of the project after `make run`, and how to run a command there with `.venv` active."""
     project = copy_project(tmp_path_factory.mktemp("readme") / "project")
-    (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    (project / ".venv").symlink_to(Path(sys.prefix))  # the environment these tests run in, as `make run` left it
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CAROL", "APP_", "LONGTASKID"))}
     env.update(PATH=f"{project / '.venv' / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(project / ".venv"),
                PYTHONDONTWRITEBYTECODE="1")
