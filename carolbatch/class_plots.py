@@ -4,8 +4,6 @@ curve and the confusion matrix (one curve per class, one class against the rest,
 from __future__ import annotations
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 from carolbatch.report import new_figure, render_png
 from carolbatch.training.fitting import TrainedModel
@@ -58,17 +56,23 @@ def _curve_plot(trained: TrainedModel, curve, diagonal: bool, **axes_settings) -
 
 
 def plot_roc(trained: TrainedModel) -> bytes:
+    from sklearn.metrics import roc_curve  # scikit-learn's curves load when a classifier's report is drawn
+
     return _curve_plot(trained, lambda positive, score: roc_curve(positive, score)[:2], True,
                        xlabel="false positive rate", ylabel="true positive rate", title="ROC curve (test)")
 
 
 def plot_precision_recall(trained: TrainedModel) -> bytes:
+    from sklearn.metrics import precision_recall_curve
+
     return _curve_plot(trained, lambda positive, score: precision_recall_curve(positive, score)[1::-1], False,
                        xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.05))
 
 
 def plot_calibration(trained: TrainedModel) -> bytes:
     """Observed frequency against predicted probability, in ten bins: a calibrated model lies on the diagonal."""
+    from sklearn.calibration import calibration_curve
+
     return _curve_plot(trained, lambda positive, score: calibration_curve(positive, score, n_bins=10,
                                                                           strategy="quantile")[::-1], True,
                        xlabel="predicted probability", ylabel="observed frequency", title="Calibration (test)")
@@ -76,6 +80,8 @@ def plot_calibration(trained: TrainedModel) -> bytes:
 
 def plot_confusion(trained: TrainedModel) -> bytes:
     """Test records by true class (rows) and predicted class (columns), counts written in each cell."""
+    from sklearn.metrics import confusion_matrix
+
     classes = list(trained.problem.classes)
     counts = confusion_matrix(trained.y_test, trained.y_test_predicted, labels=classes)
     figure = new_figure()

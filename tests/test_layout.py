@@ -169,9 +169,19 @@ def test_outside_the_registry_code_imports_its_public_surface_only():
 
 
 # The tests in two rooms, like the code: tests/platform tests carolbatch on synthetic data (tests/conftest.py is
-# shared by both rooms), tests/app tests this app on its sample. A user changing the model, the columns or the
-# number of tasks changes tests/app only.
+# shared by both rooms), tests/app tests this app from its own declaration and settings, and tests/app/sample the
+# bundled example on its sample. A user changing the model, the columns or the number of tasks changes tests/app
+# only.
 PLATFORM_TESTS = ("tests/platform", "tests/conftest.py")
+# What ties a test to the bundled sample: its data file and its deploy app (tests/app/sample alone names them).
+SAMPLE_TIES = ("SAMPLE_DATA", "sample_fingerprint", "sample_columns_query", "sample_query_stream", "bostonhouse")
+
+
+def test_app_tests_outside_the_sample_folder_name_neither_its_data_nor_its_deploy_app():
+    sample = PROJECT_DIR / "tests" / "app" / "sample"
+    offenders = {relative(path): ties for path in python_files("tests/app") if sample not in path.parents
+                 and (ties := [tie for tie in SAMPLE_TIES if tie in path.read_text()])}
+    assert not offenders, f"tests tied to the bundled sample belong in tests/app/sample: {offenders}"
 
 
 def platform_test_files() -> list[Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # The tests of the app that read its declaration and settings, across each room: the tasks, the functions,
 # run control and the command line's endings.
-REPRESENTATIVE = ("tests/app/flow", "tests/app/functions", "tests/app/control/test_startup.py",
+REPRESENTATIVE = ("tests/app/flow", "tests/app/functions", "tests/app/control",
                   "tests/app/test_run.py", "tests/app/test_endings.py", "tests/test_public_surface.py")
 SETTINGS = """# A copy of the app on scikit-learn's diabetes table (tools/check_copy.py).
 data_path = "data/diabetes.csv"

@@ -17,3 +17,8 @@ def default_settings(**overrides):
     """This app's declared defaults and settings.toml, with some values replaced."""
     return build_settings(APP.settings, [("default", APP.settings.defaults()),
                            ("settings.toml", read_settings_file(PROJECT_DIR / "settings.toml")), ("test", overrides)])
+
+
+# Where this app deploys and the columns it reads, as its settings name them.
+SETTINGS = default_settings()
+DEPLOY_APP = SETTINGS.deploy_app

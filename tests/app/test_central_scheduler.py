@@ -14,7 +14,7 @@ import pytest
 
 from carolbatch.registry import read_current_version, verify_version
 from carolbatch.storage.stores import LocalStore
-from tests.app.conftest import TASKS
+from tests.app.conftest import DEPLOY_APP, TASKS
 from tests.conftest import PROJECT_DIR, app_environment, summary_of
 
 LUIGID = Path(sys.executable).with_name("luigid")
@@ -85,7 +85,7 @@ def test_two_processes_run_each_task_once_through_a_central_scheduler(tmp_path, 
     assert sum(int(summary_of(result)["ran"]) for result in results) == len(TASKS)
     deployed = [summary_of(result)["deployed"] for result in results if summary_of(result)["deployed"] != "none"]
     assert len(deployed) == 1
-    versions = [path for path in (tmp_path / "models" / "bostonhouseonline").iterdir() if path.is_dir()]
+    versions = [path for path in (tmp_path / "models" / DEPLOY_APP).iterdir() if path.is_dir()]
     assert [path.name for path in versions] == deployed
 
 
@@ -103,7 +103,7 @@ def wait_for_version_files(registry: Path, process: subprocess.Popen, timeout: f
 
 @pytest.mark.parametrize("gc_args", [(), ("--scheduler-host", "127.0.0.1")], ids=["gc", "gc-with-scheduler"])
 def test_a_run_through_a_central_scheduler_holds_the_registry_lock_while_it_writes_a_version(tmp_path, luigid, gc_args):
-    registry = tmp_path / "models" / "bostonhouseonline"
+    registry = tmp_path / "models" / DEPLOY_APP
     # Registry writes slowed by the test hook: the clean-up starts while the version is half written.
     run = subprocess.Popen(
         [sys.executable, str(PROJECT_DIR / "run.py"), "--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid)],
@@ -119,5 +119,5 @@ def test_a_run_through_a_central_scheduler_holds_the_registry_lock_while_it_writ
     assert version not in gc.stdout, gc.stdout  # nothing of the version being written was removed
     assert summary_of(ran)["deployed"] == version, stdout + stderr
     store = LocalStore(tmp_path / "models")
-    verify_version(store, "bostonhouseonline", version)
-    assert read_current_version(store, "bostonhouseonline") == version
+    verify_version(store, DEPLOY_APP, version)
+    assert read_current_version(store, DEPLOY_APP) == version

@@ -6,9 +6,9 @@ import re
 
 from carolbatch.registry import read_current_version
 from carolbatch.storage.stores import LocalStore
+from tests.app.conftest import DEPLOY_APP as APP
 from tests.conftest import run_app, summary_of
 
-APP = "bostonhouseonline"
 GOOD = ("--set", "model_epochs=300")
 WORSE = ("--set", "model_epochs=20")
 

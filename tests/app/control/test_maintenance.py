@@ -9,14 +9,14 @@ from carolbatch.control.maintenance import affected_tasks, all_tasks, check_task
 from carolbatch.control.startup import prepare_run
 from carolbatch.errors import AppError
 from tests.app.conftest import TASK_COUNT
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA
+from tests.conftest import APP_DATA, PROJECT_DIR
 
 FAMILIES = ["IngestRecords", "TrainModel", "EvaluateModel", "DeployModel"]
 
 
 @pytest.fixture
 def root(tmp_path):
-    environ = {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
+    environ = {"APP_DATA_PATH": str(APP_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
                "APP_REGISTRY_DIR": str(tmp_path / "m")}
     return prepare_run(APP, PROJECT_DIR, environ, []).root
 

@@ -13,12 +13,12 @@ from carolbatch.control.startup import open_registry, prepare_run
 from carolbatch.errors import BAD_INPUT, AppError
 from carolbatch.storage.locks import LOCK_FILE, LockBusyError, describe_holder, local_locks
 from tests.app.conftest import default_settings
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA
+from tests.conftest import APP_DATA, PROJECT_DIR
 
 
 @pytest.fixture
 def environ(tmp_path):
-    return {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
+    return {"APP_DATA_PATH": str(APP_DATA), "APP_TARGET_DIR": str(tmp_path / "t"),
             "APP_REGISTRY_DIR": str(tmp_path / "m")}
 
 
@@ -114,7 +114,7 @@ def test_a_target_or_registry_folder_that_is_a_file_is_bad_input_naming_the_sett
 
 def test_a_target_folder_inside_the_registry_is_locked_once_not_waited_for_by_its_own_run(tmp_path):
     deploy_app = default_settings().deploy_app
-    environ = {"APP_DATA_PATH": str(SAMPLE_DATA), "APP_REGISTRY_DIR": str(tmp_path / "m"),
+    environ = {"APP_DATA_PATH": str(APP_DATA), "APP_REGISTRY_DIR": str(tmp_path / "m"),
                "APP_TARGET_DIR": str(tmp_path / "m" / deploy_app)}
     plan = prepare_run(APP, PROJECT_DIR, environ, [])
     with lock_run(plan, "run", wait=True):  # taken twice, this would wait for itself forever

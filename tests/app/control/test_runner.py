@@ -12,14 +12,14 @@ from app.pipeline import APP
 from carolbatch.control.runner import build_pipeline, run_pipeline
 from carolbatch.tasks import pipeline_params
 from tests.app.conftest import TASKS, default_settings
-from tests.conftest import SAMPLE_DATA, sample_fingerprint
+from tests.conftest import APP_DATA, app_fingerprint
 
 
 
 def pipeline(tmp_path, **overrides):
-    settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"),
+    settings = default_settings(data_path=str(APP_DATA), target_dir=str(tmp_path / "t"),
                                 registry_dir=str(tmp_path / "m"), model_epochs=20, **overrides)
-    params = pipeline_params(settings, {"data_path": sample_fingerprint()}, carol_mode=False, cloud_targets=False)
+    params = pipeline_params(settings, {"data_path": app_fingerprint()}, carol_mode=False, cloud_targets=False)
     return build_pipeline(APP.pipeline, params)
 
 
@@ -70,8 +70,8 @@ def test_the_declared_pipeline_must_match_the_tasks_the_root_requires(tmp_path):
         Pipeline(tasks=(IngestRecords, TrainModel, DeployModel, EvaluateModel), **roles)
     with pytest.raises(ValueError, match="must be one of the pipeline's tasks: evaluation"):
         Pipeline(tasks=(IngestRecords, TrainModel, DeployModel), **roles)
-    settings = default_settings(data_path=str(SAMPLE_DATA), target_dir=str(tmp_path / "t"))
-    params = pipeline_params(settings, {"data_path": sample_fingerprint()}, carol_mode=False, cloud_targets=False)
+    settings = default_settings(data_path=str(APP_DATA), target_dir=str(tmp_path / "t"))
+    params = pipeline_params(settings, {"data_path": app_fingerprint()}, carol_mode=False, cloud_targets=False)
     swapped = Pipeline(tasks=(TrainModel, IngestRecords, EvaluateModel, DeployModel), **roles)
     with pytest.raises(AppError, match="declares TrainModel before IngestRecords, which it requires"):
         build_pipeline(swapped, params)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.app.conftest import ALL_TASKS
-from tests.conftest import PROJECT_DIR, SAMPLE_DATA, run_app, summary_of
+from tests.app.conftest import ALL_TASKS, SETTINGS
+from tests.conftest import APP_DATA, PROJECT_DIR, run_app, summary_of
 
 FAMILIES = ("IngestRecords", "TrainModel", "EvaluateModel", "DeployModel")
 
@@ -68,11 +68,13 @@ def workdir(finished, tmp_path) -> Path:
 
 
 def slow_training_data(path: Path, rows: int = 2000) -> Path:
-    """The sample resampled with a little noise: slow enough to train that a kill lands inside TrainModel."""
-    frame = pd.read_csv(SAMPLE_DATA).sample(rows, replace=True, random_state=0).reset_index(drop=True)
+    """The app's data resampled with a little noise: slow enough to train that a kill lands inside TrainModel."""
+    frame = pd.read_csv(APP_DATA).sample(rows, replace=True, random_state=0).reset_index(drop=True)
     noise = np.random.default_rng(0).normal(1.0, 0.01, size=len(frame))
-    frame["CRIM"] = frame["CRIM"] * noise
-    frame["sample"] = np.arange(rows)
+    feature = SETTINGS.feature_columns[0]
+    frame[feature] = frame[feature] * noise
+    if SETTINGS.id_column:
+        frame[SETTINGS.id_column] = np.arange(rows)
     frame.to_csv(path, index=False)
     return path
 

@@ -7,20 +7,20 @@ import shutil
 
 import pandas as pd
 
-from tests.app.conftest import ALL_TASKS
+from tests.app.conftest import ALL_TASKS, SETTINGS
 from tests.app.reuse.conftest import counts, plan_of, run_log
-from tests.conftest import SAMPLE_DATA, app_environment, copy_project, run_app
+from tests.conftest import APP_DATA, app_environment, copy_project, run_app
 
 
 def test_new_data_reruns_everything_and_data_seen_before_is_reused(tmp_path):
     data = tmp_path / "records.csv"
-    shutil.copy(SAMPLE_DATA, data)
+    shutil.copy(APP_DATA, data)
     env = app_environment(tmp_path, APP_DATA_PATH=str(data))
     assert counts(run_app(tmp_path, env=env)) == (ALL_TASKS, "0")
     assert counts(run_app(tmp_path, env=env)) == ("0", ALL_TASKS)
     original = data.read_bytes()
     frame = pd.read_csv(data)
-    frame.loc[3, "RM"] += 0.5
+    frame.loc[3, SETTINGS.feature_columns[0]] += 0.5
     frame.to_csv(data, index=False)
     assert plan_of(tmp_path, env=env) == {"IngestRecords": ("RUN", "data changed: data_path"),
                                           "TrainModel": ("RUN", "upstream reruns"),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.app.conftest import ALL_TASKS
+from tests.app.conftest import ALL_TASKS, DEPLOY_APP
 from tests.app.reuse.conftest import counts, kill_when, latest_target, run_log, slow_training_data, start_app
 from tests.conftest import app_environment, run_app
 
 
 def deployed_metrics(workdir: Path) -> dict:
     version = summary_of_run_log_deploy(workdir)
-    return json.loads((workdir / "models" / "bostonhouseonline" / version / "metadata.json").read_text())["metrics"]
+    return json.loads((workdir / "models" / DEPLOY_APP / version / "metadata.json").read_text())["metrics"]
 
 
 def summary_of_run_log_deploy(workdir: Path) -> str:

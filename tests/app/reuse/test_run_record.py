@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tests.app.conftest import DEPLOY_APP
 from tests.app.reuse.conftest import FAMILIES, run_log
 
 
@@ -15,7 +16,7 @@ def test_run_record_describes_every_task(workdir):
     for task in record["tasks"]:
         assert task["outcome"] == "ran" and task["reason"] == "no output" and task["seconds"] > 0
         assert task["output_bytes"] == (workdir / "luigi_targets" / task["target"]).stat().st_size
-    metadata = json.loads((workdir / "models" / "bostonhouseonline" / record["deployed"] / "metadata.json").read_text())
+    metadata = json.loads((workdir / "models" / DEPLOY_APP / record["deployed"] / "metadata.json").read_text())
     assert metadata["settings"]["target_lineage"] == {task["family"]: task["identity"] for task in record["tasks"]}
     # How training went is in the trained model's entry (its role in the app's pipeline), as in the registry metadata.
     assert record["roles"] == {"records": "IngestRecords", "model": "TrainModel", "evaluation": "EvaluateModel",

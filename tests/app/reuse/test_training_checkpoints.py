@@ -22,7 +22,7 @@ import joblib
 import numpy as np
 import pytest
 
-from tests.app.conftest import ALL_TASKS
+from tests.app.conftest import ALL_TASKS, DEPLOY_APP
 from tests.app.reuse.conftest import counts, latest_target, run_log, slow_training_data
 from tests.conftest import PROJECT_DIR, app_environment, run_app
 
@@ -73,7 +73,7 @@ def train_seconds(workdir: Path) -> float:
 
 def deployed_metrics(workdir: Path) -> dict:
     version = next(record["deployed"] for record in reversed(run_log(workdir)) if record["deployed"])
-    return json.loads((workdir / "models" / "bostonhouseonline" / version / "metadata.json").read_text())["metrics"]
+    return json.loads((workdir / "models" / DEPLOY_APP / version / "metadata.json").read_text())["metrics"]
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,10 @@ from app.pipeline import APP as THIS_APP
 from carolbatch.control.startup import open_registry
 from carolbatch.errors import AppError
 from carolbatch.registry import list_versions, read_current_version
+from tests.app.conftest import DEPLOY_APP
 from tests.conftest import PROJECT_DIR, run_app, summary_of
 
-APP = "bostonhouseonline"
+APP = DEPLOY_APP
 
 
 def registry(workdir):
