@@ -55,7 +55,7 @@ def sample_records(count: int) -> list[dict]:
     return rows.to_dict(orient="records")
 
 
-def drive(port: int, bodies: list[bytes | None], threads: int, path: str = "/predict") -> dict:
+def drive(port: int, bodies: list[bytes | None], threads: int, path: str = "/predict", timeout: float = 30) -> dict:
     """Send every body once (POST, or GET for None) to `path` from `threads` threads; latency per request,
     failures, versions answering."""
     local = threading.local()
@@ -66,7 +66,7 @@ def drive(port: int, bodies: list[bytes | None], threads: int, path: str = "/pre
         started = time.perf_counter()
         try:
             if not hasattr(local, "connection"):
-                local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
             method = "GET" if body is None else "POST"
             status, answer = request_json(port, method, path, body, connection=local.connection)
             ok = status == 200
