@@ -77,9 +77,11 @@ class RecordsTask(AppTask):
         numeric = [name for name in self.feature_columns if name not in self.categorical_columns]
         columns = [*([id_column] if id_column else []), *self.feature_columns, self.target_column]
         if self.carol_mode:
-            source = f"Carol staging {self.input_connector}/{self.input_staging}"
-            frame = read_staging_records(self.run_context().bigquery_reader(), self.input_connector, self.input_staging,
-                                         columns, float_dtype, self.champion_columns, numeric, (self.target_column,))
+            # `input_staging` is a staging name of `input_connector`, or `connector/staging`.
+            connector, staging = type(self).input_staging.data_source.address(self.input_staging, self.input_connector)
+            source = f"Carol staging {connector}/{staging}"
+            frame = read_staging_records(self.run_context().bigquery_reader(), connector, staging, columns, float_dtype,
+                                         self.champion_columns, numeric, (self.target_column,))
         else:
             source = self.data_path
             frame = read_records(Path(self.data_path), columns, numeric, float_dtype, self.champion_columns,
