@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from carolbatch.metrics import Case
 from carolbatch.report import new_figure, render_png
 from carolbatch.training.fitting import TrainedModel
 
@@ -80,10 +81,8 @@ def plot_calibration(trained: TrainedModel) -> bytes:
 
 def plot_confusion(trained: TrainedModel) -> bytes:
     """Test records by true class (rows) and predicted class (columns), counts written in each cell."""
-    from sklearn.metrics import confusion_matrix
-
     classes = list(trained.problem.classes)
-    counts = confusion_matrix(trained.y_test, trained.y_test_predicted, labels=classes)
+    counts = Case(trained.y_test, trained.test_output, trained.problem).confusion
     figure = new_figure()
     axes = figure.add_subplot()
     axes.imshow(counts, cmap="Blues")
