@@ -17,7 +17,7 @@ import luigi
 
 from carolbatch import class_plots, deployment, evaluation, gate, metrics, problem, registry, report
 from carolbatch.deployment import DecisionReport, Deployment, deploy_challenger, stale_decision_reason
-from carolbatch.evaluation import THRESHOLD_SETTINGS, Evaluation, Thresholds, evaluate_model
+from carolbatch.evaluation import THRESHOLD_NAMES, Evaluation, Thresholds, evaluate_model
 from carolbatch.gate import GateRules
 from carolbatch.planning import report_name
 from carolbatch.records import sources, staging as staging_records, values
@@ -139,7 +139,7 @@ class EvaluationTask(AppTask):
 
     decision_metric = _platform("decision_metric")
     min_improvement_over_baseline = _platform("min_improvement_over_baseline")
-    # One parameter per threshold setting (evaluation.THRESHOLD_SETTINGS): those of the model's kind apply.
+    # One parameter per threshold setting (evaluation.THRESHOLD_NAMES): those of the model's kind apply.
     max_test_mse = _platform("max_test_mse")
     max_test_mae = _platform("max_test_mae")
     max_test_rmse = _platform("max_test_rmse")
@@ -152,7 +152,7 @@ class EvaluationTask(AppTask):
     max_test_brier = _platform("max_test_brier")
 
     def evaluate(self, trained: TrainedModel) -> Evaluation:
-        limits = {name: getattr(self, name) for name in THRESHOLD_SETTINGS}
+        limits = {name: getattr(self, name) for name in THRESHOLD_NAMES}
         result = evaluate_model(trained, Thresholds(limits, self.min_improvement_over_baseline, self.decision_metric))
         logger.info("%s model, metrics:\n%s", result.problem.describe(), format_metrics_table(metric_rows(result)))
         logger.info("thresholds %s: %s", "passed" if result.approved else "failed", result.reason)

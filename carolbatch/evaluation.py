@@ -23,8 +23,9 @@ from carolbatch.metrics import (
 from carolbatch.problem import Problem
 from carolbatch.training.fitting import TrainedModel
 
-# The threshold settings, one per metric: `max_test_<name>` where lower is better, `min_test_<name>` where higher is.
-THRESHOLD_SETTINGS = tuple(metric.threshold_setting for metric in METRICS.values())
+# The names of the threshold settings (declared in carolbatch/settings/platform.py), one per metric:
+# `max_test_<name>` where lower is better, `min_test_<name>` where higher is.
+THRESHOLD_NAMES = tuple(metric.threshold_setting for metric in METRICS.values())
 
 
 @dataclass(frozen=True)
@@ -148,5 +149,5 @@ def evaluate_model(trained: TrainedModel, thresholds: Thresholds) -> Evaluation:
                       decision_metric=metric.name)
 
 
-__all__ = ["Evaluation", "Metrics", "THRESHOLD_SETTINGS", "Thresholds", "check_thresholds", "evaluate_model",
+__all__ = ["Evaluation", "Metrics", "THRESHOLD_NAMES", "Thresholds", "check_thresholds", "evaluate_model",
            "metrics_of", "score_baseline", "score_predictions"]

@@ -16,7 +16,7 @@ from carolbatch.online.ranges import RangeCheck
 from carolbatch.online.records import category_numbers, read_records
 from carolbatch.problem import Problem
 from carolbatch.registry import CurrentModel
-from carolbatch.training.rows import predict_frame
+from carolbatch.training.rows import model_features, predict_frame
 
 # How far a reloaded model's prediction of the check record may drift from the one made at deploy time
 # (the same pipeline and libraries give the same bits; BLAS threading may change the last ones).
@@ -58,8 +58,7 @@ class ServedModel:
         Raises:
             ValueError: a feature is missing, or the model refuses a value.
         """
-        features = frame if hasattr(self.model, "feature_names_in_") else frame.to_numpy(dtype="float64")
-        return self._labelled(np.asarray(self.model.predict_proba(features), dtype="float64"))
+        return self._labelled(np.asarray(self.model.predict_proba(model_features(self.model, frame)), dtype="float64"))
 
     def _labelled(self, probabilities: np.ndarray) -> tuple[list[Any], list[dict[str, float]]]:
         classes = self.problem.classes
@@ -192,5 +191,6 @@ def _check_classifier(served: ServedModel, row: pd.DataFrame, record: Mapping[st
     expected = (record or {}).get("probabilities") or probabilities
     for name, value in probabilities.items():
         if not math.isclose(value, float(expected.get(name, math.nan)), rel_tol=CHECK_RELATIVE_TOLERANCE, abs_tol=1e-9):
-            return f"it gives class {name} probability {value!r} for its check record, {expected.get(name)!r} at deploy time"
+            return (f"it gives class {name} probability {value!r} for its check record, {expected.get(name)!r} at "
+                    "deploy time")
     return ""

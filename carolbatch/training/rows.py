@@ -102,8 +102,13 @@ def predict_frame(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     Raises:
         ValueError: a feature is missing, or the model refuses a value.
     """
-    features = frame if hasattr(model, "feature_names_in_") else frame.to_numpy(dtype="float64")
-    return np.asarray(model.predict(features), dtype="float64")
+    return np.asarray(model.predict(model_features(model, frame)), dtype="float64")
+
+
+def model_features(model: Pipeline, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """A frame of features as `model` takes them: by name, or as a float matrix in the frame's column order for a
+    model fitted on a bare matrix (a version deployed before models knew column names)."""
+    return frame if hasattr(model, "feature_names_in_") else frame.to_numpy(dtype="float64")
 
 
 def mean_squared_error(y_true: np.ndarray, y_predicted: np.ndarray) -> float:
